@@ -1,0 +1,51 @@
+//! The one door to every synchronisation primitive this crate uses.
+//!
+//! Under `cfg(loom)` everything maps to `loom`, so the models in `loom-tests` check the real
+//! protocol code; otherwise to `std` atomics and `parking_lot` locks. Code in this crate never
+//! names `std::sync::atomic` or `parking_lot` directly.
+
+#![allow(dead_code, unused_imports)] // the facade offers more than each build uses
+
+#[cfg(not(loom))]
+mod imp {
+    pub(crate) use std::sync::Arc;
+
+    /// Atomic types and fences.
+    pub(crate) mod atomic {
+        pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    }
+
+    /// A mutex whose `lock` returns the guard directly (parking_lot's shape).
+    pub(crate) use parking_lot::{Mutex, MutexGuard};
+}
+
+#[cfg(loom)]
+mod imp {
+    pub(crate) use loom::sync::Arc;
+
+    /// Atomic types and fences.
+    pub(crate) mod atomic {
+        pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    }
+
+    /// loom's mutex behind parking_lot's shape: `lock` returns the guard directly.
+    #[derive(Debug, Default)]
+    pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+    /// The guard of [`Mutex`].
+    pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+
+    impl<T> Mutex<T> {
+        pub(crate) fn new(value: T) -> Self {
+            Mutex(loom::sync::Mutex::new(value))
+        }
+
+        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            // A poisoned loom mutex means a model thread panicked: the model already failed.
+            self.0.lock().unwrap_or_else(|e| e.into_inner())
+        }
+    }
+}
+
+#[allow(unused_imports)]
+pub(crate) use imp::*;
