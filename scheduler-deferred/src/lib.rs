@@ -1,3 +1,59 @@
 //! Deferreds with Twisted's callback-chain semantics, thread-safe and awaitable.
+//!
+//! A [`Deferred<T>`] is a result that is not there yet plus a chain of callbacks to run on it,
+//! as in `twisted.internet.defer`: a callback's value goes to the next callback; an error (an
+//! `Err` or a panic) skips to the next errback; an errback returning `Ok` recovers; a callback
+//! returning another Deferred pauses the chain until that one fires (chaining). Unlike Twisted's,
+//! these Deferreds may be fired, extended and cancelled from any thread: every callback runs
+//! exactly once, in chain order, never two of one chain at once (see the protocol in the
+//! `chain` module's source doc). Long chains and deep nesting run iteratively.
+//!
+//! Also here: [`Failure`] (Twisted's `Failure`), [`DeferredList`] and [`gather_results`],
+//! [`DeferredQueue`], [`DeferredLock`], [`DeferredSemaphore`], [`maybe_deferred`], the
+//! [`CallLater`] timer trait behind [`Deferred::add_timeout`], `impl Future for Deferred` and
+//! [`Deferred::from_future`] (which replace `inlineCallbacks`).
+//!
+//! # Examples
+//!
+//! ```
+//! use scheduler_deferred::{Cancelled, Deferred};
+//!
+//! let d = Deferred::<String>::new();
+//! let producer = d.clone();
+//! let lengths = d
+//!     .add_callback(|s| s.len())
+//!     .add_errback(|failure| {
+//!         failure.trap::<Cancelled>()?; // other failures pass on
+//!         Ok(0)
+//!     });
+//! producer.callback("twisted".to_owned()).unwrap();
+//! assert_eq!(lengths.take_result().unwrap().unwrap(), 7);
+//! ```
 
+#![deny(missing_docs)]
+
+mod chain;
+mod deferred;
+mod errors;
+mod failure;
+mod future;
+mod list;
+mod lock;
+mod maybe;
+mod queue;
 mod sync;
+mod timeout;
+
+pub use deferred::Deferred;
+pub use errors::{
+    AlreadyCalled, Cancelled, ChainedToItself, FirstError, NoTokens, NotAcquired, NotPaused,
+    QueueOverflow, QueueUnderflow, ResultTaken, TimedOut, TypeMismatch,
+};
+pub use failure::{
+    reset_unhandled_failure_hook, set_unhandled_failure_hook, Failure, UnhandledFailureHook,
+};
+pub use list::{gather_results, DeferredList, ListResult};
+pub use lock::{DeferredLock, DeferredSemaphore};
+pub use maybe::{maybe_deferred, IntoDeferred};
+pub use queue::DeferredQueue;
+pub use timeout::{CallLater, ScheduledCall};

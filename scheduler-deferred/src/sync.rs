@@ -44,6 +44,10 @@ mod imp {
             // A poisoned loom mutex means a model thread panicked: the model already failed.
             self.0.lock().unwrap_or_else(|e| e.into_inner())
         }
+
+        pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+            self.0.try_lock().ok()
+        }
     }
 }
 

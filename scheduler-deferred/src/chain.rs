@@ -1,0 +1,426 @@
+//! The callback-chain state machine behind every `Deferred`: a type-erased [`Core`].
+//!
+//! # Values
+//!
+//! A chain's current result is an [`Outcome`]: `Ok(Value)` or `Err(Failure)`. A `Value` is a
+//! `Box<dyn Any + Send>` holding an `Option<T>`; a callback takes the `T` out and, when its
+//! output has the same type, writes it back into the same box (no allocation per step). A box
+//! holding [`Spent`] means the result was taken (by an `.await`, a chained Deferred or a
+//! `DeferredList`): callbacks that meet it are dropped unrun and pass it on.
+//!
+//! # State (all under the core's one mutex)
+//!
+//! * `called`: fired once; never reset.
+//! * `running`: one thread owns the chain and holds the current result on its own stack.
+//!   Invariant: `running` implies `result` is `None`, except for a hand-off (below).
+//! * `result`: the result *at rest*: fired, not running, not waiting on another Deferred.
+//! * `paused`: the user's pause count (mirrored in the `pause_hint` atomic, written only under
+//!   the mutex, so the runner can check it after each callback without locking).
+//! * `waiting_on`: the inner Deferred this one is chained onto (a callback returned it).
+//! * `queue`: callbacks not yet run, in chain order; [`Entry::Resume`] markers among them.
+//!
+//! # Protocol
+//!
+//! Exactly one thread runs a chain at a time: the thread that flips `running` from false to
+//! true under the mutex (by firing, by adding a callback to an idle fired chain, by `unpause`,
+//! or by delivering a chained result). Any other thread that wants work done appends to
+//! `queue` under the mutex and returns: the runner takes the whole queue under the mutex, runs
+//! the batch without the lock, and locks again to take more. It stops (`running = false`,
+//! result back at rest) only under the mutex and only when the queue is empty or the chain is
+//! paused, so no appended callback is ever stranded: whoever appends while `running` is true
+//! is seen by the runner's next locked check, and whoever appends after it is false finds the
+//! result at rest and becomes the runner itself. Callbacks therefore run exactly once, in
+//! queue order, never two of one chain at once, and no thread blocks for longer than a queue
+//! operation.
+//!
+//! **Chaining.** When a callback of `outer` returns `inner`: if `inner` holds a result at rest
+//! and is not paused, `outer` takes it (inner keeps `Spent`) and continues in the same loop.
+//! Otherwise the runner appends `Resume(outer)` to `inner`'s queue, then locks `outer`: if a
+//! result was handed back meanwhile it continues with it, else it records `waiting_on = inner`
+//! and stops. When `inner`'s runner reaches `Resume(outer)` it locks `outer`: if `outer` is
+//! still `running` (its runner has not yet stopped) it leaves the result there as a hand-off
+//! for that runner; if `outer` is paused it leaves it at rest; otherwise it claims `outer`
+//! (`running = true`) and runs it next on its own explicit stack, then comes back to the rest
+//! of `inner`'s queue (Twisted's order). Nothing recurses, so a chain of 1,000,000 nested
+//! Deferreds needs no more native stack than one.
+//!
+//! **Cancellation** walks `waiting_on` links to the innermost Deferred still unfired and
+//! cancels that one; its failure then flows back up through the resume markers.
+//!
+//! Locks are never nested: the runner holds at most one core's mutex at a time.
+//!
+//! A chained pair keeps each other alive (`waiting_on` one way, the resume marker the other)
+//! until the inner Deferred fires or is cancelled; an inner Deferred that is never fired nor
+//! cancelled therefore leaks its outer one.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::mem;
+use std::task::Waker;
+
+use crate::errors::{AlreadyCalled, Cancelled, ChainedToItself, NotPaused};
+use crate::failure::{report_unhandled, Failure};
+use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::{Arc, Mutex, MutexGuard};
+
+/// A type-erased successful value: a box holding `Option<T>`, or [`Spent`].
+pub(crate) type Value = Box<dyn Any + Send>;
+
+/// A chain's current result.
+pub(crate) type Outcome = Result<Value, Failure>;
+
+/// What a callback entry did with the result it was given.
+pub(crate) enum Step {
+    /// The next result of the chain.
+    Done(Outcome),
+    /// The callback returned a Deferred: continue with its result once it has one.
+    Chain(Arc<Core>),
+}
+
+/// One callback/errback pair, already specialised to the chain's types.
+pub(crate) type Callback = Box<dyn FnOnce(Outcome) -> Step + Send>;
+
+/// A canceller, given the cancelled core.
+pub(crate) type Canceller = Box<dyn FnOnce(&Arc<Core>) + Send>;
+
+/// The marker value left behind when a result was taken.
+#[derive(Debug)]
+pub(crate) struct Spent;
+
+/// A fresh `Spent` value (a zero-sized box: no allocation).
+pub(crate) fn spent() -> Outcome {
+    Ok(Box::new(Spent))
+}
+
+enum Entry {
+    Callback(Callback),
+    /// Twisted's `_CONTINUE`: hand the current result to the outer Deferred waiting on us.
+    Resume(Arc<Core>),
+}
+
+#[derive(Default)]
+struct State {
+    called: bool,
+    running: bool,
+    cancelling: bool,
+    suppress_next_fire: bool,
+    paused: usize,
+    result: Option<Outcome>,
+    waiting_on: Option<Arc<Core>>,
+    queue: VecDeque<Entry>,
+    canceller: Option<Canceller>,
+    waker: Option<Waker>,
+}
+
+impl State {
+    /// The result is at rest and nothing blocks its delivery to an awaiting future.
+    fn ready(&self) -> bool {
+        self.result.is_some() && !self.running && self.paused == 0 && self.queue.is_empty()
+    }
+}
+
+/// The shared, type-erased heart of a Deferred. See the module doc for the protocol.
+pub(crate) struct Core {
+    state: Mutex<State>,
+    /// Mirror of `state.paused != 0`, written only under the mutex; read by the runner after
+    /// each callback. Relaxed: a pause from the running thread itself is program-ordered, and a
+    /// pause from another thread is only a hint, rechecked under the mutex.
+    pause_hint: AtomicBool,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.lock();
+        f.debug_struct("Core")
+            .field("called", &s.called)
+            .field("running", &s.running)
+            .field("paused", &s.paused)
+            .field("waiting", &s.waiting_on.is_some())
+            .field("pending_callbacks", &s.queue.len())
+            .finish()
+    }
+}
+
+impl Core {
+    /// A new unfired core.
+    pub(crate) fn new(canceller: Option<Canceller>) -> Arc<Core> {
+        let state = State { canceller, ..State::default() };
+        Arc::new(Core { state: Mutex::new(state), pause_hint: AtomicBool::new(false) })
+    }
+
+    /// A core already fired with `outcome` (Twisted's `succeed` / `fail` fast path).
+    pub(crate) fn fired(outcome: Outcome) -> Arc<Core> {
+        let state = State { called: true, result: Some(outcome), ..State::default() };
+        Arc::new(Core { state: Mutex::new(state), pause_hint: AtomicBool::new(false) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock()
+    }
+
+    /// True once fired.
+    pub(crate) fn is_called(&self) -> bool {
+        self.lock().called
+    }
+
+    /// Fires the chain with `outcome`.
+    pub(crate) fn fire(self: &Arc<Self>, outcome: Outcome) -> Result<(), AlreadyCalled> {
+        self.fire_or_return(outcome).map_err(|_| AlreadyCalled)
+    }
+
+    /// Fires the chain with `outcome`, or gives it back if the chain was already fired.
+    pub(crate) fn fire_or_return(self: &Arc<Self>, outcome: Outcome) -> Result<(), Outcome> {
+        let mut s = self.lock();
+        if s.called {
+            if mem::take(&mut s.suppress_next_fire) {
+                return Ok(()); // Twisted: one fire after a canceller-less cancel is swallowed
+            }
+            return Err(outcome);
+        }
+        self.start(s, outcome);
+        Ok(())
+    }
+
+    /// Marks the chain fired and runs it (or leaves the result at rest if paused).
+    fn start(self: &Arc<Self>, mut s: MutexGuard<'_, State>, outcome: Outcome) {
+        s.called = true;
+        let canceller = s.canceller.take(); // dropped on fire: breaks Arc cycles (DF-10)
+        if s.paused > 0 || s.queue.is_empty() {
+            s.result = Some(outcome);
+            let waker = if s.paused == 0 { s.waker.take() } else { None };
+            drop(s);
+            drop(canceller);
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+            return;
+        }
+        s.running = true;
+        drop(s);
+        drop(canceller);
+        drive(self.clone(), outcome);
+    }
+
+    /// Appends a callback; runs it at once (on this thread) if the chain is fired and idle.
+    pub(crate) fn add(self: &Arc<Self>, callback: Callback) {
+        let mut s = self.lock();
+        s.queue.push_back(Entry::Callback(callback));
+        if s.running || s.paused > 0 || s.result.is_none() {
+            return; // unfired, paused, waiting, or another thread runs it: it is queued
+        }
+        let outcome = s.result.take().expect("checked above");
+        s.running = true;
+        drop(s);
+        drive(self.clone(), outcome);
+    }
+
+    /// Increments the pause count.
+    pub(crate) fn pause(&self) {
+        let mut s = self.lock();
+        s.paused += 1;
+        self.pause_hint.store(true, Ordering::Relaxed);
+    }
+
+    /// Decrements the pause count; at zero, runs the chain if it holds a result.
+    pub(crate) fn unpause(self: &Arc<Self>) -> Result<(), NotPaused> {
+        let mut s = self.lock();
+        if s.paused == 0 {
+            return Err(NotPaused);
+        }
+        s.paused -= 1;
+        if s.paused > 0 {
+            return Ok(());
+        }
+        self.pause_hint.store(false, Ordering::Relaxed);
+        if s.running || s.result.is_none() {
+            return Ok(());
+        }
+        if s.queue.is_empty() {
+            let waker = s.waker.take();
+            drop(s);
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+            return Ok(());
+        }
+        let outcome = s.result.take().expect("checked above");
+        s.running = true;
+        drop(s);
+        drive(self.clone(), outcome);
+        Ok(())
+    }
+
+    /// Cancels the innermost unfired Deferred of this chain (see the module doc).
+    pub(crate) fn cancel(self: &Arc<Self>) {
+        let mut target = self.clone();
+        loop {
+            let mut s = target.lock();
+            if s.called {
+                match s.waiting_on.clone() {
+                    Some(inner) => {
+                        drop(s);
+                        target = inner;
+                        continue;
+                    }
+                    None => return, // fired and not waiting: a no-op, as in Twisted
+                }
+            }
+            if s.cancelling {
+                return; // another thread is running the canceller
+            }
+            let Some(canceller) = s.canceller.take() else {
+                s.suppress_next_fire = true;
+                target.start(s, Err(Failure::new(Cancelled)));
+                return;
+            };
+            s.cancelling = true;
+            drop(s);
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| canceller(&target)));
+            if let Err(payload) = ran {
+                report_unhandled(&Failure::from_panic(payload)); // Twisted port note 11
+            }
+            // The canceller may have fired it; then this is AlreadyCalled and ignored.
+            let _ = target.fire(Err(Failure::new(Cancelled)));
+            return;
+        }
+    }
+
+    /// The result, if it is ready for an awaiting future; else registers `waker`.
+    pub(crate) fn poll_take(&self, waker: &Waker) -> Option<Outcome> {
+        let mut s = self.lock();
+        if s.ready() {
+            return s.result.replace(spent());
+        }
+        match &s.waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => s.waker = Some(waker.clone()),
+        }
+        None
+    }
+
+    /// Takes the result if it is ready (for `DeferredList` and tests), leaving `Spent`.
+    pub(crate) fn try_take(&self) -> Option<Outcome> {
+        let mut s = self.lock();
+        if s.ready() {
+            s.result.replace(spent())
+        } else {
+            None
+        }
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        let result = self.lock().result.take();
+        if let Some(Err(failure)) = result {
+            report_unhandled(&failure);
+        }
+    }
+}
+
+/// Runs `core`'s chain from `outcome`; the caller has set `core.running`.
+///
+/// The explicit stack holds cores whose runner was interrupted by a `Resume` marker: the outer
+/// Deferred runs first, then the rest of the inner one (Twisted's order, no recursion).
+fn drive(core: Arc<Core>, outcome: Outcome) {
+    let mut stack: Vec<(Arc<Core>, Outcome)> = Vec::new();
+    let mut next = Some((core, outcome));
+    while let Some((core, outcome)) = next.take().or_else(|| stack.pop()) {
+        if let Some((outer, handed)) = run(&core, outcome) {
+            stack.push((core, spent()));
+            next = Some((outer, handed));
+        }
+    }
+}
+
+/// Runs one core until it stops. Returns `Some((outer, result))` when it met a `Resume`
+/// marker whose outer core this thread must run next; `core` then stays `running`, with the
+/// rest of its batch back at the front of its queue.
+fn run(core: &Arc<Core>, mut current: Outcome) -> Option<(Arc<Core>, Outcome)> {
+    loop {
+        let mut batch = {
+            let mut s = core.lock();
+            if s.paused > 0 || s.queue.is_empty() {
+                s.result = Some(current);
+                s.running = false;
+                let waker = if s.paused == 0 { s.waker.take() } else { None };
+                drop(s);
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+                return None;
+            }
+            mem::take(&mut s.queue)
+        };
+        while let Some(entry) = batch.pop_front() {
+            match entry {
+                Entry::Callback(callback) => match callback(current) {
+                    Step::Done(outcome) => current = outcome,
+                    Step::Chain(inner) => match chain_onto(core, inner, &mut batch) {
+                        Some(outcome) => current = outcome,
+                        None => return None,
+                    },
+                },
+                Entry::Resume(outer) => {
+                    let result = mem::replace(&mut current, spent());
+                    if let Some(result) = resume(&outer, result) {
+                        requeue_front(&mut core.lock(), batch);
+                        return Some((outer, result));
+                    }
+                }
+            }
+            if core.pause_hint.load(Ordering::Relaxed) {
+                requeue_front(&mut core.lock(), mem::take(&mut batch));
+            }
+        }
+    }
+}
+
+/// Puts the unrun rest of a batch back in front of the queue.
+fn requeue_front(s: &mut State, mut batch: VecDeque<Entry>) {
+    if batch.is_empty() {
+        return;
+    }
+    batch.append(&mut s.queue);
+    s.queue = batch;
+}
+
+/// `outer`'s callback returned `inner`. Returns the result to continue with now, or `None`
+/// when `outer` now waits on `inner` (and this runner has stopped).
+fn chain_onto(outer: &Arc<Core>, inner: Arc<Core>, batch: &mut VecDeque<Entry>) -> Option<Outcome> {
+    if Arc::ptr_eq(outer, &inner) {
+        return Some(Err(Failure::new(ChainedToItself)));
+    }
+    {
+        let mut s = inner.lock();
+        if s.result.is_some() && !s.running && s.paused == 0 {
+            return s.result.replace(spent()); // steal: inner keeps `Spent` (Twisted: None)
+        }
+        s.queue.push_back(Entry::Resume(outer.clone()));
+    }
+    let mut s = outer.lock();
+    requeue_front(&mut s, mem::take(batch));
+    if let Some(handed) = s.result.take() {
+        return Some(handed); // inner's runner already handed the result back
+    }
+    s.waiting_on = Some(inner);
+    s.running = false;
+    None
+}
+
+/// Delivers `result` to `outer` (which waits on the core being run). Returns it back when the
+/// caller must now run `outer` itself (it has been claimed: `running = true`).
+fn resume(outer: &Arc<Core>, result: Outcome) -> Option<Outcome> {
+    let mut s = outer.lock();
+    let inner = s.waiting_on.take(); // dropped after the lock is released
+    if s.running || s.paused > 0 {
+        s.result = Some(result); // a hand-off to its runner, or at rest until unpause
+        drop(s);
+        drop(inner);
+        return None;
+    }
+    s.running = true;
+    drop(s);
+    drop(inner);
+    Some(result)
+}
