@@ -1,3 +1,66 @@
 //! A lock-free, sharded, hierarchical timer wheel with a system clock and a manual clock.
+//!
+//! - [`TimerShard<T>`]: one shard per worker. A hierarchical wheel (levels of 64 slots with an
+//!   occupancy bitmap, configurable tick, ns deadlines, an overflow list past the top level)
+//!   over a slab of entries whose pages never free while the shard lives. The owner inserts,
+//!   cancels and resets in O(1) with no lock; [`fire_due`](TimerShard::fire_due) hands due
+//!   payloads to a callback in exact `(deadline_ns, insertion)` order, never early.
+//! - [`RemoteShard<T>`]: a `Send + Sync` handle for other threads: inserts, cancels and resets
+//!   through a lock-free inbox, and **timer stealing** ([`RemoteShard::steal_expired`]) so an
+//!   idle thread can fire the overdue timers of a busy shard.
+//! - [`Clock`], [`SystemClock`], [`ManualClock`]; [`ManualTimers`], a single-threaded wheel on
+//!   a manual clock with Twisted's `task.Clock` semantics, for tests of timed logic.
+//!
+//! The concurrency protocol (entry state word, expiry right, inbox, published deadline,
+//! stealing) is written down in the docs of the `entry` and `shard` modules (private; read the
+//! source) and checked by the loom models in `loom-tests/tests/timers_*.rs`.
+//!
+//! # Memory
+//!
+//! A pending timer costs [`timer_overhead_bytes::<T>()`](timer_overhead_bytes) bytes beside its
+//! payload: 56 bytes on 64-bit targets (a 24-byte shared entry: state word, deadline, link;
+//! and a 32-byte wheel link: list links, list id, stamp, generation, `seq`), within the
+//! 64-byte budget. Slots are reused, never freed while the shard lives.
+//!
+//! # Examples
+//! ```
+//! use scheduler_timers::{TimerConfig, TimerShard};
+//!
+//! let shard = TimerShard::new(0, TimerConfig::default());
+//! let a = shard.insert(2_000_000, "a").unwrap();
+//! shard.insert(1_000_000, "b").unwrap();
+//! shard.cancel(a).unwrap();
+//! let mut fired = Vec::new();
+//! let pass = shard.fire_due(5_000_000, |name| fired.push(name));
+//! assert_eq!((fired, pass.fired, pass.next_deadline), (vec!["b"], 1, None));
+//! ```
 
+#![deny(missing_docs)]
+
+mod clock;
+mod config;
+mod entry;
+mod error;
+mod key;
+mod manual;
+mod owner;
+mod remote;
+mod shard;
+mod slab;
 mod sync;
+mod wheel;
+
+pub use clock::{deadline_after, duration_to_ns, Clock, ManualClock, SystemClock};
+pub use config::{TimerConfig, MAX_LEVELS};
+pub use error::{ConfigError, ShardBusy, TimerError};
+pub use key::{Expired, TimerKey, Wake};
+pub use manual::{Callback, ManualTimers};
+pub use owner::TimerShard;
+pub use remote::RemoteShard;
+
+/// Bytes a pending timer costs beside its payload `T`: the slab entry minus the payload, plus
+/// the wheel's link for it.
+pub fn timer_overhead_bytes<T>() -> usize {
+    std::mem::size_of::<entry::Entry<T>>() - std::mem::size_of::<T>()
+        + std::mem::size_of::<wheel::LinkSize>()
+}

@@ -3,6 +3,9 @@
 //! Under `cfg(loom)` everything maps to `loom`, so the models in `loom-tests` check the real
 //! protocol code; otherwise to `std` atomics and `parking_lot` locks. Code in this crate never
 //! names `std::sync::atomic` or `parking_lot` directly.
+//!
+//! [`UnsafeCell`] has loom's `with` / `with_mut` shape in both arms, so loom can check that the
+//! accesses it guards (the wheel behind the expiry right, an entry's payload) never overlap.
 
 #![allow(dead_code, unused_imports)] // the facade offers more than each build uses
 
@@ -12,11 +15,41 @@ mod imp {
 
     /// Atomic types and fences.
     pub(crate) mod atomic {
-        pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+        pub(crate) use std::sync::atomic::{
+            fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+        };
     }
 
     /// A mutex whose `lock` returns the guard directly (parking_lot's shape).
     pub(crate) use parking_lot::{Mutex, MutexGuard};
+
+    /// `std::cell::UnsafeCell` with loom's closure-based access shape.
+    #[derive(Debug, Default)]
+    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(value: T) -> Self {
+            UnsafeCell(std::cell::UnsafeCell::new(value))
+        }
+
+        /// Calls `f` with a shared raw pointer to the value.
+        #[inline(always)]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        /// Calls `f` with a mutable raw pointer to the value.
+        #[inline(always)]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+
+    /// A busy-wait hint for the rare bounded waits of the protocols.
+    #[inline(always)]
+    pub(crate) fn spin_loop() {
+        std::hint::spin_loop();
+    }
 }
 
 #[cfg(loom)]
@@ -25,8 +58,12 @@ mod imp {
 
     /// Atomic types and fences.
     pub(crate) mod atomic {
-        pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+        pub(crate) use loom::sync::atomic::{
+            fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+        };
     }
+
+    pub(crate) use loom::cell::UnsafeCell;
 
     /// loom's mutex behind parking_lot's shape: `lock` returns the guard directly.
     #[derive(Debug, Default)]
@@ -44,6 +81,11 @@ mod imp {
             // A poisoned loom mutex means a model thread panicked: the model already failed.
             self.0.lock().unwrap_or_else(|e| e.into_inner())
         }
+    }
+
+    /// Under loom a spin must yield, or the model never lets the awaited thread run.
+    pub(crate) fn spin_loop() {
+        loom::thread::yield_now();
     }
 }
 

@@ -1,0 +1,402 @@
+//! One timer's shared half: the state word, the deadline and the payload, in a slab slot.
+//!
+//! # The state word
+//!
+//! `state: AtomicU64` packs a 32-bit *generation* (high half) and a phase plus three flags
+//! (low bits). The generation is bumped each time the slot is armed for a new timer, so a
+//! [`TimerKey`](crate::TimerKey) naming an older occupant fails every CAS and reports
+//! [`TimerError::Stale`]. Phases:
+//!
+//! - `FREE`: never armed (generation 0). A slot that finished keeps its last phase
+//!   (`FIRED` / `CANCELLED`) while on the free list, so a late handle still gets the right error
+//!   until the slot is re-armed.
+//! - `PENDING`: armed, not yet fired or cancelled.
+//! - `RESETTING`: a thread that won `PENDING -> RESETTING` is writing a new deadline. Nobody
+//!   else writes the deadline or reclaims the slot meanwhile. A canceller that meets it sets
+//!   `CANCEL_REQ` (its cancel is ordered after the reset) and succeeds; the expiry-right holder
+//!   that meets it sets `REFILE` and forgets the entry; the resetter then finishes with one CAS
+//!   that honours both. Only a second concurrent *reset* of the same timer waits (spins) for
+//!   the first resetter's two steps.
+//! - `FIRING`: the expiry-right holder won `PENDING -> FIRING`; the payload is being moved out.
+//! - `FIRED`: the payload was handed to the fire callback (which may still be running).
+//! - `CANCELLED`: a canceller won `PENDING -> CANCELLED` (or a resetter honoured `CANCEL_REQ`).
+//!
+//! Flags: `QUEUED` = the index sits in the shard's inbox (set only together with the push, in
+//! the same CAS that decides the push; cleared only by the drain, with `fetch_and`). While
+//! `QUEUED` is set only the drain reclaims the slot. `REFILE` / `CANCEL_REQ`: see `RESETTING`.
+//!
+//! The linearisation points: cancel = the CAS to `CANCELLED` (or to `CANCEL_REQ`); fire = the
+//! CAS to `FIRING`; reset = the CAS into `RESETTING`. `PENDING -> FIRING` and
+//! `PENDING -> CANCELLED` exclude each other, so a cancelled timer never runs and a running
+//! one is never reported cancelled.
+//!
+//! # The other fields
+//!
+//! `deadline` is written only by the slot's armer (before the `Release` store that publishes
+//! the arm) and by a resetter holding `RESETTING`; it is read by the expiry-right holder after
+//! an `Acquire` load of the state. `next` links the slot into the inbox or the free list (never
+//! both). `payload` is written by the armer while the slot is free, taken by the firer after
+//! winning `FIRING`, or by the reclaimer of a `CANCELLED` slot; those three never overlap.
+
+use crate::error::TimerError;
+use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::sync::{spin_loop, UnsafeCell};
+
+/// The "no index" link value.
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// A phase of the state word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Free,
+    Pending,
+    Resetting,
+    Firing,
+    Fired,
+    Cancelled,
+}
+
+const PHASE_MASK: u64 = 0b111;
+const QUEUED: u64 = 1 << 3;
+const REFILE: u64 = 1 << 4;
+const CANCEL_REQ: u64 = 1 << 5;
+
+/// A loaded state word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Snapshot(u64);
+
+impl Snapshot {
+    pub(crate) fn generation(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+
+    pub(crate) fn phase(self) -> Phase {
+        match self.0 & PHASE_MASK {
+            1 => Phase::Pending,
+            2 => Phase::Resetting,
+            3 => Phase::Firing,
+            4 => Phase::Fired,
+            5 => Phase::Cancelled,
+            _ => Phase::Free,
+        }
+    }
+
+    pub(crate) fn is_queued(self) -> bool {
+        self.0 & QUEUED != 0
+    }
+
+    fn has(self, flag: u64) -> bool {
+        self.0 & flag != 0
+    }
+
+    fn with_phase(self, phase: Phase) -> Snapshot {
+        let bits = match phase {
+            Phase::Free => 0,
+            Phase::Pending => 1,
+            Phase::Resetting => 2,
+            Phase::Firing => 3,
+            Phase::Fired => 4,
+            Phase::Cancelled => 5,
+        };
+        Snapshot((self.0 & !PHASE_MASK) | bits)
+    }
+
+    fn with(self, flag: u64) -> Snapshot {
+        Snapshot(self.0 | flag)
+    }
+
+    fn without(self, flag: u64) -> Snapshot {
+        Snapshot(self.0 & !flag)
+    }
+
+    fn armed(generation: u32, queued: bool) -> Snapshot {
+        let s = Snapshot((u64::from(generation) << 32) | 1);
+        if queued {
+            s.with(QUEUED)
+        } else {
+            s
+        }
+    }
+
+    /// The error a cancel or reset gets from a finished phase.
+    fn finished_error(self) -> TimerError {
+        match self.phase() {
+            Phase::Cancelled => TimerError::AlreadyCancelled,
+            Phase::Firing | Phase::Fired => TimerError::AlreadyFired,
+            _ => TimerError::Stale,
+        }
+    }
+}
+
+/// What a successful cancel leaves the caller to do.
+#[must_use = "a cancel may require an inbox push or an unlink"]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cancelled {
+    /// The entry is `CANCELLED`; `was_queued` says whether it already sat in the inbox, and
+    /// `must_push` whether this caller set `QUEUED` and must push the index.
+    Now { was_queued: bool, must_push: bool },
+    /// A reset was in flight; `CANCEL_REQ` is set and the resetter finishes the cancel.
+    Requested,
+}
+
+/// What [`Entry::finish_reset`] leaves the caller to do.
+#[must_use = "a reset may require an inbox push, a re-file or a reclaim"]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ResetEnd {
+    /// A cancel arrived during the reset: the entry is now `CANCELLED`.
+    pub(crate) cancelled: bool,
+    /// The entry sat in the inbox before this CAS (the drain will handle it).
+    pub(crate) was_queued: bool,
+    /// This caller set `QUEUED` and must push the index onto the inbox.
+    pub(crate) must_push: bool,
+    /// The wheel must re-file the entry (earlier deadline, or the expiry holder dropped it).
+    pub(crate) needs_refile: bool,
+}
+
+/// What the expiry-right holder found when it tried to fire an entry.
+#[derive(Debug)]
+pub(crate) enum FireAttempt<T> {
+    /// Won `PENDING -> FIRING -> FIRED`; here is the payload. `queued`: the drain reclaims.
+    Fired { payload: Option<T>, queued: bool },
+    /// Still pending, but its deadline is later than the caller's bound (a lazy reset-later).
+    Later(u64),
+    /// A reset is in flight; `REFILE` was set, so the resetter re-queues the entry.
+    Resetting,
+    /// Cancelled; `queued`: the drain reclaims, otherwise the caller does.
+    Cancelled { queued: bool },
+    /// Fired before (only reachable through the inbox).
+    AlreadyFired { queued: bool },
+}
+
+/// One slab slot.
+#[derive(Debug)]
+pub(crate) struct Entry<T> {
+    state: AtomicU64,
+    deadline: AtomicU64,
+    /// Inbox or free-list link.
+    pub(crate) next: AtomicU32,
+    payload: UnsafeCell<Option<T>>,
+}
+
+impl<T> Entry<T> {
+    pub(crate) fn new() -> Self {
+        Entry {
+            state: AtomicU64::new(0),
+            deadline: AtomicU64::new(0),
+            next: AtomicU32::new(NIL),
+            payload: UnsafeCell::new(None),
+        }
+    }
+
+    /// Acquire: pairs with the Release stores / CASes that publish a state.
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        Snapshot(self.state.load(Ordering::Acquire))
+    }
+
+    /// The deadline; meaningful after an Acquire [`snapshot`](Self::snapshot).
+    pub(crate) fn deadline(&self) -> u64 {
+        self.deadline.load(Ordering::Relaxed)
+    }
+
+    /// Arms a free slot for a new timer and returns its generation.
+    ///
+    /// The caller owns the slot: it popped it from the free list or grew the slab for it.
+    pub(crate) fn arm(&self, deadline_ns: u64, payload: T, queued: bool) -> u32 {
+        let previous = Snapshot(self.state.load(Ordering::Relaxed));
+        let generation = match previous.generation().wrapping_add(1) {
+            0 => 1, // generation 0 means "never armed"
+            g => g,
+        };
+        // SAFETY: the slot is free and owned by this caller (popped from the free list or
+        // freshly grown); no firer or reclaimer can reach it until the Release store below.
+        self.payload.with_mut(|p| unsafe { *p = Some(payload) });
+        self.deadline.store(deadline_ns, Ordering::Relaxed);
+        // Release: pairs with the Acquire loads of cancel / reset / fire / drain, which then see
+        // the payload and the deadline.
+        self.state.store(Snapshot::armed(generation, queued).0, Ordering::Release);
+        generation
+    }
+
+    /// The generation check every handle operation starts with.
+    fn checked(&self, generation: u32) -> Result<Snapshot, TimerError> {
+        let s = self.snapshot();
+        if s.generation() != generation || s.phase() == Phase::Free {
+            return Err(TimerError::Stale);
+        }
+        Ok(s)
+    }
+
+    /// Cancels the timer of `generation`. With `queue`, a newly cancelled entry that is not in
+    /// the inbox gets `QUEUED` (the caller must push it); without, the caller holds the expiry
+    /// right and unlinks it itself.
+    pub(crate) fn cancel(&self, generation: u32, queue: bool) -> Result<Cancelled, TimerError> {
+        let mut s = self.checked(generation)?;
+        loop {
+            let (next, outcome) = match s.phase() {
+                Phase::Pending => {
+                    let must_push = queue && !s.is_queued();
+                    let next = s.with_phase(Phase::Cancelled);
+                    let next = if must_push { next.with(QUEUED) } else { next };
+                    (next, Cancelled::Now { was_queued: s.is_queued(), must_push })
+                }
+                Phase::Resetting if !s.has(CANCEL_REQ) => {
+                    (s.with(CANCEL_REQ), Cancelled::Requested)
+                }
+                Phase::Resetting => return Err(TimerError::AlreadyCancelled),
+                _ => return Err(s.finished_error()),
+            };
+            // AcqRel: Acquire pairs with the arm / reset Release; Release publishes the
+            // cancel to the drain's and the firer's Acquire.
+            match self.state.compare_exchange(s.0, next.0, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Ok(outcome),
+                Err(actual) => s = Snapshot(actual),
+            }
+            if s.generation() != generation {
+                return Err(TimerError::Stale);
+            }
+        }
+    }
+
+    /// Wins `PENDING -> RESETTING` for `generation` and returns the old deadline. Waits (spins)
+    /// only while another reset of the same timer is in its two-step window.
+    pub(crate) fn begin_reset(&self, generation: u32) -> Result<u64, TimerError> {
+        let mut s = self.checked(generation)?;
+        loop {
+            match s.phase() {
+                Phase::Pending => {
+                    let next = s.with_phase(Phase::Resetting);
+                    // Acquire: see the deadline the armer / last resetter wrote.
+                    match self.state.compare_exchange(
+                        s.0,
+                        next.0,
+                        Ordering::Acquire,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => return Ok(self.deadline()),
+                        Err(actual) => s = Snapshot(actual),
+                    }
+                }
+                Phase::Resetting if s.has(CANCEL_REQ) => return Err(TimerError::AlreadyCancelled),
+                Phase::Resetting => {
+                    spin_loop();
+                    s = self.snapshot();
+                }
+                _ => return Err(s.finished_error()),
+            }
+            if s.generation() != generation {
+                return Err(TimerError::Stale);
+            }
+        }
+    }
+
+    /// Ends a reset begun by [`begin_reset`](Self::begin_reset): stores the new deadline and
+    /// leaves `RESETTING` with one CAS that honours `CANCEL_REQ` and `REFILE`. With `queue`,
+    /// an entry that needs the owner's attention gets `QUEUED` (the caller pushes it).
+    pub(crate) fn finish_reset(&self, deadline_ns: u64, earlier: bool, queue: bool) -> ResetEnd {
+        self.deadline.store(deadline_ns, Ordering::Relaxed);
+        // Only this thread leaves RESETTING; others only add CANCEL_REQ / REFILE / clear QUEUED.
+        let mut s = Snapshot(self.state.load(Ordering::Relaxed));
+        loop {
+            let cancelled = s.has(CANCEL_REQ);
+            let needs_refile = !cancelled && (earlier || s.has(REFILE));
+            let wants_owner = cancelled || needs_refile;
+            let must_push = queue && wants_owner && !s.is_queued();
+            let phase = if cancelled { Phase::Cancelled } else { Phase::Pending };
+            let mut next = s.with_phase(phase).without(CANCEL_REQ | REFILE);
+            if must_push {
+                next = next.with(QUEUED);
+            }
+            // Release: publishes the deadline store above to the Acquire of fire / drain.
+            match self.state.compare_exchange(s.0, next.0, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => {
+                    return ResetEnd {
+                        cancelled,
+                        was_queued: s.is_queued(),
+                        must_push,
+                        needs_refile,
+                    }
+                }
+                Err(actual) => s = Snapshot(actual),
+            }
+        }
+    }
+
+    /// Sets `REFILE` on a `RESETTING` entry. Returns false if the entry left `RESETTING`
+    /// meanwhile (the caller re-reads the state).
+    pub(crate) fn request_refile(&self) -> bool {
+        let mut s = Snapshot(self.state.load(Ordering::Relaxed));
+        while s.phase() == Phase::Resetting {
+            let next = s.with(REFILE);
+            // Relaxed: the resetter's CAS reads this flag; no data travels with it.
+            match self.state.compare_exchange(s.0, next.0, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(actual) => s = Snapshot(actual),
+            }
+        }
+        false
+    }
+
+    /// For the expiry-right holder: fires the entry if it is pending with a deadline
+    /// `<= bound_ns`.
+    pub(crate) fn try_fire(&self, bound_ns: u64) -> FireAttempt<T> {
+        let mut s = self.snapshot();
+        loop {
+            match s.phase() {
+                Phase::Pending => {
+                    let deadline = self.deadline();
+                    if deadline > bound_ns {
+                        return FireAttempt::Later(deadline);
+                    }
+                    let next = s.with_phase(Phase::Firing);
+                    // Acquire: pairs with the arm's Release (payload) and a reset's Release.
+                    match self.state.compare_exchange(
+                        s.0,
+                        next.0,
+                        Ordering::Acquire,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => {
+                            // SAFETY: winning PENDING -> FIRING gives this thread the payload:
+                            // cancel and reset can no longer succeed, and the slot is reclaimed
+                            // only after the FIRED store below, by the expiry-right holder.
+                            let payload = self.payload.with_mut(|p| unsafe { (*p).take() });
+                            // Release: a later reclaimer / stale handle sees FIRED.
+                            self.state.store(next.with_phase(Phase::Fired).0, Ordering::Release);
+                            return FireAttempt::Fired { payload, queued: next.is_queued() };
+                        }
+                        Err(actual) => s = Snapshot(actual),
+                    }
+                }
+                Phase::Resetting => {
+                    if self.request_refile() {
+                        return FireAttempt::Resetting;
+                    }
+                    s = self.snapshot();
+                }
+                Phase::Cancelled => return FireAttempt::Cancelled { queued: s.is_queued() },
+                Phase::Fired | Phase::Firing => {
+                    return FireAttempt::AlreadyFired { queued: s.is_queued() }
+                }
+                Phase::Free => return FireAttempt::Cancelled { queued: false },
+            }
+        }
+    }
+
+    /// The drain's first step: clears `QUEUED` and returns the state before.
+    pub(crate) fn take_queued(&self) -> Snapshot {
+        // AcqRel: Acquire pairs with the Release of the CAS that set QUEUED (payload, deadline);
+        // Release orders this clear before our later handling for a resetter that reads it.
+        Snapshot(self.state.fetch_and(!QUEUED, Ordering::AcqRel))
+    }
+
+    /// Takes the payload of a finished entry being reclaimed.
+    ///
+    /// Only the expiry-right holder calls this, once per occupancy, on an entry that is
+    /// `CANCELLED` or `FIRED`, unlinked and not `QUEUED`.
+    pub(crate) fn take_payload_for_reclaim(&self) -> Option<T> {
+        // SAFETY: the entry is finished (CANCELLED / FIRED) so no canceller, resetter or firer
+        // touches the payload any more; the caller holds the expiry right and reclaims this
+        // occupancy exactly once, before the slot goes back on the free list.
+        self.payload.with_mut(|p| unsafe { (*p).take() })
+    }
+}

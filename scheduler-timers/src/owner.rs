@@ -1,0 +1,155 @@
+//! [`TimerShard`]: the owner's handle of one shard (one per worker).
+
+use crate::clock::deadline_after;
+use crate::error::{ShardBusy, TimerError};
+use crate::key::{Expired, TimerKey};
+use crate::remote::RemoteShard;
+use crate::shard::Shared;
+use crate::sync::Arc;
+use crate::TimerConfig;
+use std::cell::Cell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+/// One shard of the timer wheel, held by its owning worker.
+///
+/// The owner inserts, cancels and resets without contention (one uncontended CAS on the
+/// shard's expiry right per call, no lock, no allocation once the slab has grown) and fires
+/// its due timers with [`fire_due`](Self::fire_due). Other threads use a [`RemoteShard`]
+/// from [`remote`](Self::remote). The owner handle is `Send` (build it anywhere, move it to
+/// its worker) but not `Sync` or `Clone`: one thread at a time uses it. See the protocol in
+/// the `shard` module docs (also in the crate docs).
+///
+/// Deadlines are nanoseconds on the shard's clock (see [`Clock`](crate::Clock)); the wheel
+/// itself never reads a clock, the caller passes `now`.
+pub struct TimerShard<T> {
+    shared: Arc<Shared<T>>,
+    _one_thread: PhantomData<Cell<()>>,
+}
+
+impl<T> fmt::Debug for TimerShard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimerShard")
+            .field("id", &self.shared.id)
+            .field("next_deadline", &self.shared.published())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> TimerShard<T> {
+    /// A shard with id `id` (carried by its keys) and the given geometry.
+    pub fn new(id: u32, config: TimerConfig) -> Self {
+        TimerShard { shared: Arc::new(Shared::new(id, config)), _one_thread: PhantomData }
+    }
+
+    /// The shard's id.
+    pub fn id(&self) -> u32 {
+        self.shared.id
+    }
+
+    /// Inserts a timer firing at `deadline_ns` (any `u64`: past deadlines fire at the next
+    /// expiry pass, `u64::MAX` is a valid far-future deadline).
+    ///
+    /// # Errors
+    /// [`TimerError::Full`] when the shard's slab cannot grow (about 2^31 live timers).
+    #[inline]
+    pub fn insert(&self, deadline_ns: u64, payload: T) -> Result<TimerKey, TimerError> {
+        self.shared.insert_owner(deadline_ns, payload)
+    }
+
+    /// Inserts a timer firing `delay` after `now_ns` (clamped at `u64::MAX` ns).
+    ///
+    /// # Errors
+    /// As [`insert`](Self::insert).
+    pub fn insert_after(
+        &self,
+        now_ns: u64,
+        delay: Duration,
+        payload: T,
+    ) -> Result<TimerKey, TimerError> {
+        self.insert(deadline_after(now_ns, delay), payload)
+    }
+
+    /// Cancels a pending timer; its payload is dropped (on this thread, before returning,
+    /// when the owner holds the expiry right; otherwise by the next expiry pass).
+    ///
+    /// # Errors
+    /// [`TimerError::AlreadyFired`], [`TimerError::AlreadyCancelled`], [`TimerError::Stale`]
+    /// or [`TimerError::WrongShard`]; nothing changes.
+    #[inline]
+    pub fn cancel(&self, key: TimerKey) -> Result<(), TimerError> {
+        self.shared.cancel(key, true)
+    }
+
+    /// Moves a pending timer's deadline. Later: an atomic update of the entry, re-filed
+    /// lazily; earlier: re-filed at once. The timer keeps its place among equal deadlines
+    /// (its insertion `seq`).
+    ///
+    /// # Errors
+    /// As [`cancel`](Self::cancel).
+    pub fn reset(&self, key: TimerKey, deadline_ns: u64) -> Result<(), TimerError> {
+        self.shared.reset(key, deadline_ns, true).map(|_| ())
+    }
+
+    /// The deadline of a pending timer.
+    ///
+    /// # Errors
+    /// As [`cancel`](Self::cancel).
+    pub fn deadline(&self, key: TimerKey) -> Result<u64, TimerError> {
+        self.shared.deadline_of(key)
+    }
+
+    /// Whether the timer is still pending (Twisted's `active()`).
+    pub fn is_pending(&self, key: TimerKey) -> bool {
+        self.shared.deadline_of(key).is_ok()
+    }
+
+    /// Fires every timer due at `now_ns` (deadline `<= now_ns`) in `(deadline, insertion)`
+    /// order, handing each payload to `f` outside any internal lock; timers that `f` inserts
+    /// and that are already due fire in the same pass. Returns how many fired and the next
+    /// deadline to park until. If a stealer holds the expiry right, returns at once with
+    /// `fired: 0` and the published deadline (the stealer is doing the work).
+    pub fn fire_due(&self, now_ns: u64, mut f: impl FnMut(T)) -> Expired {
+        match self.shared.expire(now_ns, usize::MAX, &mut f) {
+            Some((fired, next_deadline)) => Expired { fired, next_deadline },
+            None => Expired { fired: 0, next_deadline: self.shared.published() },
+        }
+    }
+
+    /// The exact earliest pending deadline, after admitting everything in the inbox (for a
+    /// manual clock that steps deadline by deadline). Also re-publishes it.
+    ///
+    /// # Errors
+    /// [`ShardBusy`] when a stealer holds the expiry right at this moment.
+    pub fn earliest_deadline(&self) -> Result<Option<u64>, ShardBusy> {
+        self.shared.earliest().ok_or(ShardBusy)
+    }
+
+    /// The published next deadline: a lower bound of every pending deadline, one atomic load.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.shared.published()
+    }
+
+    /// A handle other threads use to insert, cancel, reset and steal expiry.
+    pub fn remote(&self) -> RemoteShard<T> {
+        RemoteShard::new(Arc::clone(&self.shared))
+    }
+
+    /// Deadlines of all pending timers, sorted (scans the slab; for tests and tooling).
+    pub fn pending_deadlines(&self) -> Vec<u64> {
+        self.shared.pending_deadlines()
+    }
+
+    /// Slab slots ever handed out: the shard's memory in entries (they are reused, never freed
+    /// while the shard lives).
+    pub fn slab_len(&self) -> u32 {
+        self.shared.slab.len()
+    }
+
+    /// Items in the due heap (live or lazily deleted); with [`slab_len`](Self::slab_len), for
+    /// tests that memory stays bounded. `None` if a stealer holds the expiry right.
+    pub fn due_heap_len(&self) -> Option<usize> {
+        self.shared.stats().map(|(_, due, _)| due)
+    }
+}

@@ -1,0 +1,116 @@
+//! [`RemoteShard`]: the handle any thread uses to reach a shard it does not own.
+
+use crate::error::{ShardBusy, TimerError};
+use crate::key::{Expired, TimerKey, Wake};
+use crate::shard::Shared;
+use crate::sync::Arc;
+use std::fmt;
+
+/// A cloneable, `Send + Sync` (for `T: Send`) handle on a shard from any thread.
+///
+/// Inserts, cancels and resets never take a lock: they CAS the entry and push onto the
+/// shard's lock-free inbox, which the shard's owner (or a stealer) drains. Operations that can
+/// make a timer earlier return [`Wake`]: [`Wake::Owner`] means the new deadline is earlier
+/// than the owner's published next deadline, so the caller should unpark the owner (its
+/// parker must keep an unpark token, so a wake that races with the owner's park is not lost).
+pub struct RemoteShard<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Clone for RemoteShard<T> {
+    fn clone(&self) -> Self {
+        RemoteShard { shared: Arc::clone(&self.shared) }
+    }
+}
+
+impl<T> fmt::Debug for RemoteShard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteShard")
+            .field("id", &self.shared.id)
+            .field("next_deadline", &self.shared.published())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> RemoteShard<T> {
+    pub(crate) fn new(shared: Arc<Shared<T>>) -> Self {
+        RemoteShard { shared }
+    }
+
+    /// The shard's id.
+    pub fn id(&self) -> u32 {
+        self.shared.id
+    }
+
+    /// Inserts a timer through the inbox; it gets its insertion `seq` when the owner admits
+    /// it (inserts from one thread keep their order).
+    ///
+    /// # Errors
+    /// [`TimerError::Full`] when the shard's slab cannot grow.
+    pub fn insert(&self, deadline_ns: u64, payload: T) -> Result<(TimerKey, Wake), TimerError> {
+        self.shared.insert_remote(deadline_ns, payload)
+    }
+
+    /// Cancels a pending timer: one CAS, plus one push so the owner unlinks it promptly.
+    /// The payload is dropped by the owner's next expiry pass.
+    ///
+    /// # Errors
+    /// [`TimerError::AlreadyFired`] (also while it is being fired: a running timer is never
+    /// reported cancelled), [`TimerError::AlreadyCancelled`], [`TimerError::Stale`],
+    /// [`TimerError::WrongShard`].
+    pub fn cancel(&self, key: TimerKey) -> Result<(), TimerError> {
+        self.shared.cancel(key, false)
+    }
+
+    /// Moves a pending timer's deadline; a later one is a few atomic operations on the entry
+    /// (no inbox traffic), an earlier one is pushed to the owner.
+    ///
+    /// # Errors
+    /// As [`cancel`](Self::cancel).
+    pub fn reset(&self, key: TimerKey, deadline_ns: u64) -> Result<Wake, TimerError> {
+        self.shared.reset(key, deadline_ns, false)
+    }
+
+    /// The deadline of a pending timer.
+    ///
+    /// # Errors
+    /// As [`cancel`](Self::cancel).
+    pub fn deadline(&self, key: TimerKey) -> Result<u64, TimerError> {
+        self.shared.deadline_of(key)
+    }
+
+    /// The published next deadline (one atomic load; a lower bound of every pending one).
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.shared.published()
+    }
+
+    /// Whether the shard has a timer that may be due at `now_ns` (published deadline
+    /// `<= now_ns`): the test an idle thread makes before stealing.
+    pub fn is_overdue(&self, now_ns: u64) -> bool {
+        self.shared.published().is_some_and(|d| d <= now_ns)
+    }
+
+    /// Timer stealing: fires up to `max` timers due at `now_ns` on the owner's behalf, in
+    /// the same order the owner would, handing payloads to `f` outside the expiry right.
+    ///
+    /// # Errors
+    /// [`ShardBusy`] if the owner or another stealer holds the expiry right (nothing fired).
+    pub fn steal_expired(
+        &self,
+        now_ns: u64,
+        max: usize,
+        mut f: impl FnMut(T),
+    ) -> Result<Expired, ShardBusy> {
+        let (fired, next_deadline) = self.shared.expire(now_ns, max, &mut f).ok_or(ShardBusy)?;
+        Ok(Expired { fired, next_deadline })
+    }
+
+    /// The exact earliest pending deadline (for a manual-clock driver holding remote handles
+    /// of every shard).
+    ///
+    /// # Errors
+    /// [`ShardBusy`] if the expiry right is held at this moment.
+    pub fn earliest_deadline(&self) -> Result<Option<u64>, ShardBusy> {
+        self.shared.earliest().ok_or(ShardBusy)
+    }
+}

@@ -1,0 +1,451 @@
+//! The shared core of one shard and its protocol: the expiry right, the inbox, and the
+//! published next deadline.
+//!
+//! # Who may touch what
+//!
+//! - **Entries** (state word, deadline, payload) follow the state machine of
+//!   [`crate::entry`]: any thread may cancel or reset with CASes on the state word; pages never
+//!   free while the shard lives, so a stale handle only ever fails a CAS.
+//! - **The wheel** (levels, links, due heap, overflow, the free-list *pushes* of reclaimed
+//!   slots) is touched only by the holder of the shard's **expiry right**, `expiry: AtomicBool`.
+//!   It is taken with a *try*-acquire (`compare_exchange(false, true, Acquire)`) and released
+//!   with a `Release` store; nobody ever waits for it. Its owner takes it for each insert,
+//!   cancel, reset or expiry step (one uncontended CAS and one store: the owner's insert path
+//!   stays a few nanoseconds); a **stealer** takes it for each timer it fires.
+//! - **The inbox** is an intrusive Treiber stack of slab indices linked through `Entry::next`:
+//!   push = one CAS on `inbox`, drain = one `swap(NIL)` by the right's holder. An index is in
+//!   the inbox at most once: pushing requires having set the entry's `QUEUED` flag in the same
+//!   CAS that decided the operation, and only the drain clears it. The drain reads the whole
+//!   chain before absorbing anything (absorbing may reuse `next` for the free list), and
+//!   reverses it, so inserts from one thread are admitted (and get their `seq`) in order.
+//!
+//! # Operations
+//!
+//! - *Insert* by the right's holder: pop a free slot (or grow), arm it, admit (give it the next
+//!   `seq`) and file it. By anyone else (or by the owner when a stealer holds the right): arm it
+//!   with `QUEUED` and push it; the holder admits it at its next drain. A remote insert whose
+//!   free list is empty first tries to take the right and drain, so cancelled slots are
+//!   reclaimed even when the owner is busy: remote insert-and-cancel churn runs in bounded
+//!   memory.
+//! - *Cancel*: one CAS `PENDING -> CANCELLED`. With the right, the owner unlinks and reclaims at
+//!   once; otherwise the CAS also sets `QUEUED` (if it was clear) and the index is pushed, so the
+//!   right's holder unlinks and reclaims it at its next drain.
+//! - *Reset*: `PENDING -> RESETTING`, store the deadline, one CAS back to `PENDING`. A later
+//!   deadline needs nothing more (the entry is re-filed lazily when its old slot or heap item
+//!   comes up); an earlier one is re-filed at once by the holder, or pushed on the inbox.
+//! - *Expire*: the holder drains the inbox, then pops the next due timer from the wheel
+//!   (`PENDING -> FIRING -> FIRED`, payload moved out), releases the right, and only then calls
+//!   the fire callback: callbacks run outside the right, so they may insert, cancel and reset
+//!   on the same shard (and a timer they insert that is already due fires in the same pass,
+//!   in `(deadline, seq)` order).
+//!
+//! # The published next deadline
+//!
+//! `next_deadline: AtomicU64` (`u64::MAX` = none) is a lower bound of every pending deadline,
+//! so a worker that parks until it never oversleeps. It is lowered with `fetch_min` by every
+//! insert or earlier reset (whose return value tells a remote caller whether to unpark the
+//! owner: [`Wake`](crate::Wake)), and replaced with an exact value by the right's holder after
+//! an expiry pass. The replacement could hide a remote insert that the holder's drain missed;
+//! this is excluded Dekker-style: the remote side does *push; `fence(SeqCst)`; `fetch_min`*,
+//! the holder *store; `fence(SeqCst)`; load `inbox`* and drains again if it is non-empty. In any
+//! interleaving either the holder sees the push, or the remote `fetch_min` is ordered after the
+//! store and reports [`Wake::Owner`](crate::Wake) (model: `loom-tests/tests/timers_inbox.rs`).
+//!
+//! # Timer stealing
+//!
+//! An idle thread that sees a shard's published deadline `<= now` may call
+//! [`RemoteShard::steal_expired`](crate::RemoteShard::steal_expired): it try-acquires the
+//! right, fires due timers one at a time exactly as the owner would, and gives up at once if
+//! the right is taken. Meanwhile the owner's inserts, cancels and resets never block: finding
+//! the right taken, they go through the inbox path. Each fire is still one `PENDING -> FIRING`
+//! CAS, so a timer fires once whoever expires it (model: `loom-tests/tests/timers_steal.rs`).
+
+use crate::entry::{Cancelled, Entry, Phase, NIL};
+use crate::error::TimerError;
+use crate::key::{TimerKey, Wake};
+use crate::slab::Slab;
+use crate::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
+use crate::sync::UnsafeCell;
+use crate::wheel::Wheel;
+use crate::TimerConfig;
+
+/// `next_deadline` value meaning "no pending timer".
+const NONE_PENDING: u64 = u64::MAX;
+
+/// The state one shard shares between its owner, remote handles and stealers.
+#[derive(Debug)]
+pub(crate) struct Shared<T> {
+    pub(crate) id: u32,
+    pub(crate) slab: Slab<T>,
+    expiry: AtomicBool,
+    wheel: UnsafeCell<Wheel>,
+    inbox: AtomicU32,
+    next_deadline: AtomicU64,
+}
+
+// SAFETY: the wheel (the only `!Sync` field) is touched only by the holder of the expiry right,
+// one thread at a time (`with_wheel`); payloads of type `T` are moved between threads (armed on
+// one, fired or dropped on another) but never shared by reference, so `T: Send` suffices.
+unsafe impl<T: Send> Sync for Shared<T> {}
+// SAFETY: as above; moving the shard moves its payloads, which are `Send`.
+unsafe impl<T: Send> Send for Shared<T> {}
+
+/// Releases the expiry right on drop, so a panicking payload `Drop` cannot wedge the shard.
+struct RightGuard<'a>(&'a AtomicBool);
+
+impl Drop for RightGuard<'_> {
+    fn drop(&mut self) {
+        // Release: pairs with the Acquire of the next try-acquire; the wheel travels with it.
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+impl<T> Shared<T> {
+    pub(crate) fn new(id: u32, config: TimerConfig) -> Self {
+        Shared {
+            id,
+            slab: Slab::new(),
+            expiry: AtomicBool::new(false),
+            wheel: UnsafeCell::new(Wheel::new(config.tick_ns(), config.levels())),
+            inbox: AtomicU32::new(NIL),
+            next_deadline: AtomicU64::new(NONE_PENDING),
+        }
+    }
+
+    /// Runs `f` with the wheel if the expiry right is free; `None` if another thread holds it.
+    #[inline]
+    pub(crate) fn with_wheel<R>(&self, f: impl FnOnce(&mut Wheel) -> R) -> Option<R> {
+        // Acquire: pairs with the Release in `RightGuard::drop` of the previous holder.
+        if self.expiry.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err()
+        {
+            return None;
+        }
+        let _guard = RightGuard(&self.expiry);
+        // SAFETY: holding the expiry right gives exclusive access to the wheel until the guard
+        // drops; `f` cannot re-enter (a nested try-acquire fails and takes the inbox path).
+        Some(self.wheel.with_mut(|w| f(unsafe { &mut *w })))
+    }
+
+    /// The entry a key names, after the shard check.
+    pub(crate) fn entry(&self, key: TimerKey) -> Result<&Entry<T>, TimerError> {
+        if key.shard != self.id {
+            return Err(TimerError::WrongShard);
+        }
+        self.slab.get(key.index).ok_or(TimerError::Stale)
+    }
+
+    fn key(&self, index: u32, generation: u32) -> TimerKey {
+        TimerKey { shard: self.id, index, generation }
+    }
+
+    /// The published next deadline (a lower bound of every pending deadline).
+    pub(crate) fn published(&self) -> Option<u64> {
+        let d = self.next_deadline.load(Ordering::Acquire);
+        (d != NONE_PENDING).then_some(d)
+    }
+
+    /// Lowers the published deadline; true if `deadline` is earlier than what was published.
+    fn lower_published(&self, deadline: u64) -> bool {
+        // AcqRel: a read-modify-write, ordered by the SeqCst fences around it (module doc).
+        deadline < self.next_deadline.fetch_min(deadline, Ordering::AcqRel)
+    }
+
+    // ----- inbox -----
+
+    fn push_inbox(&self, index: u32, entry: &Entry<T>) {
+        let mut head = self.inbox.load(Ordering::Relaxed);
+        loop {
+            entry.next.store(head, Ordering::Relaxed);
+            // Release: pairs with the drain's Acquire swap (the link and the entry's arm).
+            match self.inbox.compare_exchange_weak(
+                head,
+                index,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => head = actual,
+            }
+        }
+    }
+
+    /// Pushes `index`, then lowers the published deadline (the Dekker pair of `publish`).
+    fn push_and_announce(&self, index: u32, entry: &Entry<T>, deadline: u64) -> Wake {
+        self.push_inbox(index, entry);
+        fence(Ordering::SeqCst);
+        Wake::from_earlier(self.lower_published(deadline))
+    }
+
+    /// Admits everything in the inbox into the wheel (right held).
+    pub(crate) fn drain_inbox(&self, wheel: &mut Wheel) {
+        if self.inbox.load(Ordering::Relaxed) == NIL {
+            return;
+        }
+        // Acquire: pairs with the Release CAS of every push (release sequence of the head).
+        let mut index = self.inbox.swap(NIL, Ordering::Acquire);
+        let mut batch = std::mem::take(&mut wheel.scratch);
+        while let Some(entry) = self.slab.get(index) {
+            batch.push(index);
+            index = entry.next.load(Ordering::Relaxed);
+        }
+        for &index in batch.iter().rev() {
+            self.absorb(wheel, index);
+        }
+        batch.clear();
+        wheel.scratch = batch;
+    }
+
+    /// Handles one drained index according to its state.
+    fn absorb(&self, wheel: &mut Wheel, index: u32) {
+        let Some(entry) = self.slab.get(index) else { return };
+        let mut s = entry.take_queued();
+        let mut queued = false; // we just cleared QUEUED
+        loop {
+            match s.phase() {
+                Phase::Pending => {
+                    wheel.admit(index, s.generation());
+                    wheel.unlink(index);
+                    return wheel.file(index, entry.deadline());
+                }
+                Phase::Resetting => {
+                    wheel.admit(index, s.generation());
+                    wheel.unlink(index);
+                    if entry.request_refile() {
+                        return;
+                    }
+                }
+                Phase::Cancelled | Phase::Fired if !queued => {
+                    drop(wheel.reclaim(&self.slab, index));
+                    return;
+                }
+                _ => return, // queued again: the next drain handles it
+            }
+            s = entry.snapshot();
+            queued = s.is_queued();
+        }
+    }
+
+    /// Replaces the published deadline with the wheel's exact earliest one (right held), and
+    /// drains again if a push raced with it. Returns what it published.
+    pub(crate) fn publish(&self, wheel: &mut Wheel) -> Option<u64> {
+        loop {
+            self.drain_inbox(wheel);
+            let next = wheel.earliest(&self.slab);
+            self.next_deadline.store(next.unwrap_or(NONE_PENDING), Ordering::Release);
+            fence(Ordering::SeqCst);
+            if self.inbox.load(Ordering::Relaxed) == NIL {
+                return next;
+            }
+        }
+    }
+
+    // ----- slots -----
+
+    /// A free slot for a thread without the right: the free list, else (after trying to drain
+    /// the inbox, which reclaims remotely cancelled slots) a new one.
+    fn alloc_remote(&self) -> Result<u32, TimerError> {
+        if let Some(index) = self.slab.pop_free() {
+            return Ok(index);
+        }
+        let drained = self.with_wheel(|wheel| self.drain_inbox(wheel));
+        if drained.is_some() {
+            if let Some(index) = self.slab.pop_free() {
+                return Ok(index);
+            }
+        }
+        self.slab.grow()
+    }
+
+    // ----- operations -----
+
+    /// Insert by the right's holder; on a busy right, falls back to the inbox.
+    pub(crate) fn insert_owner(&self, deadline: u64, payload: T) -> Result<TimerKey, TimerError> {
+        let mut payload = Some(payload);
+        let filed = self.with_wheel(|wheel| {
+            self.drain_inbox(wheel);
+            let index = match self.slab.pop_free() {
+                Some(index) => index,
+                None => self.slab.grow()?,
+            };
+            let entry = self.slab.get(index).ok_or(TimerError::Stale)?;
+            let generation = entry.arm(deadline, payload.take().expect("taken once"), false);
+            wheel.admit(index, generation);
+            wheel.file(index, deadline);
+            Ok(self.key(index, generation))
+        });
+        match (filed, payload) {
+            (Some(key), _) => {
+                let key = key?;
+                if deadline < self.next_deadline.load(Ordering::Relaxed) {
+                    let _ = self.lower_published(deadline);
+                }
+                Ok(key)
+            }
+            (None, Some(payload)) => self.insert_remote(deadline, payload).map(|(key, _)| key),
+            (None, None) => Err(TimerError::Stale), // unreachable: the closure did not run
+        }
+    }
+
+    /// Insert through the inbox.
+    pub(crate) fn insert_remote(
+        &self,
+        deadline: u64,
+        payload: T,
+    ) -> Result<(TimerKey, Wake), TimerError> {
+        let index = self.alloc_remote()?;
+        let entry = self.slab.get(index).ok_or(TimerError::Stale)?;
+        let generation = entry.arm(deadline, payload, true);
+        let wake = self.push_and_announce(index, entry, deadline);
+        Ok((self.key(index, generation), wake))
+    }
+
+    /// Cancel; with the right the entry is unlinked and reclaimed at once, without it the index
+    /// goes to the inbox. The cancelled payload is dropped after the right is released.
+    pub(crate) fn cancel(&self, key: TimerKey, try_owner: bool) -> Result<(), TimerError> {
+        let entry = self.entry(key)?;
+        if try_owner {
+            let mut dropped = None;
+            let done = self.with_wheel(|wheel| {
+                if let Cancelled::Now { was_queued, .. } = entry.cancel(key.generation, false)? {
+                    if was_queued {
+                        wheel.unlink(key.index);
+                    } else {
+                        dropped = wheel.reclaim(&self.slab, key.index);
+                    }
+                }
+                Ok(())
+            });
+            if let Some(result) = done {
+                drop(dropped);
+                return result;
+            }
+        }
+        if let Cancelled::Now { must_push: true, .. } = entry.cancel(key.generation, true)? {
+            self.push_inbox(key.index, entry);
+        }
+        Ok(())
+    }
+
+    /// Reset to `deadline`. Returns whether the owner should be woken (remote path only).
+    pub(crate) fn reset(
+        &self,
+        key: TimerKey,
+        deadline: u64,
+        try_owner: bool,
+    ) -> Result<Wake, TimerError> {
+        let entry = self.entry(key)?;
+        if try_owner {
+            let mut dropped = None;
+            let done = self.with_wheel(|wheel| {
+                let old = entry.begin_reset(key.generation)?;
+                let end = entry.finish_reset(deadline, deadline < old, false);
+                if end.cancelled && !end.was_queued {
+                    dropped = wheel.reclaim(&self.slab, key.index);
+                } else if end.cancelled {
+                    wheel.unlink(key.index);
+                } else if end.needs_refile && wheel.is_filed(key.index) {
+                    wheel.unlink(key.index);
+                    wheel.file(key.index, deadline);
+                }
+                Ok(end.needs_refile && !end.cancelled)
+            });
+            if let Some(result) = done {
+                drop(dropped);
+                if result? && deadline < self.next_deadline.load(Ordering::Relaxed) {
+                    let _ = self.lower_published(deadline);
+                }
+                return Ok(Wake::NotNeeded);
+            }
+        }
+        let old = entry.begin_reset(key.generation)?;
+        let end = entry.finish_reset(deadline, deadline < old, true);
+        if end.cancelled {
+            if end.must_push {
+                self.push_inbox(key.index, entry);
+            }
+            return Ok(Wake::NotNeeded);
+        }
+        if !end.needs_refile {
+            return Ok(Wake::NotNeeded);
+        }
+        if end.must_push {
+            return Ok(self.push_and_announce(key.index, entry, deadline));
+        }
+        fence(Ordering::SeqCst);
+        Ok(Wake::from_earlier(self.lower_published(deadline)))
+    }
+
+    /// The pending deadline of a key.
+    pub(crate) fn deadline_of(&self, key: TimerKey) -> Result<u64, TimerError> {
+        let entry = self.entry(key)?;
+        let s = entry.snapshot();
+        if s.generation() != key.generation {
+            return Err(TimerError::Stale);
+        }
+        match s.phase() {
+            Phase::Pending | Phase::Resetting => Ok(entry.deadline()),
+            Phase::Cancelled => Err(TimerError::AlreadyCancelled),
+            Phase::Firing | Phase::Fired => Err(TimerError::AlreadyFired),
+            Phase::Free => Err(TimerError::Stale),
+        }
+    }
+
+    /// Fires up to `max` due timers, one per hold of the right, calling `f` outside it.
+    /// `None` if the right was busy before anything fired.
+    pub(crate) fn expire(
+        &self,
+        now: u64,
+        max: usize,
+        f: &mut dyn FnMut(T),
+    ) -> Option<(usize, Option<u64>)> {
+        let mut fired = 0;
+        loop {
+            if fired >= max {
+                let next = self.with_wheel(|wheel| self.publish(wheel)).unwrap_or(self.published());
+                return Some((fired, next));
+            }
+            let step = self.with_wheel(|wheel| {
+                self.drain_inbox(wheel);
+                match wheel.pop_due(&self.slab, now) {
+                    Some(payload) => Ok(payload),
+                    None => Err(self.publish(wheel)),
+                }
+            });
+            match step {
+                None if fired == 0 => return None,
+                None => return Some((fired, self.published())),
+                Some(Err(next)) => return Some((fired, next)),
+                Some(Ok(payload)) => {
+                    fired += 1;
+                    if let Some(payload) = payload {
+                        f(payload);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The exact earliest pending deadline (right needed), after draining the inbox.
+    pub(crate) fn earliest(&self) -> Option<Option<u64>> {
+        self.with_wheel(|wheel| self.publish(wheel))
+    }
+
+    /// Deadlines of all pending timers, sorted (a scan of the slab: for tests and tooling).
+    pub(crate) fn pending_deadlines(&self) -> Vec<u64> {
+        let mut out: Vec<u64> = (0..self.slab.len())
+            .filter_map(|i| self.slab.get(i))
+            .filter(|e| matches!(e.snapshot().phase(), Phase::Pending | Phase::Resetting))
+            .map(Entry::deadline)
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// Wheel statistics for tests: (slab slots handed out, due-heap items, wheel empty).
+    pub(crate) fn stats(&self) -> Option<(u32, usize, bool)> {
+        self.with_wheel(|wheel| {
+            self.drain_inbox(wheel);
+            (self.slab.len(), wheel.due_len(), wheel.is_empty())
+        })
+    }
+}

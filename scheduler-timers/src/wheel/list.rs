@@ -1,0 +1,92 @@
+//! Intrusive doubly linked lists of entry indices, threaded through the wheel's [`Link`]s.
+//!
+//! Each slab index has one `Link` (owned by the wheel, touched only by the expiry-right
+//! holder). `list` says where the entry is filed: a slot, the overflow list, the due heap,
+//! or nowhere. Lists are FIFO: entries of one slot come out in the order they were filed.
+
+use crate::entry::NIL;
+
+/// Filed nowhere.
+pub(crate) const LIST_NONE: u32 = u32::MAX;
+/// Has a live item in the due heap (see `Link::stamp`).
+pub(crate) const LIST_DUE: u32 = u32::MAX - 1;
+/// In the overflow list.
+pub(crate) const LIST_OVERFLOW: u32 = u32::MAX - 2;
+
+/// The wheel's private half of a timer entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Link {
+    pub(crate) prev: u32,
+    pub(crate) next: u32,
+    /// `level * 64 + slot`, or one of the `LIST_*` values.
+    pub(crate) list: u32,
+    /// Bumped whenever the entry leaves the due heap or its slot is reclaimed, so heap items
+    /// with an older stamp are recognised as stale (lazy deletion from the heap).
+    pub(crate) stamp: u32,
+    /// The occupant generation `seq` belongs to; a new occupant gets a new `seq`.
+    pub(crate) generation: u32,
+    /// Insertion order within the shard: ties on the deadline fire in `seq` order.
+    pub(crate) seq: u64,
+}
+
+impl Default for Link {
+    fn default() -> Self {
+        Link { prev: NIL, next: NIL, list: LIST_NONE, stamp: 0, generation: 0, seq: 0 }
+    }
+}
+
+/// Head and tail of one list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct List {
+    pub(crate) head: u32,
+    pub(crate) tail: u32,
+}
+
+impl List {
+    pub(crate) const EMPTY: List = List { head: NIL, tail: NIL };
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head == NIL
+    }
+
+    /// Appends `index` (which must be filed nowhere) and marks it as in list `id`.
+    pub(crate) fn push_back(&mut self, links: &mut [Link], index: u32, id: u32) {
+        let link = &mut links[index as usize];
+        link.prev = self.tail;
+        link.next = NIL;
+        link.list = id;
+        if self.tail == NIL {
+            self.head = index;
+        } else {
+            links[self.tail as usize].next = index;
+        }
+        self.tail = index;
+    }
+
+    /// Removes `index`, which must be in this list, and marks it as filed nowhere.
+    pub(crate) fn remove(&mut self, links: &mut [Link], index: u32) {
+        let Link { prev, next, .. } = links[index as usize];
+        if prev == NIL {
+            self.head = next;
+        } else {
+            links[prev as usize].next = next;
+        }
+        if next == NIL {
+            self.tail = prev;
+        } else {
+            links[next as usize].prev = prev;
+        }
+        let link = &mut links[index as usize];
+        link.prev = NIL;
+        link.next = NIL;
+        link.list = LIST_NONE;
+    }
+
+    /// Empties the list and returns its first index; follow `Link::next` for the rest (the
+    /// links stay intact until each entry is re-filed).
+    pub(crate) fn take(&mut self) -> u32 {
+        let head = self.head;
+        *self = List::EMPTY;
+        head
+    }
+}

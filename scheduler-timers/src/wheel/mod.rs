@@ -1,0 +1,316 @@
+//! The hierarchical wheel of one shard: plain data, touched only by the holder of the
+//! shard's expiry right (see [`crate::shard`]).
+//!
+//! # Invariants
+//!
+//! - `elapsed` is the tick up to which the wheel has been processed; it never decreases.
+//! - An entry filed in level `l` has a tick `t > elapsed` whose base-64 digits above `l` equal
+//!   those of `elapsed` and whose digit `l` is greater than `elapsed`'s; hence slot starts only
+//!   move forward and the first occupied slot of each level (trailing zeros of the bitmap
+//!   masked from the current digit) is the next one to expire there. Lower levels always
+//!   expire before higher ones.
+//! - Ticks whose top digits differ from `elapsed`'s wait in the overflow list (unsorted,
+//!   `overflow_min_tick` a lower bound of their ticks). Every overflow tick is later than every
+//!   wheel tick, so the overflow is scanned only when the wheel is empty and `elapsed` jumps to
+//!   the bound; entries now in range are filed, the rest stay with an exact new bound. The top
+//!   level is never used as a ring (no wrap bug) and nothing is force-expired.
+//! - Entries with tick `<= elapsed` sit in the due heap, ordered by `(deadline_ns, seq)`;
+//!   an entry leaves the heap lazily (its `stamp` is bumped, the stale item skipped later).
+//! - Nothing fires before its deadline: the final check is `deadline_ns <= now` on the exact
+//!   nanosecond deadline, whatever the tick.
+//! - A deadline reset to later is re-read when its filed slot or heap item comes up, and
+//!   re-filed then (lazy reset-later); earlier resets are re-filed at once by the caller.
+
+mod level;
+mod list;
+
+use crate::entry::{FireAttempt, Phase, NIL};
+use crate::slab::Slab;
+use level::{Level, SLOTS, SLOT_BITS};
+use list::{Link, List, LIST_DUE, LIST_NONE, LIST_OVERFLOW};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// An item of the due heap: ordered by deadline, then insertion order.
+type DueItem = Reverse<(u64, u64, u32, u32)>;
+
+/// The next thing the wheel must expire: a slot, or the overflow list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Candidate {
+    Slot { level: usize, slot: usize, start: u64 },
+    Overflow { start: u64 },
+}
+
+impl Candidate {
+    fn start(self) -> u64 {
+        match self {
+            Candidate::Slot { start, .. } | Candidate::Overflow { start } => start,
+        }
+    }
+}
+
+/// The level a tick `when > elapsed` belongs to (may be `>= levels`: overflow).
+fn level_for(elapsed: u64, when: u64) -> usize {
+    let masked = (elapsed ^ when) | (SLOTS as u64 - 1);
+    let significant = 63 - masked.leading_zeros();
+    (significant / SLOT_BITS) as usize
+}
+
+/// One shard's wheel.
+#[derive(Debug)]
+pub(crate) struct Wheel {
+    tick_ns: u64,
+    elapsed: u64,
+    levels: Vec<Level>,
+    links: Vec<Link>,
+    due: BinaryHeap<DueItem>,
+    overflow: List,
+    overflow_min_tick: u64,
+    next_seq: u64,
+    /// Reused buffer for the inbox drain.
+    pub(crate) scratch: Vec<u32>,
+}
+
+impl Wheel {
+    pub(crate) fn new(tick_ns: u64, levels: usize) -> Self {
+        Wheel {
+            tick_ns,
+            elapsed: 0,
+            levels: (0..levels).map(|_| Level::new()).collect(),
+            links: Vec::new(),
+            due: BinaryHeap::new(),
+            overflow: List::EMPTY,
+            overflow_min_tick: u64::MAX,
+            next_seq: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Gives `index` a link and, if its occupant (`generation`) is new, the next `seq`.
+    pub(crate) fn admit(&mut self, index: u32, generation: u32) {
+        let i = index as usize;
+        if i >= self.links.len() {
+            self.links.resize(i + 1, Link::default());
+        }
+        let link = &mut self.links[i];
+        if link.generation != generation {
+            link.generation = generation;
+            link.seq = self.next_seq;
+            self.next_seq += 1;
+        }
+    }
+
+    /// Files an admitted, unfiled entry by its deadline.
+    pub(crate) fn file(&mut self, index: u32, deadline_ns: u64) {
+        let tick = deadline_ns / self.tick_ns;
+        if tick <= self.elapsed {
+            let link = &mut self.links[index as usize];
+            link.stamp = link.stamp.wrapping_add(1);
+            link.list = LIST_DUE;
+            self.due.push(Reverse((deadline_ns, link.seq, index, link.stamp)));
+            return;
+        }
+        let level = level_for(self.elapsed, tick);
+        if level >= self.levels.len() {
+            self.overflow.push_back(&mut self.links, index, LIST_OVERFLOW);
+            self.overflow_min_tick = self.overflow_min_tick.min(tick);
+        } else {
+            let slot = ((tick >> (SLOT_BITS as usize * level)) as usize) & (SLOTS - 1);
+            let id = (level * SLOTS + slot) as u32;
+            self.levels[level].push_back(&mut self.links, slot, index, id);
+        }
+    }
+
+    /// Takes `index` out of wherever it is filed (O(1)).
+    pub(crate) fn unlink(&mut self, index: u32) {
+        let Some(link) = self.links.get_mut(index as usize) else { return };
+        match link.list {
+            LIST_NONE => {}
+            LIST_DUE => {
+                link.stamp = link.stamp.wrapping_add(1);
+                link.list = LIST_NONE;
+            }
+            LIST_OVERFLOW => self.overflow.remove(&mut self.links, index),
+            id => {
+                let (level, slot) = (id as usize / SLOTS, id as usize % SLOTS);
+                self.levels[level].remove(&mut self.links, slot, index);
+            }
+        }
+    }
+
+    /// Whether `index` is filed somewhere.
+    pub(crate) fn is_filed(&self, index: u32) -> bool {
+        self.links.get(index as usize).is_some_and(|l| l.list != LIST_NONE)
+    }
+
+    /// Unlinks a finished, unqueued entry and returns its slot to the free list, handing back
+    /// whatever payload it still held (a cancelled timer's).
+    pub(crate) fn reclaim<T>(&mut self, slab: &Slab<T>, index: u32) -> Option<T> {
+        self.unlink(index);
+        let entry = slab.get(index)?;
+        if let Some(link) = self.links.get_mut(index as usize) {
+            link.stamp = link.stamp.wrapping_add(1);
+        }
+        let payload = entry.take_payload_for_reclaim();
+        slab.push_free(index, entry);
+        payload
+    }
+
+    /// Looks at an unfiled entry the wheel just took from a slot or the heap and puts it
+    /// where its state says: re-filed if pending, reclaimed if finished and unqueued, left
+    /// to the resetter (with `REFILE`) if a reset is in flight.
+    fn refile<T>(&mut self, slab: &Slab<T>, index: u32) {
+        let Some(entry) = slab.get(index) else { return };
+        loop {
+            let s = entry.snapshot();
+            match s.phase() {
+                Phase::Pending => return self.file(index, entry.deadline()),
+                Phase::Resetting if entry.request_refile() => return,
+                Phase::Resetting => continue,
+                Phase::Cancelled | Phase::Fired if !s.is_queued() => {
+                    drop(self.reclaim(slab, index));
+                    return;
+                }
+                _ => return, // queued: the drain reclaims it
+            }
+        }
+    }
+
+    /// The next slot (or the overflow) to expire.
+    fn next_candidate(&self) -> Option<Candidate> {
+        for (level, lvl) in self.levels.iter().enumerate() {
+            let shift = SLOT_BITS as usize * level;
+            let current = ((self.elapsed >> shift) as u32) & (SLOTS as u32 - 1);
+            if let Some(slot) = lvl.next_occupied(current) {
+                let upper = shift + SLOT_BITS as usize;
+                let base = if upper >= 64 { 0 } else { (self.elapsed >> upper) << upper };
+                let start = base | (u64::from(slot) << shift);
+                return Some(Candidate::Slot { level, slot: slot as usize, start });
+            }
+        }
+        (!self.overflow.is_empty())
+            .then(|| Candidate::Overflow { start: self.overflow_min_tick.max(self.elapsed) })
+    }
+
+    /// Expires one candidate: moves its entries down a level, into the due heap, or back to
+    /// the overflow with an exact bound.
+    fn expire<T>(&mut self, slab: &Slab<T>, candidate: Candidate) {
+        self.elapsed = self.elapsed.max(candidate.start());
+        let mut index = match candidate {
+            Candidate::Slot { level, slot, .. } => self.levels[level].take(slot),
+            Candidate::Overflow { .. } => {
+                self.overflow_min_tick = u64::MAX;
+                self.overflow.take()
+            }
+        };
+        while index != NIL {
+            let link = &mut self.links[index as usize];
+            let next = link.next;
+            *link = Link { prev: NIL, next: NIL, list: LIST_NONE, ..*link };
+            self.refile(slab, index);
+            index = next;
+        }
+    }
+
+    /// Pops stale, cancelled and reset heap items until the top is a pending entry whose
+    /// deadline matches its item; returns that deadline.
+    fn settle<T>(&mut self, slab: &Slab<T>) -> Option<u64> {
+        loop {
+            let Reverse((deadline, _, index, stamp)) = *self.due.peek()?;
+            let link = self.links[index as usize];
+            if link.list == LIST_DUE && link.stamp == stamp {
+                let entry = slab.get(index)?;
+                if entry.snapshot().phase() == Phase::Pending && entry.deadline() == deadline {
+                    return Some(deadline);
+                }
+                self.due.pop();
+                self.unlink(index);
+                self.refile(slab, index);
+            } else {
+                self.due.pop();
+            }
+        }
+    }
+
+    /// The exact earliest pending deadline, expiring slots ahead of time as needed (never
+    /// firing anything).
+    pub(crate) fn earliest<T>(&mut self, slab: &Slab<T>) -> Option<u64> {
+        loop {
+            let top = self.settle(slab);
+            let next = self.next_candidate();
+            match (top, next) {
+                (Some(d), Some(c)) if d <= c.start().saturating_mul(self.tick_ns) => {
+                    return Some(d)
+                }
+                (Some(d), None) => return Some(d),
+                (None, None) => return None,
+                (_, Some(c)) => self.expire(slab, c),
+            }
+        }
+    }
+
+    /// Fires the next timer due at `now_ns`, in `(deadline, seq)` order; `None` when nothing
+    /// more is due. The payload may be `None` only for a slot corrupted by a bug.
+    pub(crate) fn pop_due<T>(&mut self, slab: &Slab<T>, now_ns: u64) -> Option<Option<T>> {
+        let now_tick = now_ns / self.tick_ns;
+        while let Some(c) = self.next_candidate() {
+            if c.start() > now_tick {
+                break;
+            }
+            self.expire(slab, c);
+        }
+        self.elapsed = self.elapsed.max(now_tick);
+        loop {
+            let deadline = self.settle(slab)?;
+            if deadline > now_ns {
+                return None;
+            }
+            let Reverse((_, _, index, _)) = self.due.pop()?;
+            self.unlink(index);
+            let entry = slab.get(index)?;
+            match entry.try_fire(now_ns) {
+                FireAttempt::Fired { payload, queued } => {
+                    if !queued {
+                        drop(self.reclaim(slab, index));
+                    }
+                    return Some(payload);
+                }
+                FireAttempt::Later(deadline) => self.file(index, deadline),
+                FireAttempt::Resetting => {}
+                FireAttempt::Cancelled { queued } | FireAttempt::AlreadyFired { queued } => {
+                    if !queued {
+                        drop(self.reclaim(slab, index));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Number of items in the due heap (live or stale); for tests of boundedness.
+    pub(crate) fn due_len(&self) -> usize {
+        self.due.len()
+    }
+
+    /// Whether nothing is filed in any level, the overflow or the due heap.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.levels.iter().all(Level::is_empty) && self.overflow.is_empty() && self.due.is_empty()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::level_for;
+
+    #[test]
+    fn level_for_picks_the_highest_differing_digit() {
+        assert_eq!(level_for(0, 1), 0);
+        assert_eq!(level_for(0, 63), 0);
+        assert_eq!(level_for(0, 64), 1);
+        assert_eq!(level_for(63, 64), 1);
+        assert_eq!(level_for(0, 4095), 1);
+        assert_eq!(level_for(0, 4096), 2);
+        assert_eq!(level_for(0, u64::MAX), 10);
+    }
+}
+/// The wheel's per-timer link, for [`crate::timer_overhead_bytes`].
+pub(crate) type LinkSize = list::Link;
