@@ -1,3 +1,76 @@
-//! A multi-threaded work-stealing executor and the Runtime that ties the scheduler crates together.
+//! A multi-threaded work-stealing executor and the Runtime that ties the scheduler crates
+//! together.
+//!
+//! # Tour
+//!
+//! ```
+//! use scheduler_core::{join, yield_now, Priority, Runtime};
+//!
+//! let rt = Runtime::builder().worker_threads(2).build().unwrap();
+//! // Futures and closures as tasks, with priorities; JoinHandles are futures.
+//! let a = rt.spawn(async { yield_now().await; 20 });
+//! let b = rt.spawn_with(Priority::High, async { 1 });
+//! let c = rt.spawn_fn(|| join(|| 10, || 11));
+//! let blocking = rt.spawn_blocking(|| std::thread::sleep(std::time::Duration::from_millis(1)));
+//! let total = rt.block_on(async move {
+//!     blocking.await.unwrap();
+//!     let (x, y) = c.await.unwrap();
+//!     a.await.unwrap() + b.await.unwrap() + x + y
+//! });
+//! assert_eq!(total, 42);
+//! assert!(rt.metrics().total_polls() >= 3);
+//! ```
+//!
+//! # Architecture
+//!
+//! - [`task`](crate::task) cells: one allocation per task, a state word with named bits
+//!   (`task/state.rs`), a [`JoinHandle`] that is a future of `Result<T, JoinError>`.
+//! - Workers (`worker.rs`): per priority class a crossbeam FIFO deque, a LIFO job deque for
+//!   [`join`]/[`scope`], a stealable LIFO slot (`lifo.rs`); the injector per class; the
+//!   global queue checked every 61 ticks; random-victim stealing with at most half the
+//!   workers searching; parking with no lost wake-ups (`idle.rs` documents the protocol).
+//! - [`Priority`] classes with a bounded share for lower classes (`priority.rs`).
+//! - A bounded, growing and shrinking blocking pool (`blocking.rs`).
+//! - Shutdown that cancels every task that will not run again and frees it
+//!   (`runtime/shared.rs`, `runtime/owned.rs`).
+//!
+//! # Hooks for the timer integration (crate-private)
+//!
+//! - `Core::maintenance` (worker.rs): runs every `MAINTENANCE_INTERVAL` ticks and before a
+//!   worker parks: per-worker extra work (firing due timers) goes there.
+//! - `Core::park_deadline` (worker.rs): the deadline a parking worker passes to
+//!   `Idle::park_worker`, i.e. `Parker::park(Some(deadline))`; `Idle::unpark(index)` wakes a
+//!   given worker from any thread without a lost wake-up (token parker).
+//! - `context::current_worker_index()`: the current worker's index, if on a worker.
+//! - `Builder::timer_tick` (stored in `Config::timer_tick`) and the reserved `Builder::clock`.
+//! - [`Handle::spawn_with`] / [`Handle::spawn_fn_with`] run timer callbacks in a class.
 
+#![deny(missing_docs)]
+
+mod block_on;
+mod blocking;
+mod context;
+mod forkjoin;
+mod idle;
+mod lifo;
+mod metrics;
+mod priority;
+mod queue;
+mod runtime;
+mod scope;
 mod sync;
+mod task;
+mod worker;
+mod yield_now;
+
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_api;
+
+pub use forkjoin::join;
+pub use metrics::{RuntimeMetrics, WorkerMetrics};
+pub use priority::Priority;
+pub use runtime::{Builder, Handle, Runtime, SpawnError, TryCurrentError, MAX_WORKER_THREADS};
+pub use scope::{scope, Scope};
+pub use task::{JoinError, JoinHandle};
+pub use yield_now::{yield_now, YieldNow};

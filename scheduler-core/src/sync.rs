@@ -3,6 +3,10 @@
 //! Under `cfg(loom)` everything maps to `loom`, so the models in `loom-tests` check the real
 //! protocol code; otherwise to `std` atomics and `parking_lot` locks. Code in this crate never
 //! names `std::sync::atomic` or `parking_lot` directly.
+//!
+//! Shapes are the same in both arms: `Mutex::lock` returns the guard, `Condvar::wait` takes the
+//! guard by value and gives it back (loom's shape), and `UnsafeCell` offers loom's
+//! `with`/`with_mut` closures so loom can track every access to a task's cells.
 
 #![allow(dead_code, unused_imports)] // the facade offers more than each build uses
 
@@ -12,20 +16,78 @@ mod imp {
 
     /// Atomic types and fences.
     pub(crate) mod atomic {
-        pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+        pub(crate) use std::sync::atomic::{
+            fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+        };
     }
 
     /// A mutex whose `lock` returns the guard directly (parking_lot's shape).
     pub(crate) use parking_lot::{Mutex, MutexGuard};
+
+    /// A condition variable with loom's by-value guard shape.
+    #[derive(Debug, Default)]
+    pub(crate) struct Condvar(parking_lot::Condvar);
+
+    impl Condvar {
+        pub(crate) fn new() -> Self {
+            Condvar(parking_lot::Condvar::new())
+        }
+
+        pub(crate) fn wait<'a, T>(&self, mut guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+            self.0.wait(&mut guard);
+            guard
+        }
+
+        /// Waits until notified or until `deadline`; spurious wake-ups are allowed.
+        pub(crate) fn wait_until<'a, T>(
+            &self,
+            mut guard: MutexGuard<'a, T>,
+            deadline: std::time::Instant,
+        ) -> MutexGuard<'a, T> {
+            let _ = self.0.wait_until(&mut guard, deadline);
+            guard
+        }
+
+        pub(crate) fn notify_one(&self) {
+            self.0.notify_one();
+        }
+
+        pub(crate) fn notify_all(&self) {
+            self.0.notify_all();
+        }
+    }
+
+    /// `UnsafeCell` with loom's closure-based access shape.
+    #[derive(Debug)]
+    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(value: T) -> Self {
+            UnsafeCell(std::cell::UnsafeCell::new(value))
+        }
+
+        #[inline(always)]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        #[inline(always)]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
 }
 
 #[cfg(loom)]
 mod imp {
+    pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::sync::Arc;
 
     /// Atomic types and fences.
     pub(crate) mod atomic {
-        pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+        pub(crate) use loom::sync::atomic::{
+            fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+        };
     }
 
     /// loom's mutex behind parking_lot's shape: `lock` returns the guard directly.
@@ -43,6 +105,37 @@ mod imp {
         pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
             // A poisoned loom mutex means a model thread panicked: the model already failed.
             self.0.lock().unwrap_or_else(|e| e.into_inner())
+        }
+    }
+
+    /// loom's condition variable; `wait_until` ignores the deadline (loom has no clock), which
+    /// is allowed because every waiter re-checks its condition after waking.
+    #[derive(Debug, Default)]
+    pub(crate) struct Condvar(loom::sync::Condvar);
+
+    impl Condvar {
+        pub(crate) fn new() -> Self {
+            Condvar(loom::sync::Condvar::new())
+        }
+
+        pub(crate) fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+            self.0.wait(guard).unwrap_or_else(|e| e.into_inner())
+        }
+
+        pub(crate) fn wait_until<'a, T>(
+            &self,
+            guard: MutexGuard<'a, T>,
+            _deadline: std::time::Instant,
+        ) -> MutexGuard<'a, T> {
+            self.wait(guard)
+        }
+
+        pub(crate) fn notify_one(&self) {
+            self.0.notify_one();
+        }
+
+        pub(crate) fn notify_all(&self) {
+            self.0.notify_all();
         }
     }
 }

@@ -1,0 +1,200 @@
+//! The blocking pool: threads for work that blocks, so it never occupies a worker.
+//!
+//! A queue of ready blocking tasks behind one mutex, with a condition variable. `spawn` pushes
+//! a task and wakes an idle thread, or starts a new one while fewer than `max_threads` exist;
+//! a thread that stays idle for `keep_alive` exits, so the pool grows up to its bound under
+//! load and shrinks when idle. At shutdown the queued tasks are cancelled (their `JoinHandle`s
+//! resolve as cancelled), running ones finish, and `wait_idle` lets the runtime wait for the
+//! threads to exit up to its deadline.
+//!
+//! Invariant (under the lock): `idle <= threads`; a pushed task is run by a thread that was
+//! idle (woken) or by a new thread, or, after shutdown, cancelled.
+
+use crate::context::{self, Context};
+use crate::runtime::Handle;
+use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::{Condvar, Mutex};
+use crate::task::{Notified, RunOutcome};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Default)]
+struct PoolState {
+    queue: VecDeque<Notified>,
+    threads: usize,
+    idle: usize,
+    shutdown: bool,
+    next_id: usize,
+}
+
+/// The blocking pool of one runtime.
+#[derive(Debug)]
+pub(crate) struct BlockingPool {
+    state: Mutex<PoolState>,
+    /// Signals queued work (and shutdown) to idle threads.
+    work: Condvar,
+    /// Signals a thread's exit (to `wait_idle`).
+    exited: Condvar,
+    max_threads: usize,
+    keep_alive: Duration,
+    panics: AtomicU64,
+}
+
+/// A closure as a future that completes on its first poll.
+#[derive(Debug)]
+pub(crate) struct BlockingTask<F>(Option<F>);
+
+impl<F> BlockingTask<F> {
+    pub(crate) fn new(f: F) -> Self {
+        BlockingTask(Some(f))
+    }
+}
+
+impl<F> Unpin for BlockingTask<F> {}
+
+impl<F: FnOnce() -> R, R> Future for BlockingTask<F> {
+    type Output = R;
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut TaskContext<'_>) -> Poll<R> {
+        match self.0.take() {
+            Some(f) => Poll::Ready(f()),
+            None => Poll::Pending, // never polled twice: it completes on the first poll
+        }
+    }
+}
+
+impl BlockingPool {
+    pub(crate) fn new(max_threads: usize, keep_alive: Duration) -> BlockingPool {
+        BlockingPool {
+            state: Mutex::new(PoolState::default()),
+            work: Condvar::new(),
+            exited: Condvar::new(),
+            max_threads: max_threads.max(1),
+            keep_alive,
+            panics: AtomicU64::new(0),
+        }
+    }
+
+    /// Queues `task`, waking or starting a thread; cancels it after shutdown.
+    pub(crate) fn push(&self, handle: &Handle, task: Notified) {
+        let mut st = self.state.lock();
+        if st.shutdown {
+            drop(st);
+            task.cancel();
+            return;
+        }
+        st.queue.push_back(task);
+        if st.idle > 0 {
+            drop(st);
+            self.work.notify_one();
+        } else if st.threads < self.max_threads {
+            st.threads += 1;
+            st.next_id += 1;
+            let id = st.next_id;
+            drop(st);
+            self.start_thread(handle, id);
+        }
+    }
+
+    fn start_thread(&self, handle: &Handle, id: usize) {
+        let cfg = &handle.shared.config;
+        let mut b = std::thread::Builder::new().name(format!("{}-blocking-{id}", cfg.thread_name));
+        if let Some(size) = cfg.stack_size {
+            b = b.stack_size(size);
+        }
+        let h = handle.clone();
+        if b.spawn(move || run_thread(h)).is_err() {
+            // No thread: the queued task waits for a running thread, or is cancelled at
+            // shutdown; undo the count.
+            let mut st = self.state.lock();
+            st.threads -= 1;
+            if st.threads == 0 {
+                let orphans: Vec<Notified> = st.queue.drain(..).collect();
+                drop(st);
+                // With no thread to run them, fail them rather than hang their joiners.
+                orphans.into_iter().for_each(Notified::cancel);
+            }
+        }
+    }
+
+    pub(crate) fn begin_shutdown(&self) {
+        let mut st = self.state.lock();
+        st.shutdown = true;
+        let queued: Vec<Notified> = st.queue.drain(..).collect();
+        drop(st);
+        self.work.notify_all();
+        queued.into_iter().for_each(Notified::cancel);
+    }
+
+    /// Waits until every pool thread exited or `deadline` passed; true if they all exited.
+    pub(crate) fn wait_idle(&self, deadline: Option<Instant>) -> bool {
+        let mut st = self.state.lock();
+        while st.threads > 0 {
+            match deadline {
+                Some(d) if Instant::now() >= d => return false,
+                Some(d) => st = self.exited.wait_until(st, d),
+                None => st = self.exited.wait(st),
+            }
+        }
+        true
+    }
+
+    pub(crate) fn threads(&self) -> usize {
+        self.state.lock().threads
+    }
+
+    pub(crate) fn queue_depth(&self) -> usize {
+        self.state.lock().queue.len()
+    }
+
+    pub(crate) fn panics(&self) -> u64 {
+        self.panics.load(Ordering::Relaxed)
+    }
+
+    /// Next task for a pool thread, or None when it should exit.
+    fn next(&self) -> Option<Notified> {
+        let mut st = self.state.lock();
+        loop {
+            if let Some(t) = st.queue.pop_front() {
+                return Some(t);
+            }
+            if st.shutdown {
+                break;
+            }
+            st.idle += 1;
+            let deadline = Instant::now() + self.keep_alive;
+            st = self.work.wait_until(st, deadline);
+            st.idle -= 1;
+            if st.queue.is_empty() && !st.shutdown && Instant::now() >= deadline {
+                break; // idle for keep_alive: shrink
+            }
+        }
+        st.threads -= 1;
+        drop(st);
+        self.exited.notify_all();
+        None
+    }
+}
+
+fn run_thread(handle: Handle) {
+    let shared = handle.shared.clone();
+    if let Some(hook) = &shared.config.on_thread_start {
+        hook();
+    }
+    {
+        let ctx = Context { shared: &*shared as *const _, handle, core: None };
+        let _guard = context::enter(&ctx);
+        let pool = &shared.blocking;
+        while let Some(task) = pool.next() {
+            if let RunOutcome::Done { panicked: true } = task.run() {
+                pool.panics.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    if let Some(hook) = &shared.config.on_thread_stop {
+        hook();
+    }
+}

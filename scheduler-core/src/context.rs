@@ -1,0 +1,84 @@
+//! The thread-local context: which runtime (and which worker, if any) this thread belongs to.
+//!
+//! A worker thread sets it for its whole life to a [`Context`] on its own stack holding the
+//! worker's [`Core`]; blocking-pool threads and `block_on` callers set one without a core, so
+//! `Handle::current()` works there too. The pointer is only ever read on the thread that set
+//! it, while the frame that owns the `Context` is alive (the [`EnterGuard`] restores the
+//! previous value when that frame ends).
+//!
+//! Not modelled by loom: the protocols the models check take their pieces directly
+//! (`loom_api`), so this is a plain `std` thread-local.
+
+use crate::runtime::{Handle, Shared};
+use crate::worker::Core;
+use std::cell::Cell;
+use std::ptr;
+
+/// What the current thread knows about its runtime.
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub(crate) handle: Handle,
+    pub(crate) shared: *const Shared,
+    pub(crate) core: Option<Core>,
+}
+
+thread_local! {
+    static CURRENT: Cell<*const Context> = const { Cell::new(ptr::null()) };
+}
+
+/// Restores the previous context on drop.
+#[derive(Debug)]
+pub(crate) struct EnterGuard {
+    prev: *const Context,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.prev));
+    }
+}
+
+/// Makes `ctx` the current context until the guard drops. `ctx` must outlive the guard.
+pub(crate) fn enter(ctx: &Context) -> EnterGuard {
+    let prev = CURRENT.with(|c| c.replace(ctx as *const Context));
+    EnterGuard { prev }
+}
+
+#[inline]
+fn current() -> Option<&'static Context> {
+    let p = CURRENT.with(|c| c.get());
+    // SAFETY: a non-null pointer was set by `enter` from a frame that is still alive (the guard
+    // resets it before that frame ends); the reference does not escape this thread's use.
+    unsafe { p.as_ref() }
+}
+
+/// Runs `f` with this thread's worker core if the thread is a worker of `shared`.
+#[inline]
+pub(crate) fn with_core<R>(shared: *const Shared, f: impl FnOnce(Option<&Core>) -> R) -> R {
+    match current() {
+        Some(ctx) if ptr::eq(ctx.shared, shared) => f(ctx.core.as_ref()),
+        _ => f(None),
+    }
+}
+
+/// Runs `f` with this thread's worker core, whatever runtime it belongs to.
+#[inline]
+pub(crate) fn with_any_core<R>(f: impl FnOnce(Option<&Core>) -> R) -> R {
+    f(current().and_then(|ctx| ctx.core.as_ref()))
+}
+
+/// The handle of the runtime this thread belongs to.
+pub(crate) fn current_handle() -> Option<Handle> {
+    current().map(|ctx| ctx.handle.clone())
+}
+
+/// True when a context (worker, blocking thread or `block_on`) is set.
+pub(crate) fn is_set() -> bool {
+    current().is_some()
+}
+
+/// The index of the current worker thread, if this thread is a worker (timer hook).
+#[allow(dead_code)]
+pub(crate) fn current_worker_index() -> Option<usize> {
+    current().and_then(|ctx| ctx.core.as_ref()).map(Core::index)
+}

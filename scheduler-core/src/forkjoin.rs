@@ -1,0 +1,194 @@
+//! Fork-join: [`join`] runs two closures, potentially in parallel, rayon style.
+//!
+//! `join(a, b)` on a worker pushes `b` as a [`JobRef`] to a [`StackJob`] on the caller's
+//! stack onto the worker's LIFO job deque, runs `a`, then pops: if it gets its own job back,
+//! `b` runs inline (the common, steal-free case: a push, a pop, no allocation); if `b` was
+//! stolen, it runs other jobs, or steals some, until the thief sets the job's `done` flag.
+//!
+//! Invariants:
+//! - A `StackJob` lives on the frame of the `join` that pushed it, and that frame does not
+//!   return until the job is either popped back by it or marked `done` by the thief; the
+//!   thief's `done.store(true, Release)` is its last access to the job.
+//! - `done`'s Release pairs with the waiter's Acquire load, so the result written before it is
+//!   visible to the waiter.
+//! - A panic in `a` or `b` is caught and resumed on the caller after both finished.
+//!
+//! Outside a worker `join` runs `a` then `b` on the calling thread.
+
+use crate::context;
+use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::UnsafeCell;
+use crate::worker::Core;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
+/// A type-erased pointer to a job plus the function that runs it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JobRef {
+    data: *const (),
+    execute: unsafe fn(*const ()),
+}
+
+// SAFETY: a JobRef is only created for jobs whose closures and results are `Send`; the job
+// outlives every JobRef to it (module invariants).
+unsafe impl Send for JobRef {}
+
+/// Two refs are the same job when they point to the same job data.
+impl PartialEq for JobRef {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.data, other.data)
+    }
+}
+
+impl JobRef {
+    /// # Safety
+    /// `data` must stay valid until `execute` has run, and `execute(data)` must be sound.
+    pub(crate) unsafe fn new(data: *const (), execute: unsafe fn(*const ())) -> JobRef {
+        JobRef { data, execute }
+    }
+
+    /// Runs the job.
+    ///
+    /// # Safety
+    /// The job is alive and has not run yet; each JobRef is executed at most once.
+    pub(crate) unsafe fn execute(self) {
+        // SAFETY: forwarded from the caller.
+        unsafe { (self.execute)(self.data) }
+    }
+}
+
+/// A job on the stack of the `join` that waits for it.
+struct StackJob<F, R> {
+    func: UnsafeCell<Option<F>>,
+    result: UnsafeCell<Option<std::thread::Result<R>>>,
+    done: AtomicBool,
+}
+
+impl<F: FnOnce() -> R + Send, R: Send> StackJob<F, R> {
+    fn new(f: F) -> Self {
+        StackJob {
+            func: UnsafeCell::new(Some(f)),
+            result: UnsafeCell::new(None),
+            done: AtomicBool::new(false),
+        }
+    }
+
+    fn as_job_ref(&self) -> JobRef {
+        // SAFETY: the `join` frame keeps `self` alive until the job ran (module invariants);
+        // `execute_stack_job::<F, R>` matches the type.
+        unsafe { JobRef::new(self as *const Self as *const (), execute_stack_job::<F, R>) }
+    }
+
+    /// Takes the closure back (the job was popped by its owner, never executed).
+    fn take_func(&self) -> Option<F> {
+        // SAFETY: the owner popped the only JobRef: nobody else can reach the job.
+        self.func.with_mut(|f| unsafe { (*f).take() })
+    }
+
+    fn into_result(self) -> std::thread::Result<R> {
+        match self.result.with_mut(|r| {
+            // SAFETY: `done` was observed with Acquire: the thief finished writing.
+            unsafe { (*r).take() }
+        }) {
+            Some(r) => r,
+            None => unreachable!("a done job holds its result"),
+        }
+    }
+}
+
+/// # Safety
+/// `data` is a live, not yet executed `StackJob<F, R>`.
+unsafe fn execute_stack_job<F: FnOnce() -> R + Send, R: Send>(data: *const ()) {
+    // SAFETY: the caller guarantees liveness and the type.
+    let job = unsafe { &*(data as *const StackJob<F, R>) };
+    // SAFETY: whoever executes the JobRef (it was taken off a deque exactly once) owns the
+    // closure and the result slot until it sets `done`.
+    let f = job.func.with_mut(|f| unsafe { (*f).take() });
+    let r = match f {
+        Some(f) => catch_unwind(AssertUnwindSafe(f)),
+        None => unreachable!("a job runs once"),
+    };
+    // SAFETY: as above.
+    job.result.with_mut(|slot| unsafe { *slot = Some(r) });
+    // Release: publishes the result to the waiter's Acquire. Last access to `job`.
+    job.done.store(true, Ordering::Release);
+}
+
+/// Runs `a` and `b`, potentially in parallel, and returns both results.
+///
+/// On a worker thread `b` is offered to other workers while `a` runs; elsewhere both run on the
+/// calling thread. A panic in either closure is propagated after both have finished.
+///
+/// # Examples
+/// ```
+/// fn fib(n: u64) -> u64 {
+///     if n < 2 { return n; }
+///     let (a, b) = scheduler_core::join(|| fib(n - 1), || fib(n - 2));
+///     a + b
+/// }
+/// let rt = scheduler_core::Runtime::builder().worker_threads(2).build().unwrap();
+/// assert_eq!(rt.block_on(rt.spawn_fn(|| fib(20))).unwrap(), 6765);
+/// ```
+pub fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    context::with_any_core(|core| match core {
+        Some(core) => join_on_worker(core, a, b),
+        None => (a(), b()),
+    })
+}
+
+fn join_on_worker<A, B, RA, RB>(core: &Core, a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    let job = StackJob::new(b);
+    let job_ref = job.as_job_ref();
+    core.push_job(job_ref);
+    let ra = catch_unwind(AssertUnwindSafe(a));
+    let rb = loop {
+        if job.done.load(Ordering::Acquire) {
+            break job.into_result();
+        }
+        match core.pop_job() {
+            Some(j) if j == job_ref => match job.take_func() {
+                Some(b) => break catch_unwind(AssertUnwindSafe(b)),
+                None => unreachable!("our own job was never executed"),
+            },
+            // SAFETY: a job popped from a deque is alive and runs once.
+            Some(other) => unsafe { other.execute() },
+            None => {
+                wait_for(core, &job.done);
+                break job.into_result();
+            }
+        }
+    };
+    match (ra, rb) {
+        (Ok(ra), Ok(rb)) => (ra, rb),
+        (Err(p), _) | (_, Err(p)) => resume_unwind(p),
+    }
+}
+
+/// Waits until `done` is set, running stolen jobs meanwhile.
+pub(crate) fn wait_for(core: &Core, done: &AtomicBool) {
+    let mut idle_rounds = 0u32;
+    // Acquire: pairs with the Release store of the job's executor.
+    while !done.load(Ordering::Acquire) {
+        if let Some(job) = core.pop_job().or_else(|| core.steal_job()) {
+            // SAFETY: a job taken off a deque is alive and runs once.
+            unsafe { job.execute() };
+            idle_rounds = 0;
+        } else if idle_rounds < 64 {
+            idle_rounds += 1;
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Idle workers: the searching throttle, parking, and the no-lost-wake-up protocol.
+//!
+//! # State
+//!
+//! One word, [`Idle::state`], packs two counters so that every change is a single
+//! read-modify-write (loom checks RMWs exactly; see the levers note, point 3):
+//!
+//! - `searching` (low 16 bits): workers that are looking for work to steal;
+//! - `unparked` (high bits): workers not registered as sleepers.
+//!
+//! The list of sleeping workers (`sleepers`) is behind a mutex; `unparked` changes only while
+//! that mutex is held, so under the lock `unparked == workers - sleepers.len()`.
+//!
+//! Each worker has a [`Parker`]: a token (`EMPTY`/`PARKED`/`NOTIFIED`) plus a mutex and
+//! condition variable. `unpark` sets the token before it signals, so an unpark that lands
+//! before the worker blocks makes `park` return at once. `park` may take a deadline (the
+//! timer hook: a worker sleeps until its next timer is due) and may return spuriously.
+//!
+//! # Protocol
+//!
+//! **Posting work** (spawn, wake from outside, a worker pushing to its own queue):
+//! 1. push the task onto a queue;
+//! 2. `fence(SeqCst)`;
+//! 3. read `state`; if `searching > 0` or every worker is unparked, stop: someone awake will
+//!    find it. Otherwise lock `sleepers`, re-check, add one to *both* counters in one RMW
+//!    (the woken worker starts out searching), pop a sleeper, unlock, `unpark` it.
+//!
+//! **Searching** (a worker whose own queues are empty): it may start searching only while
+//! `2 * searching < workers` (so on 2 workers exactly one searches). A searcher that finds
+//! work leaves the searching state; if it was the *last* searcher, it posts a notification
+//! (step 3) so that one more worker comes to look at the work that may remain.
+//!
+//! **Falling asleep**:
+//! 1. lock `sleepers`; subtract 1 from `unparked` (and from `searching` if it was searching)
+//!    in one RMW; push itself; unlock;
+//! 2. if it was the last searcher: `fence(SeqCst)`, then look at every queue (injector and all
+//!    workers' queues); if any has work, post a notification (which may pick itself);
+//! 3. `park` (with the optional deadline);
+//! 4. on waking, lock `sleepers`: if it is still listed, it woke by timeout or spuriously:
+//!    remove itself and add 1 to `unparked` (not searching). If it is not listed, a notifier
+//!    removed it and already counted it as searching.
+//!
+//! # Why no wake-up is lost
+//!
+//! Take a task pushed while the last awake worker goes to sleep. The pusher runs
+//! *push; fence; read state*, the sleeper runs *RMW state; fence; read queues*. The two
+//! `SeqCst` fences are totally ordered. If the pusher's fence comes first, the sleeper's
+//! queue read (after its own fence) sees the push and it notifies. If the sleeper's fence
+//! comes first, the pusher's read sees the decremented state (`searching == 0`,
+//! `unparked < workers`) and it wakes a sleeper. Either way someone wakes; the token makes
+//! the wake-up stick even if it lands before `park` blocks. A worker that was not searching
+//! skips step 2: it is safe because either a searcher exists (and it will run step 2 when it
+//! parks in turn) or the pusher's read sees `searching == 0` and wakes someone.
+//! Model: `loom-tests/tests/executor_park.rs`.
+
+use crate::sync::atomic::{fence, AtomicUsize, Ordering};
+use crate::sync::{Condvar, Mutex};
+use std::time::Instant;
+
+const UNPARKED_SHIFT: usize = 16;
+const SEARCHING_MASK: usize = (1 << UNPARKED_SHIFT) - 1;
+const ONE_UNPARKED: usize = 1 << UNPARKED_SHIFT;
+
+fn searching(state: usize) -> usize {
+    state & SEARCHING_MASK
+}
+
+fn unparked(state: usize) -> usize {
+    state >> UNPARKED_SHIFT
+}
+
+/// The idle-worker bookkeeping of one runtime.
+#[derive(Debug)]
+pub(crate) struct Idle {
+    /// `searching | unparked << 16`.
+    state: AtomicUsize,
+    /// Indices of the workers that registered as sleepers.
+    sleepers: Mutex<Vec<usize>>,
+    parkers: Box<[Parker]>,
+}
+
+/// How a parked worker came back.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Woken {
+    /// A notifier chose it: it is now counted as searching.
+    Notified,
+    /// Deadline, spurious wake-up or shutdown: it is awake but not searching.
+    Other,
+}
+
+impl Idle {
+    /// All `workers` start unparked and not searching.
+    pub(crate) fn new(workers: usize) -> Idle {
+        assert!(workers < SEARCHING_MASK, "worker count checked by the builder");
+        Idle {
+            state: AtomicUsize::new(workers << UNPARKED_SHIFT),
+            sleepers: Mutex::new(Vec::with_capacity(workers)),
+            parkers: (0..workers).map(|_| Parker::new()).collect(),
+        }
+    }
+
+    fn workers(&self) -> usize {
+        self.parkers.len()
+    }
+
+    /// Tries to become a searcher; refused when half the workers already search.
+    pub(crate) fn try_start_searching(&self) -> bool {
+        let s = self.state.load(Ordering::Relaxed);
+        if 2 * searching(s) >= self.workers() {
+            return false;
+        }
+        // Relaxed: the counter is advisory until the fences of the park protocol.
+        self.state.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// A searcher found work. Returns true if it was the last searcher, in which case the
+    /// caller must post a notification (see the protocol).
+    #[must_use]
+    pub(crate) fn stop_searching(&self) -> bool {
+        // AcqRel: part of the total order of RMWs on `state` that the protocol relies on.
+        let prev = self.state.fetch_sub(1, Ordering::AcqRel);
+        debug_assert!(searching(prev) > 0);
+        searching(prev) == 1
+    }
+
+    /// Posts a notification after work was pushed: the *fence; read; maybe wake* half.
+    #[inline]
+    pub(crate) fn notify_work(&self) {
+        // SeqCst fence: pairs with the fence in `park_worker` step 2 (Dekker, module doc).
+        fence(Ordering::SeqCst);
+        let s = self.state.load(Ordering::Relaxed);
+        if searching(s) != 0 || unparked(s) >= self.workers() {
+            return;
+        }
+        self.wake_one();
+    }
+
+    /// True when no worker searches and some sleep: a push should wake one (no fence; for
+    /// the periodic maintenance check, which tolerates a stale answer).
+    pub(crate) fn wants_worker(&self) -> bool {
+        let s = self.state.load(Ordering::Relaxed);
+        searching(s) == 0 && unparked(s) < self.workers()
+    }
+
+    #[cold]
+    fn wake_one(&self) {
+        let mut sleepers = self.sleepers.lock();
+        let s = self.state.load(Ordering::Relaxed);
+        if searching(s) != 0 || unparked(s) >= self.workers() {
+            return;
+        }
+        let Some(idx) = sleepers.pop() else { return };
+        // One RMW: the woken worker is unparked and searching.
+        self.state.fetch_add(ONE_UNPARKED | 1, Ordering::AcqRel);
+        drop(sleepers);
+        self.parkers[idx].unpark();
+    }
+
+    /// The sleep half of the protocol for worker `idx` (module doc, steps 1-4).
+    /// `has_work` looks at every queue. Returns how the worker woke.
+    pub(crate) fn park_worker(
+        &self,
+        idx: usize,
+        is_searching: bool,
+        has_work: impl FnOnce() -> bool,
+        deadline: Option<Instant>,
+    ) -> Woken {
+        let last_searcher = {
+            let mut sleepers = self.sleepers.lock();
+            let dec = ONE_UNPARKED | usize::from(is_searching);
+            let prev = self.state.fetch_sub(dec, Ordering::AcqRel);
+            sleepers.push(idx);
+            is_searching && searching(prev) == 1
+        };
+        if last_searcher {
+            // SeqCst fence: pairs with the fence in `notify_work` (Dekker, module doc).
+            fence(Ordering::SeqCst);
+            if has_work() {
+                self.wake_one();
+            }
+        }
+        self.parkers[idx].park(deadline);
+        self.after_park(idx)
+    }
+
+    fn after_park(&self, idx: usize) -> Woken {
+        let mut sleepers = self.sleepers.lock();
+        if let Some(pos) = sleepers.iter().position(|&i| i == idx) {
+            sleepers.swap_remove(pos);
+            self.state.fetch_add(ONE_UNPARKED, Ordering::AcqRel);
+            Woken::Other
+        } else {
+            Woken::Notified
+        }
+    }
+
+    /// Wakes worker `idx` whatever its state (timer hook: a timer inserted into a parked
+    /// worker's shard). It comes back as [`Woken::Other`] unless a notifier chose it too.
+    #[allow(dead_code)] // used by the timer integration
+    pub(crate) fn unpark(&self, idx: usize) {
+        self.parkers[idx].unpark();
+    }
+
+    /// Wakes every worker (shutdown).
+    pub(crate) fn unpark_all(&self) {
+        for p in self.parkers.iter() {
+            p.unpark();
+        }
+    }
+
+    /// Workers currently registered as sleeping (metrics).
+    #[allow(dead_code)]
+    pub(crate) fn sleeping(&self) -> usize {
+        self.workers() - unparked(self.state.load(Ordering::Relaxed))
+    }
+}
+
+const EMPTY: usize = 0;
+const PARKED: usize = 1;
+const NOTIFIED: usize = 2;
+
+/// A one-token thread parker that any thread may unpark.
+#[derive(Debug)]
+pub(crate) struct Parker {
+    token: AtomicUsize,
+    lock: Mutex<()>,
+    cvar: Condvar,
+}
+
+impl Parker {
+    pub(crate) fn new() -> Parker {
+        Parker { token: AtomicUsize::new(EMPTY), lock: Mutex::new(()), cvar: Condvar::new() }
+    }
+
+    /// Blocks until unparked (consuming the token) or until `deadline`; may return spuriously.
+    pub(crate) fn park(&self, deadline: Option<Instant>) {
+        // Acquire: pairs with the Release of `unpark`, so the unparker's writes are visible.
+        if self
+            .token
+            .compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            return;
+        }
+        let mut guard = self.lock.lock();
+        if let Err(actual) =
+            self.token.compare_exchange(EMPTY, PARKED, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            debug_assert_eq!(actual, NOTIFIED);
+            self.token.swap(EMPTY, Ordering::Acquire);
+            return;
+        }
+        loop {
+            guard = match deadline {
+                Some(d) => self.cvar.wait_until(guard, d),
+                None => self.cvar.wait(guard),
+            };
+            // Acquire: pairs with the Release of `unpark`.
+            if self
+                .token
+                .compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                // Timed out: withdraw PARKED (an unpark racing with us leaves NOTIFIED; take it).
+                self.token.swap(EMPTY, Ordering::Acquire);
+                return;
+            }
+        }
+    }
+
+    /// Wakes the parked thread, or makes its next `park` return at once.
+    pub(crate) fn unpark(&self) {
+        // Release: pairs with the Acquire in `park`.
+        match self.token.swap(NOTIFIED, Ordering::Release) {
+            EMPTY | NOTIFIED => {}
+            _ => {
+                // Taking the lock orders us after the parker's wait began (it holds the lock
+                // from its PARKED store until it waits), so the signal cannot be missed.
+                drop(self.lock.lock());
+                self.cvar.notify_one();
+            }
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Narrow handles on the crate's protocols for the loom models in `loom-tests` (only under
+//! `cfg(loom)`). Each wraps the real code, so a model checks what the runtime runs without
+//! starting a whole runtime.
+
+#![allow(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+use crate::idle::{Idle, Woken};
+use crate::queue::{self, Injector};
+use crate::sync::{Arc, Mutex};
+use crate::task::raw::{self, Header, Scheduler, SchedulerVtable};
+use crate::task::{JoinHandle, Notified, RunOutcome};
+use std::future::Future;
+use std::ptr::NonNull;
+
+// ---- park / notify ----------------------------------------------------------------------------
+
+/// The idle protocol of `idle.rs` with one global queue of `usize` work items.
+pub struct ParkProtocol {
+    idle: Idle,
+    queue: Injector<usize>,
+}
+
+impl ParkProtocol {
+    pub fn new(workers: usize) -> Self {
+        ParkProtocol { idle: Idle::new(workers), queue: Injector::new() }
+    }
+
+    /// Post work: push, then `notify_work` (fence; read state; maybe wake).
+    pub fn push(&self, item: usize) {
+        self.queue.push(item);
+        self.idle.notify_work();
+    }
+
+    /// Post work without the notification (the buggy variant, for `should_panic` models).
+    pub fn push_without_notify(&self, item: usize) {
+        self.queue.push(item);
+    }
+
+    pub fn pop(&self) -> Option<usize> {
+        queue::inject_steal_one(&self.queue)
+    }
+
+    pub fn try_start_searching(&self) -> bool {
+        self.idle.try_start_searching()
+    }
+
+    /// Leaves searching; returns true if it was the last searcher (then call `notify`).
+    pub fn stop_searching(&self) -> bool {
+        self.idle.stop_searching()
+    }
+
+    pub fn notify(&self) {
+        self.idle.notify_work();
+    }
+
+    /// The sleep half of the protocol; returns true when a notifier chose this worker (it is
+    /// then searching).
+    pub fn park(&self, idx: usize, searching: bool) -> bool {
+        self.idle.park_worker(idx, searching, || !self.queue.is_empty(), None) == Woken::Notified
+    }
+
+    /// Wakes worker `idx` unconditionally (shutdown / timer hook).
+    pub fn unpark(&self, idx: usize) {
+        self.idle.unpark(idx)
+    }
+}
+
+// ---- LIFO slot --------------------------------------------------------------------------------
+
+/// The stealable LIFO slot of `lifo.rs`, holding boxed `usize`s.
+pub struct LifoSlot(crate::lifo::LifoSlot<usize>);
+
+impl Default for LifoSlot {
+    fn default() -> Self {
+        LifoSlot(crate::lifo::LifoSlot::new())
+    }
+}
+
+impl LifoSlot {
+    /// Owner: puts `v`, returning the displaced occupant.
+    pub fn put(&self, v: usize) -> Option<usize> {
+        let p = NonNull::from(Box::leak(Box::new(v)));
+        // SAFETY: every pointer in the slot came from `Box::leak` here and is taken out once.
+        self.0.put(p).map(|old| *unsafe { Box::from_raw(old.as_ptr()) })
+    }
+
+    /// Owner or thief: takes the occupant.
+    pub fn take(&self) -> Option<usize> {
+        // SAFETY: as in `put`.
+        self.0.take().map(|p| *unsafe { Box::from_raw(p.as_ptr()) })
+    }
+}
+
+// ---- task state machine -----------------------------------------------------------------------
+
+/// A stand-in scheduler: woken tasks land in a queue the model drains by hand.
+pub struct TestScheduler {
+    queue: Mutex<Vec<Notified>>,
+}
+
+static TEST_VTABLE: SchedulerVtable =
+    SchedulerVtable { schedule: test_schedule, release: test_release };
+
+/// # Safety
+/// `data` is a live `TestScheduler` (the model keeps its `Arc` until every task completed).
+unsafe fn test_schedule(data: *const (), task: Notified) {
+    // SAFETY: see above.
+    let s = unsafe { &*(data as *const TestScheduler) };
+    s.queue.lock().push(task);
+}
+
+unsafe fn test_release(_: *const (), _: NonNull<Header>) -> Option<crate::runtime::KeepAlive> {
+    None
+}
+
+impl TestScheduler {
+    pub fn new() -> Arc<TestScheduler> {
+        Arc::new(TestScheduler { queue: Mutex::new(Vec::new()) })
+    }
+
+    /// Allocates a task for `future` and returns its handle; the task is queued here.
+    pub fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let sched = Scheduler { vtable: &TEST_VTABLE, data: Arc::as_ptr(self) as *const () };
+        let ptr = raw::allocate(future, sched, crate::Priority::Normal, 0);
+        self.queue.lock().push(Notified(ptr));
+        // SAFETY: `allocate` hands over the JoinHandle ref.
+        unsafe { JoinHandle::from_raw(ptr) }
+    }
+
+    /// Runs one queued task, if any. Returns false when the queue was empty.
+    pub fn run_one(&self) -> bool {
+        let task = self.queue.lock().pop();
+        match task {
+            Some(t) => {
+                if let RunOutcome::Yielded(t) = t.run() {
+                    self.queue.lock().push(t);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Cancels every queued task without running it (a shutdown drain).
+    pub fn drain_cancel(&self) {
+        let tasks: Vec<Notified> = self.queue.lock().drain(..).collect();
+        tasks.into_iter().for_each(Notified::cancel);
+    }
+}

@@ -1,0 +1,122 @@
+//! Runtime metrics: per-worker counters and global gauges.
+//!
+//! Per-worker counters live in a cache-padded [`WorkerStats`] that only its worker writes, with
+//! a plain `load` + `store` (no read-modify-write, no shared cache line on the hot path); other
+//! threads read them with `Relaxed` loads, so a reading may lag by a few events. "Stolen from"
+//! is not counted by the victim: each thief counts its steals per victim, and
+//! [`Handle::metrics`](crate::Handle::metrics) sums the columns.
+
+use crate::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters of one worker, written by that worker only.
+#[derive(Debug)]
+pub(crate) struct WorkerStats {
+    pub(crate) polls: AtomicU64,
+    pub(crate) steals: AtomicU64,
+    /// `steals_from[v]`: tasks and jobs this worker stole from worker `v`.
+    pub(crate) steals_from: Box<[AtomicU64]>,
+    pub(crate) parks: AtomicU64,
+    pub(crate) panics: AtomicU64,
+}
+
+impl WorkerStats {
+    pub(crate) fn new(workers: usize) -> WorkerStats {
+        WorkerStats {
+            polls: AtomicU64::new(0),
+            steals: AtomicU64::new(0),
+            steals_from: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+            parks: AtomicU64::new(0),
+            panics: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Adds one to a counter that only the calling thread writes (no RMW).
+#[inline]
+pub(crate) fn bump(counter: &AtomicU64) {
+    // Relaxed: single writer; readers only need an eventually-current value.
+    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
+pub(crate) fn read(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+/// A snapshot of one worker's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerMetrics {
+    /// Task polls this worker ran.
+    pub polls: u64,
+    /// Tasks and fork-join jobs this worker stole from other workers.
+    pub steals: u64,
+    /// Tasks and fork-join jobs other workers stole from this one.
+    pub stolen_from: u64,
+    /// Times this worker parked.
+    pub parks: u64,
+    /// Task panics caught on this worker.
+    pub panics: u64,
+    /// Tasks waiting in this worker's deques (all classes) and LIFO slot.
+    pub local_queue_depth: usize,
+}
+
+/// A snapshot of a runtime's metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RuntimeMetrics {
+    /// One entry per worker, by index.
+    pub workers: Vec<WorkerMetrics>,
+    /// Tasks waiting in the global injector (all classes).
+    pub injector_depth: usize,
+    /// Spawned tasks (including blocking ones) that have not completed yet.
+    pub live_tasks: usize,
+    /// Task panics caught, on workers and in the blocking pool.
+    pub panics: u64,
+    /// Threads currently in the blocking pool.
+    pub blocking_threads: usize,
+    /// Blocking tasks waiting for a thread.
+    pub blocking_queue_depth: usize,
+}
+
+impl RuntimeMetrics {
+    /// Total polls over all workers.
+    pub fn total_polls(&self) -> u64 {
+        self.workers.iter().map(|w| w.polls).sum()
+    }
+
+    /// Total steals over all workers.
+    pub fn total_steals(&self) -> u64 {
+        self.workers.iter().map(|w| w.steals).sum()
+    }
+}
+
+pub(crate) fn collect(shared: &crate::runtime::Shared) -> RuntimeMetrics {
+    let n = shared.workers.len();
+    let mut workers: Vec<WorkerMetrics> = shared
+        .workers
+        .iter()
+        .map(|w| WorkerMetrics {
+            polls: read(&w.stats.polls),
+            steals: read(&w.stats.steals),
+            stolen_from: 0,
+            parks: read(&w.stats.parks),
+            panics: read(&w.stats.panics),
+            local_queue_depth: w.stealers.iter().map(|s| s.len()).sum::<usize>()
+                + usize::from(w.lifo.is_occupied()),
+        })
+        .collect();
+    for thief in shared.workers.iter() {
+        for (v, wm) in workers.iter_mut().enumerate().take(n) {
+            wm.stolen_from += read(&thief.stats.steals_from[v]);
+        }
+    }
+    let worker_panics: u64 = workers.iter().map(|w| w.panics).sum();
+    RuntimeMetrics {
+        injector_depth: shared.injector.iter().map(|q| q.len()).sum(),
+        live_tasks: shared.owned.len(),
+        panics: worker_panics + shared.blocking.panics(),
+        blocking_threads: shared.blocking.threads(),
+        blocking_queue_depth: shared.blocking.queue_depth(),
+        workers,
+    }
+}

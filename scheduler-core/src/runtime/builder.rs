@@ -1,0 +1,208 @@
+//! [`Builder`]: configures and starts a [`Runtime`].
+
+use super::shared::{Shared, WorkerRemote};
+use super::{Config, Handle, Runtime};
+use crate::blocking::BlockingPool;
+use crate::idle::Idle;
+use crate::lifo::LifoSlot;
+use crate::metrics::WorkerStats;
+use crate::queue::{self, Injector};
+use crate::sync::atomic::{AtomicBool, AtomicUsize};
+use crate::sync::{Arc, Mutex};
+use crossbeam_utils::CachePadded;
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+/// The largest worker count a runtime accepts.
+pub const MAX_WORKER_THREADS: usize = 4096;
+
+type Hook = std::sync::Arc<dyn Fn() + Send + Sync + 'static>;
+
+/// Configures a [`Runtime`]; [`Runtime::builder`] makes one.
+///
+/// # Examples
+/// ```
+/// use scheduler_core::Runtime;
+/// let rt = Runtime::builder().worker_threads(2).thread_name("app").build().unwrap();
+/// assert_eq!(rt.block_on(rt.spawn(async { 6 * 7 })).unwrap(), 42);
+/// ```
+#[must_use = "a Builder does nothing until `build` is called"]
+pub struct Builder {
+    worker_threads: Option<usize>,
+    thread_name: String,
+    stack_size: Option<usize>,
+    max_blocking_threads: usize,
+    blocking_keep_alive: Duration,
+    on_thread_start: Option<Hook>,
+    on_thread_stop: Option<Hook>,
+    /// Reserved for the timer integration: the wheel's tick (default 1 ms). Stored, not yet
+    /// used by the executor.
+    timer_tick: Option<Duration>,
+    /// Reserved for the timer integration: the clock that drives the timers (system or
+    /// manual). `None` means the system clock. Set by the time API's builder extension.
+    #[allow(dead_code)]
+    pub(crate) clock: Option<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("worker_threads", &self.worker_threads)
+            .field("thread_name", &self.thread_name)
+            .field("stack_size", &self.stack_size)
+            .field("max_blocking_threads", &self.max_blocking_threads)
+            .field("blocking_keep_alive", &self.blocking_keep_alive)
+            .field("timer_tick", &self.timer_tick)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// Defaults: one worker per CPU (`num_cpus::get()`), threads named `scheduler-worker-N`,
+    /// the platform's stack size, up to 512 blocking threads kept 10 s when idle.
+    pub fn new() -> Builder {
+        Builder {
+            worker_threads: None,
+            thread_name: "scheduler".to_owned(),
+            stack_size: None,
+            max_blocking_threads: 512,
+            blocking_keep_alive: Duration::from_secs(10),
+            on_thread_start: None,
+            on_thread_stop: None,
+            timer_tick: None,
+            clock: None,
+        }
+    }
+
+    /// Number of worker threads (at least 1, at most [`MAX_WORKER_THREADS`]; `build` reports
+    /// other values as an error).
+    pub fn worker_threads(mut self, n: usize) -> Self {
+        self.worker_threads = Some(n);
+        self
+    }
+
+    /// Name prefix of the runtime's threads (`<name>-worker-<i>`, `<name>-blocking-<i>`).
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Stack size in bytes of every thread the runtime starts.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Upper bound of the blocking pool (at least 1).
+    pub fn max_blocking_threads(mut self, n: usize) -> Self {
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle blocking thread waits for work before it exits.
+    pub fn blocking_keep_alive(mut self, d: Duration) -> Self {
+        self.blocking_keep_alive = d;
+        self
+    }
+
+    /// Runs `f` on every thread the runtime starts, before it takes work.
+    pub fn on_thread_start(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_thread_start = Some(std::sync::Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on every runtime thread just before it exits.
+    pub fn on_thread_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_thread_stop = Some(std::sync::Arc::new(f));
+        self
+    }
+
+    /// The timer wheel's tick (reserved for the timer integration; stored, not yet used).
+    pub fn timer_tick(mut self, tick: Duration) -> Self {
+        self.timer_tick = Some(tick);
+        self
+    }
+
+    /// Starts the runtime's worker threads.
+    ///
+    /// # Errors
+    /// `InvalidInput` when the worker count is 0 or above [`MAX_WORKER_THREADS`]; the OS error
+    /// when a thread cannot be started (the threads already started are stopped).
+    pub fn build(self) -> io::Result<Runtime> {
+        let workers = self.worker_threads.unwrap_or_else(num_cpus::get);
+        if workers == 0 || workers > MAX_WORKER_THREADS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("worker_threads must be in 1..={MAX_WORKER_THREADS}, got {workers}"),
+            ));
+        }
+        let config = Config {
+            worker_threads: workers,
+            thread_name: self.thread_name,
+            stack_size: self.stack_size,
+            on_thread_start: self.on_thread_start,
+            on_thread_stop: self.on_thread_stop,
+            timer_tick: self.timer_tick,
+        };
+        let mut locals = Vec::with_capacity(workers);
+        let mut remotes = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let classes = [queue::new_fifo(), queue::new_fifo(), queue::new_fifo()];
+            let jobs = queue::new_lifo();
+            remotes.push(WorkerRemote {
+                stealers: [classes[0].stealer(), classes[1].stealer(), classes[2].stealer()],
+                jobs: jobs.stealer(),
+                lifo: LifoSlot::new(),
+                stats: CachePadded::new(WorkerStats::new(workers)),
+            });
+            locals.push((classes, jobs));
+        }
+        let shared = Arc::new(Shared {
+            workers: remotes.into_boxed_slice(),
+            injector: [Injector::new(), Injector::new(), Injector::new()],
+            idle: Idle::new(workers),
+            owned: super::owned::OwnedTasks::new(workers + 1),
+            blocking: BlockingPool::new(self.max_blocking_threads, self.blocking_keep_alive),
+            shutdown: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+            workers_alive: AtomicUsize::new(workers),
+            keepalive: Mutex::new(None),
+            exit_lock: Mutex::new(()),
+            exit_cvar: crate::sync::Condvar::new(),
+            config,
+        });
+        *shared.keepalive.lock() = Some(shared.clone());
+        let handle = Handle { shared: shared.clone() };
+        let mut threads = Vec::with_capacity(workers);
+        let mut locals = locals.into_iter().enumerate();
+        for (index, (classes, jobs)) in locals.by_ref() {
+            let mut b = std::thread::Builder::new()
+                .name(format!("{}-worker-{index}", shared.config.thread_name));
+            if let Some(size) = shared.config.stack_size {
+                b = b.stack_size(size);
+            }
+            let h = handle.clone();
+            match b.spawn(move || crate::worker::run_worker(h, index, classes, jobs)) {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    shared.begin_shutdown();
+                    // The workers that never started exit here (their queues are empty).
+                    let unstarted = workers - index;
+                    for _ in 0..unstarted {
+                        drop(shared.worker_exited());
+                    }
+                    drop(Runtime { handle, threads });
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Runtime { handle, threads })
+    }
+}

@@ -1,0 +1,209 @@
+//! [`Handle`]: a cloneable, thread-safe reference to a runtime.
+
+use super::Shared;
+use crate::blocking::BlockingTask;
+use crate::metrics::RuntimeMetrics;
+use crate::priority::Priority;
+use crate::sync::Arc;
+use crate::task::JoinHandle;
+use std::fmt;
+use std::future::Future;
+
+/// A cheap, cloneable reference to a [`Runtime`](crate::Runtime), usable from any thread.
+///
+/// Spawning through a handle whose runtime has shut down does not panic: [`Handle::spawn`]
+/// returns a `JoinHandle` that resolves as cancelled, and [`Handle::try_spawn`] returns
+/// [`SpawnError::Shutdown`].
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("workers", &self.shared.workers.len())
+            .field("shutdown", &self.shared.is_shutdown())
+            .finish()
+    }
+}
+
+/// Why a task was not spawned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// The runtime is shutting down or has shut down.
+    Shutdown,
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpawnError::Shutdown => f.write_str("the runtime has shut down"),
+        }
+    }
+}
+
+impl std::error::Error for SpawnError {}
+
+/// [`Handle::try_current`] was called outside any runtime thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TryCurrentError(());
+
+impl fmt::Display for TryCurrentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not on a thread of a scheduler runtime")
+    }
+}
+
+impl std::error::Error for TryCurrentError {}
+
+/// A closure as a future that completes on its first poll (for `spawn_fn`).
+struct FnTask<F>(Option<F>);
+
+impl<F> Unpin for FnTask<F> {}
+
+impl<F: FnOnce() -> R, R> Future for FnTask<F> {
+    type Output = R;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<R> {
+        match self.0.take() {
+            Some(f) => std::task::Poll::Ready(f()),
+            None => std::task::Poll::Pending, // completes on its first poll; never polled again
+        }
+    }
+}
+
+impl Handle {
+    /// The handle of the runtime whose thread (worker, blocking thread, or `block_on` caller)
+    /// this is.
+    ///
+    /// # Panics
+    /// Panics outside a runtime thread; use [`Handle::try_current`] to get an error instead.
+    pub fn current() -> Handle {
+        match Handle::try_current() {
+            Ok(h) => h,
+            Err(e) => panic!("Handle::current: {e}"),
+        }
+    }
+
+    /// The handle of the runtime whose thread this is.
+    ///
+    /// # Errors
+    /// [`TryCurrentError`] outside a runtime thread.
+    pub fn try_current() -> Result<Handle, TryCurrentError> {
+        crate::context::current_handle().ok_or(TryCurrentError(()))
+    }
+
+    /// Spawns `future` at [`Priority::Normal`].
+    ///
+    /// From a worker of this runtime the task goes to that worker's queue; from any other
+    /// thread, to the global injector. After shutdown the returned handle resolves as
+    /// cancelled.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(future, Priority::Normal)
+    }
+
+    /// Spawns `future` in the given priority class (see [`Priority`] for the ordering rule).
+    pub fn spawn_with<F>(&self, priority: Priority, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(future, priority)
+    }
+
+    /// Spawns `future`, or reports that the runtime no longer accepts work.
+    ///
+    /// # Errors
+    /// [`SpawnError::Shutdown`] after shutdown began (the future is dropped).
+    pub fn try_spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.try_spawn_with(Priority::Normal, future)
+    }
+
+    /// [`try_spawn`](Handle::try_spawn) in a priority class.
+    ///
+    /// # Errors
+    /// [`SpawnError::Shutdown`] after shutdown began (the future is dropped).
+    pub fn try_spawn_with<F>(
+        &self,
+        priority: Priority,
+        future: F,
+    ) -> Result<JoinHandle<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        if self.shared.is_shutdown() {
+            return Err(SpawnError::Shutdown);
+        }
+        Ok(self.shared.spawn(future, priority))
+    }
+
+    /// Runs the closure `f` as a task on a worker (it should not block; see
+    /// [`spawn_blocking`](Handle::spawn_blocking)).
+    pub fn spawn_fn<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.shared.spawn(FnTask(Some(f)), Priority::Normal)
+    }
+
+    /// [`spawn_fn`](Handle::spawn_fn) in a priority class.
+    pub fn spawn_fn_with<F, R>(&self, priority: Priority, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.shared.spawn(FnTask(Some(f)), priority)
+    }
+
+    /// Runs the blocking closure `f` on the blocking pool, which starts threads up to its
+    /// bound and lets idle ones exit. A panic in `f` resolves the handle as panicked.
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let (jh, task) = self.shared.new_blocking_task(BlockingTask::new(f));
+        if let Some(task) = task {
+            self.shared.blocking.push(self, task);
+        }
+        jh
+    }
+
+    /// Runs `future` to completion on the calling thread, parking it between polls.
+    ///
+    /// Meant for threads outside the runtime. Called on a worker it blocks that worker for
+    /// the duration (the other workers keep running).
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        crate::block_on::block_on(Some(self), future)
+    }
+
+    /// A snapshot of the runtime's metrics.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        crate::metrics::collect(&self.shared)
+    }
+
+    /// Number of worker threads.
+    pub fn worker_threads(&self) -> usize {
+        self.shared.workers.len()
+    }
+
+    /// True once shutdown has begun.
+    pub fn is_shutdown(&self) -> bool {
+        self.shared.is_shutdown()
+    }
+}

@@ -1,0 +1,176 @@
+//! The [`Runtime`], its [`Builder`] and its cloneable [`Handle`].
+
+mod builder;
+mod handle;
+mod owned;
+mod shared;
+
+pub use builder::{Builder, MAX_WORKER_THREADS};
+pub use handle::{Handle, SpawnError, TryCurrentError};
+pub(crate) use shared::{KeepAlive, Shared};
+
+use crate::metrics::RuntimeMetrics;
+use crate::priority::Priority;
+use crate::task::JoinHandle;
+use std::fmt;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+type Hook = std::sync::Arc<dyn Fn() + Send + Sync + 'static>;
+
+/// The settings a runtime keeps after `build`.
+pub(crate) struct Config {
+    #[allow(dead_code)]
+    pub(crate) worker_threads: usize,
+    pub(crate) thread_name: String,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) on_thread_start: Option<Hook>,
+    pub(crate) on_thread_stop: Option<Hook>,
+    /// Reserved for the timer integration.
+    #[allow(dead_code)]
+    pub(crate) timer_tick: Option<Duration>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("worker_threads", &self.worker_threads)
+            .field("thread_name", &self.thread_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A multi-threaded work-stealing runtime: worker threads, a blocking pool, and their queues.
+///
+/// Dropping the runtime shuts it down and waits for its workers (see
+/// [`shutdown_timeout`](Runtime::shutdown_timeout) for a bounded wait): no new task is
+/// accepted, each running task finishes its current poll, every task that will not run again
+/// resolves its `JoinHandle` as cancelled, and every task's memory is freed.
+///
+/// # Examples
+/// ```
+/// use scheduler_core::{Priority, Runtime};
+/// let rt = Runtime::builder().worker_threads(2).build().unwrap();
+/// let a = rt.spawn(async { 1 });
+/// let b = rt.handle().spawn_with(Priority::High, async { 2 });
+/// let c = rt.spawn_fn(|| 3);
+/// let sum = rt.block_on(async move { a.await.unwrap() + b.await.unwrap() + c.await.unwrap() });
+/// assert_eq!(sum, 6);
+/// ```
+///
+/// `spawn` needs a `'static` future (use [`scope`](crate::scope) to borrow):
+/// ```compile_fail
+/// let rt = scheduler_core::Runtime::new().unwrap();
+/// let local = String::from("borrowed");
+/// let jh = rt.spawn(async { local.len() }); // error: `local` does not live long enough
+/// # drop(local);
+/// ```
+pub struct Runtime {
+    handle: Handle,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime").field("workers", &self.threads.len()).finish()
+    }
+}
+
+impl Runtime {
+    /// A [`Builder`] with the defaults.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// A runtime with the default settings (one worker per CPU).
+    ///
+    /// # Errors
+    /// The OS error when a worker thread cannot be started.
+    pub fn new() -> std::io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// A handle to this runtime (cheap to clone, usable from any thread).
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Spawns a future at [`Priority::Normal`]; see [`Handle::spawn`].
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// Spawns a future in a priority class; see [`Handle::spawn_with`].
+    pub fn spawn_with<F>(&self, priority: Priority, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn_with(priority, future)
+    }
+
+    /// Runs a closure as a task; see [`Handle::spawn_fn`].
+    pub fn spawn_fn<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle.spawn_fn(f)
+    }
+
+    /// Runs a blocking closure on the blocking pool; see [`Handle::spawn_blocking`].
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle.spawn_blocking(f)
+    }
+
+    /// Runs `future` to completion on the calling thread; see [`Handle::block_on`].
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.handle.block_on(future)
+    }
+
+    /// A snapshot of the runtime's metrics.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.handle.metrics()
+    }
+
+    /// Shuts down, waiting at most `timeout` for the worker and blocking threads to exit.
+    ///
+    /// Stops accepting work at once ([`Handle::try_spawn`] then returns
+    /// [`SpawnError::Shutdown`]). Returns true if every thread exited in time; threads still
+    /// running a long poll are left to finish it, then cancel what remains and exit.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> bool {
+        self.shutdown(Instant::now().checked_add(timeout))
+    }
+
+    fn shutdown(&mut self, deadline: Option<Instant>) -> bool {
+        let shared = &self.handle.shared;
+        shared.begin_shutdown();
+        let me = std::thread::current().id();
+        let on_own_worker = self.threads.iter().any(|t| t.thread().id() == me);
+        let workers_done = !on_own_worker && shared.wait_workers(deadline);
+        let threads = std::mem::take(&mut self.threads);
+        if workers_done {
+            for t in threads {
+                let _ = t.join(); // worker bodies catch task panics; a hook panic is ignored
+            }
+        }
+        let blocking_done = shared.blocking.wait_idle(deadline);
+        workers_done && blocking_done
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() || !self.handle.shared.is_shutdown() {
+            self.shutdown(None);
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! The state every thread of one runtime shares: queues, idle workers, owned tasks, pools.
+//!
+//! Lifetime: `Handle`s, the `Runtime` and worker threads hold `Arc<Shared>`. Task headers
+//! hold a raw pointer instead (no `Arc` clone per task); what keeps `Shared` alive for them is
+//! [`Shared::keepalive`], one `Arc` that the runtime releases only after shutdown has finished
+//! *and* the owned-task list is empty. A task calls its scheduler only while it is not
+//! complete, i.e. while listed, so it never sees a freed `Shared`.
+
+use super::owned::OwnedTasks;
+use super::Config;
+use crate::blocking::BlockingPool;
+use crate::context;
+use crate::forkjoin::JobRef;
+use crate::idle::Idle;
+use crate::lifo::LifoSlot;
+use crate::metrics::WorkerStats;
+use crate::priority::{Priority, CLASSES};
+use crate::queue::{self, Injector, Remote};
+use crate::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use crate::sync::{Arc, Condvar, Mutex};
+use crate::task::raw::{self, Header, Scheduler, SchedulerVtable};
+use crate::task::{JoinHandle, Notified};
+use crossbeam_utils::CachePadded;
+use std::future::Future;
+use std::ptr::NonNull;
+
+/// What other threads may touch of one worker.
+#[derive(Debug)]
+pub(crate) struct WorkerRemote {
+    pub(crate) stealers: [Remote<Notified>; CLASSES],
+    pub(crate) jobs: Remote<JobRef>,
+    pub(crate) lifo: LifoSlot<Header>,
+    pub(crate) stats: CachePadded<WorkerStats>,
+}
+
+/// An `Arc<Shared>` whose drop may end the runtime's life; dropped after a completing task
+/// has stopped touching the scheduler.
+#[derive(Debug)]
+pub(crate) struct KeepAlive(#[allow(dead_code)] Arc<Shared>);
+
+/// The shared state of one runtime.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) workers: Box<[WorkerRemote]>,
+    pub(crate) injector: [Injector<Notified>; CLASSES],
+    pub(crate) idle: Idle,
+    pub(crate) owned: OwnedTasks,
+    pub(crate) blocking: BlockingPool,
+    pub(crate) shutdown: AtomicBool,
+    /// Set once shutdown drained every queue and swept the owned list.
+    pub(crate) finished: AtomicBool,
+    pub(crate) workers_alive: AtomicUsize,
+    pub(crate) keepalive: Mutex<Option<Arc<Shared>>>,
+    /// `exit_cvar` is signalled (under `exit_lock`) each time a worker exits.
+    pub(crate) exit_lock: Mutex<()>,
+    pub(crate) exit_cvar: Condvar,
+    pub(crate) config: Config,
+}
+
+pub(crate) static SCHEDULER_VTABLE: SchedulerVtable =
+    SchedulerVtable { schedule: schedule_erased, release: release_erased };
+
+/// # Safety
+/// `data` is a live `Shared` (the caller's task is not complete: module doc).
+unsafe fn schedule_erased(data: *const (), task: Notified) {
+    // SAFETY: forwarded from the caller.
+    let shared = unsafe { &*(data as *const Shared) };
+    shared.schedule(task);
+}
+
+/// # Safety
+/// As for `schedule_erased`; `task` is completing.
+unsafe fn release_erased(data: *const (), task: NonNull<Header>) -> Option<KeepAlive> {
+    // SAFETY: forwarded from the caller.
+    let shared = unsafe { &*(data as *const Shared) };
+    shared.release(task)
+}
+
+impl Shared {
+    pub(crate) fn scheduler(&self) -> Scheduler {
+        Scheduler { vtable: &SCHEDULER_VTABLE, data: self as *const Shared as *const () }
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Allocates, lists and queues a new task.
+    pub(crate) fn spawn<F>(&self, future: F, priority: Priority) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let me = self as *const Shared;
+        context::with_core(me, |core| match core {
+            Some(core) => {
+                let ptr = raw::allocate(future, self.scheduler(), priority, core.index() as u32);
+                // SAFETY: `allocate` hands us the JoinHandle ref.
+                let jh = unsafe { JoinHandle::from_raw(ptr) };
+                let task = Notified(ptr);
+                if self.owned.bind(ptr, &self.shutdown) {
+                    core.push_spawned(task);
+                } else {
+                    task.cancel();
+                }
+                jh
+            }
+            None => {
+                let ptr =
+                    raw::allocate(future, self.scheduler(), priority, self.owned.external_shard());
+                // SAFETY: `allocate` hands us the JoinHandle ref.
+                let jh = unsafe { JoinHandle::from_raw(ptr) };
+                let task = Notified(ptr);
+                if self.owned.bind(ptr, &self.shutdown) {
+                    self.inject(task);
+                } else {
+                    task.cancel();
+                }
+                jh
+            }
+        })
+    }
+
+    /// Allocates and lists a task for the blocking pool (not queued anywhere yet).
+    pub(crate) fn new_blocking_task<F>(
+        &self,
+        future: F,
+    ) -> (JoinHandle<F::Output>, Option<Notified>)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let ptr =
+            raw::allocate(future, self.scheduler(), Priority::Normal, self.owned.external_shard());
+        // SAFETY: `allocate` hands us the JoinHandle ref.
+        let jh = unsafe { JoinHandle::from_raw(ptr) };
+        let task = Notified(ptr);
+        if self.owned.bind(ptr, &self.shutdown) {
+            (jh, Some(task))
+        } else {
+            task.cancel();
+            (jh, None)
+        }
+    }
+
+    /// A waker made `task` runnable: the LIFO slot when woken on one of our workers, else the
+    /// injector.
+    fn schedule(&self, task: Notified) {
+        let me = self as *const Shared;
+        context::with_core(me, |core| match core {
+            Some(core) => core.push_woken(task),
+            None => self.inject(task),
+        })
+    }
+
+    /// Pushes to the global queue of the task's class and notifies an idle worker.
+    pub(crate) fn inject(&self, task: Notified) {
+        self.injector[task.priority().index()].push(task);
+        self.idle.notify_work(); // push; fence(SeqCst); read idle state
+                                 // The fence in notify_work also orders our push before this flag read, against the
+                                 // shutdown's flag store + fence + drain: either the drain sees our task or we see the
+                                 // flag (Dekker), so no task is left behind in the injector.
+        if self.shutdown.load(Ordering::Relaxed) {
+            self.drain_injectors();
+        }
+    }
+
+    /// True when any queue of any worker, any LIFO slot, or the injector holds work.
+    pub(crate) fn has_work(&self) -> bool {
+        self.injector.iter().any(|q| !q.is_empty())
+            || self.workers.iter().any(|w| {
+                w.lifo.is_occupied()
+                    || !w.jobs.is_empty()
+                    || w.stealers.iter().any(|s| !s.is_empty())
+            })
+    }
+
+    /// Cancels every task in the injectors.
+    pub(crate) fn drain_injectors(&self) {
+        for inj in &self.injector {
+            while let Some(task) = queue::inject_steal_one(inj) {
+                task.cancel();
+            }
+        }
+    }
+
+    /// A completing task leaves the owned list; after shutdown the last one releases the
+    /// keep-alive.
+    fn release(&self, task: NonNull<Header>) -> Option<KeepAlive> {
+        self.owned.remove(task);
+        if self.finished.load(Ordering::Acquire) {
+            self.try_release_keepalive()
+        } else {
+            None
+        }
+    }
+
+    fn try_release_keepalive(&self) -> Option<KeepAlive> {
+        if self.owned.len() == 0 {
+            self.keepalive.lock().take().map(KeepAlive)
+        } else {
+            None
+        }
+    }
+
+    /// Stops accepting work and wakes every thread. Idempotent.
+    pub(crate) fn begin_shutdown(&self) {
+        if self.shutdown.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // SeqCst fence: pairs with the fence in `inject` (see there).
+        fence(Ordering::SeqCst);
+        self.idle.unpark_all();
+        self.blocking.begin_shutdown();
+    }
+
+    /// Called by each worker thread as it exits; the last one finishes the shutdown.
+    pub(crate) fn worker_exited(&self) -> Option<KeepAlive> {
+        let keep = if self.workers_alive.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.finish_shutdown()
+        } else {
+            None
+        };
+        drop(self.exit_lock.lock());
+        self.exit_cvar.notify_all();
+        keep
+    }
+
+    /// Waits until every worker exited or `deadline` passed; true if they all exited.
+    pub(crate) fn wait_workers(&self, deadline: Option<std::time::Instant>) -> bool {
+        let mut guard = self.exit_lock.lock();
+        while self.workers_alive.load(Ordering::Acquire) > 0 {
+            match deadline {
+                Some(d) if std::time::Instant::now() >= d => return false,
+                Some(d) => guard = self.exit_cvar.wait_until(guard, d),
+                None => guard = self.exit_cvar.wait(guard),
+            }
+        }
+        true
+    }
+
+    /// Cancels what no worker will run any more: the injectors, then every idle task.
+    fn finish_shutdown(&self) -> Option<KeepAlive> {
+        self.drain_injectors();
+        for task in self.owned.snapshot() {
+            // SAFETY: `snapshot` gave us a ref on each task.
+            unsafe {
+                raw::cancel_task(task);
+                Header::drop_refs(task, 1);
+            }
+        }
+        self.drain_injectors();
+        self.finished.store(true, Ordering::Release);
+        self.try_release_keepalive()
+    }
+}

@@ -1,0 +1,141 @@
+//! `scope`: spawn closures that borrow from the caller's stack, rayon style.
+//!
+//! Each `Scope::spawn` boxes the closure as a heap job and pushes it on the current worker's
+//! job deque (or runs it at once off the runtime). `scope` returns only after every spawned
+//! closure finished, which is what makes the borrows sound: a job's `'scope` data outlives it.
+//!
+//! Invariants: `pending` counts spawned jobs not yet finished; a job's decrement (Release) is
+//! its last access to the scope, and `scope` waits (Acquire) for `pending == 0` before the
+//! `Scope` leaves its stack frame. The first panic of a job is kept and resumed by `scope`.
+
+use crate::context;
+use crate::forkjoin::{self, JobRef};
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::sync::Mutex;
+use std::any::Any;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
+/// A scope in which closures borrowing from the enclosing stack can be spawned; see [`scope`].
+pub struct Scope<'scope> {
+    pending: AtomicUsize,
+    /// Set when `pending` drops to zero after the body returned (wakes the waiter).
+    all_done: AtomicBool,
+    panic: Mutex<Option<Box<dyn Any + Send + 'static>>>,
+    /// Invariant in `'scope`, like rayon's: closures may borrow anything that outlives it.
+    _marker: PhantomData<fn(&'scope ()) -> &'scope ()>,
+}
+
+impl std::fmt::Debug for Scope<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scope").field("pending", &self.pending.load(Ordering::Relaxed)).finish()
+    }
+}
+
+struct HeapJob<'scope, F> {
+    scope: *const Scope<'scope>,
+    func: F,
+}
+
+/// Runs `op` with a [`Scope`] and returns its result once every closure spawned in the scope
+/// has finished. Closures may borrow from the caller's stack.
+///
+/// On a worker the spawned closures are offered to all workers; elsewhere each runs when it
+/// is spawned. A panic in `op` or in a spawned closure is resumed after all have finished.
+///
+/// # Examples
+/// ```
+/// let rt = scheduler_core::Runtime::builder().worker_threads(2).build().unwrap();
+/// let total = rt.block_on(rt.spawn_fn(|| {
+///     let data = vec![1u64, 2, 3, 4];
+///     let sums: Vec<std::sync::atomic::AtomicU64> =
+///         (0..2).map(|_| std::sync::atomic::AtomicU64::new(0)).collect();
+///     scheduler_core::scope(|s| {
+///         for (i, half) in data.chunks(2).enumerate() {
+///             let sums = &sums;
+///             s.spawn(move |_| {
+///                 sums[i].store(half.iter().sum(), std::sync::atomic::Ordering::Relaxed)
+///             });
+///         }
+///     });
+///     sums.iter().map(|a| a.load(std::sync::atomic::Ordering::Relaxed)).sum::<u64>()
+/// })).unwrap();
+/// assert_eq!(total, 10);
+/// ```
+pub fn scope<'scope, OP, R>(op: OP) -> R
+where
+    OP: FnOnce(&Scope<'scope>) -> R + Send,
+    R: Send,
+{
+    let scope = Scope {
+        pending: AtomicUsize::new(1), // the body itself
+        all_done: AtomicBool::new(false),
+        panic: Mutex::new(None),
+        _marker: PhantomData,
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| op(&scope)));
+    scope.job_finished();
+    context::with_any_core(|core| match core {
+        Some(core) => forkjoin::wait_for(core, &scope.all_done),
+        None => {
+            // Off the runtime every job ran inline, so nothing is pending.
+            debug_assert!(scope.all_done.load(Ordering::Acquire));
+        }
+    });
+    if let Some(p) = scope.panic.lock().take() {
+        resume_unwind(p);
+    }
+    match result {
+        Ok(r) => r,
+        Err(p) => resume_unwind(p),
+    }
+}
+
+impl<'scope> Scope<'scope> {
+    /// Spawns `f` into the scope; it may borrow anything that outlives the scope.
+    pub fn spawn<F>(&self, f: F)
+    where
+        F: FnOnce(&Scope<'scope>) + Send + 'scope,
+    {
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        let job = Box::new(HeapJob { scope: self as *const Scope<'scope>, func: f });
+        let data = Box::into_raw(job) as *const ();
+        // SAFETY: the box stays alive until `execute_heap_job` frees it; the scope waits for
+        // the job (module invariants), so `'scope` borrows outlive it.
+        let job_ref = unsafe { JobRef::new(data, execute_heap_job::<'scope, F>) };
+        context::with_any_core(|core| match core {
+            Some(core) => core.push_job(job_ref),
+            // SAFETY: the job was just created and runs exactly once, here.
+            None => unsafe { job_ref.execute() },
+        });
+    }
+
+    fn job_finished(&self) {
+        // AcqRel: Release publishes this job's effects; Acquire (for the last one) sees all
+        // other jobs' before announcing completion.
+        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // Release: pairs with the Acquire in `wait_for`. Last access to the scope.
+            self.all_done.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// # Safety
+/// `data` is a `Box<HeapJob<'scope, F>>` leaked by `Scope::spawn`, executed once.
+unsafe fn execute_heap_job<'scope, F>(data: *const ())
+where
+    F: FnOnce(&Scope<'scope>) + Send + 'scope,
+{
+    // SAFETY: forwarded from the caller; the box is reclaimed exactly once.
+    let job = unsafe { Box::from_raw(data as *mut HeapJob<'scope, F>) };
+    // SAFETY: the scope waits for this job before leaving its frame.
+    let scope = unsafe { &*job.scope };
+    let func = job.func;
+    if let Err(p) = catch_unwind(AssertUnwindSafe(|| func(scope))) {
+        let mut slot = scope.panic.lock();
+        if slot.is_none() {
+            *slot = Some(p);
+        }
+    }
+    scope.job_finished();
+}

@@ -1,0 +1,173 @@
+//! [`JoinHandle`]: awaiting, aborting and inspecting a spawned task; [`JoinError`].
+
+use super::raw::{cancel_task, Header};
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll};
+
+/// An owned permission to await a task's output.
+///
+/// A `JoinHandle` is a [`Future`] whose output is `Ok(value)` when the task returned,
+/// `Err(JoinError)` when it panicked or was cancelled (by [`JoinHandle::abort`] or by runtime
+/// shutdown). Dropping it detaches the task, which keeps running.
+///
+/// Polling it again after it returned `Ready` yields `Err` (cancelled): the output was moved out.
+#[must_use = "dropping a JoinHandle detaches the task; await it or call `abort`"]
+pub struct JoinHandle<T> {
+    raw: NonNull<Header>,
+    _output: PhantomData<T>,
+}
+
+// SAFETY: the handle only moves `T` out of the cell (needs `T: Send`); the cell is shared through
+// atomics and the state protocol.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: `&JoinHandle` allows only `abort` and `is_finished`, which touch the state word alone.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
+impl<T> Unpin for JoinHandle<T> {}
+
+impl<T> JoinHandle<T> {
+    /// # Safety
+    /// `raw` is a task whose output type is `T`; the caller hands over the `JoinHandle` ref.
+    pub(crate) unsafe fn from_raw(raw: NonNull<Header>) -> JoinHandle<T> {
+        JoinHandle { raw, _output: PhantomData }
+    }
+
+    /// Cancels the task. If it has not completed, its future is dropped (at once if it is
+    /// idle, otherwise right after its current or next poll) and the handle resolves to
+    /// `Err(JoinError)` with [`JoinError::is_cancelled`]. A task that already completed keeps
+    /// its output.
+    pub fn abort(&self) {
+        // SAFETY: the handle owns a ref of the task.
+        unsafe { cancel_task(self.raw) }
+    }
+
+    /// True once the task has completed (returned, panicked or been cancelled).
+    pub fn is_finished(&self) -> bool {
+        // SAFETY: the handle owns a ref of the task.
+        unsafe { self.raw.as_ref() }.state.load().is_complete()
+    }
+
+    /// The task's raw header, for the runtime's own adapters.
+    #[allow(dead_code)]
+    pub(crate) fn raw(&self) -> NonNull<Header> {
+        self.raw
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut out: Poll<Result<T, JoinError>> = Poll::Pending;
+        // SAFETY: the handle owns a ref and JOIN_INTEREST; `out` has the task's output type.
+        unsafe { Header::try_read_output(self.raw, (&mut out as *mut Poll<_>).cast(), cx.waker()) };
+        out
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        // SAFETY: the handle gives up its ref exactly once.
+        unsafe { Header::drop_join_handle(self.raw) }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // SAFETY: the handle owns a ref of the task.
+        let state = unsafe { self.raw.as_ref() }.state.load();
+        f.debug_struct("JoinHandle").field("state", &state).finish()
+    }
+}
+
+/// Why a task produced no value: it panicked, or it was cancelled.
+pub struct JoinError {
+    repr: Repr,
+}
+
+enum Repr {
+    Cancelled,
+    Panicked(Box<dyn Any + Send + 'static>),
+}
+
+impl JoinError {
+    pub(crate) fn cancelled() -> JoinError {
+        JoinError { repr: Repr::Cancelled }
+    }
+
+    pub(crate) fn panicked(payload: Box<dyn Any + Send + 'static>) -> JoinError {
+        JoinError { repr: Repr::Panicked(payload) }
+    }
+
+    /// True when the task was cancelled (aborted, or never run before shutdown).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// True when the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panicked(_))
+    }
+
+    /// The panic payload, or the error back when the task was cancelled.
+    ///
+    /// # Errors
+    /// Returns `Err(self)` when the task did not panic.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.repr {
+            Repr::Panicked(p) => Ok(p),
+            Repr::Cancelled => Err(self),
+        }
+    }
+
+    /// The panic payload, to resume it with `std::panic::resume_unwind` or inspect it.
+    ///
+    /// # Panics
+    /// Panics when the task was cancelled rather than panicked; check
+    /// [`is_panic`](JoinError::is_panic) first or use [`try_into_panic`](JoinError::try_into_panic).
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        match self.try_into_panic() {
+            Ok(p) => p,
+            Err(e) => panic!("JoinError::into_panic on a cancelled task: {e}"),
+        }
+    }
+
+    /// The panic message when the payload is a string (`panic!("...")`).
+    pub fn panic_message(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Panicked(p) => p
+                .downcast_ref::<&'static str>()
+                .copied()
+                .or_else(|| p.downcast_ref::<String>().map(String::as_str)),
+            Repr::Cancelled => None,
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.repr, self.panic_message()) {
+            (Repr::Cancelled, _) => f.write_str("task was cancelled"),
+            (Repr::Panicked(_), Some(msg)) => write!(f, "task panicked: {msg}"),
+            (Repr::Panicked(_), None) => f.write_str("task panicked"),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Cancelled => f.write_str("JoinError::Cancelled"),
+            Repr::Panicked(_) => {
+                f.debug_tuple("JoinError::Panicked").field(&self.panic_message()).finish()
+            }
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}

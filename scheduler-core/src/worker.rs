@@ -1,0 +1,416 @@
+//! A worker thread: its private queues ([`Core`]) and its scheduling loop.
+//!
+//! Each worker owns one FIFO deque per priority class, a LIFO deque of fork-join jobs, and a
+//! LIFO slot (see [`crate::lifo`]). It picks work in this order (`Core::next_local`):
+//!
+//! 1. every [`GLOBAL_POLL_INTERVAL`] ticks, the injector before its own queues (so the global
+//!    queue never starves behind a busy local queue);
+//! 2. the LIFO slot, at most [`LIFO_CAP`] times in a row, and only if no higher class waits;
+//! 3. its fork-join jobs (the continuation of a `join`/`scope` frame);
+//! 4. per class in the bounded-share order of [`crate::priority`]: its own deque, then the
+//!    injector of that class (a batch moves into the local deque).
+//!
+//! When all that is empty it searches (`Core::steal`), at most half the workers at once
+//! ([`crate::idle`]): per class, the injector then other workers' deques in random victim
+//! order, and last other workers' LIFO slots. Then it runs the maintenance step and parks.
+//!
+//! Wake-ups are batched: a task pushed by `spawn` posts a notification (one `SeqCst` fence),
+//! a task re-queued by `yield_now` does not (this worker will run it); the maintenance step
+//! (every [`MAINTENANCE_INTERVAL`] ticks) wakes a sleeper if the local queues hold more than
+//! one task and nobody searches.
+
+use crate::context::{self, Context};
+use crate::forkjoin::JobRef;
+use crate::priority::{ClassPicker, CLASSES};
+use crate::queue::{self, Local};
+use crate::runtime::{Handle, KeepAlive, Shared};
+use crate::sync::Arc;
+use crate::task::{Notified, RunOutcome};
+use std::cell::Cell;
+use std::time::Instant;
+
+/// Ticks between two looks at the injector ahead of the local queues (Go and tokio use 61).
+#[cfg(not(loom))]
+pub(crate) const GLOBAL_POLL_INTERVAL: u32 = 61;
+/// Shrunk under loom so a model reaches the global check within a few steps.
+#[cfg(loom)]
+pub(crate) const GLOBAL_POLL_INTERVAL: u32 = 4;
+
+/// Ticks between two maintenance steps (also run before parking).
+#[cfg(not(loom))]
+pub(crate) const MAINTENANCE_INTERVAL: u32 = 61;
+/// Shrunk under loom, as above.
+#[cfg(loom)]
+pub(crate) const MAINTENANCE_INTERVAL: u32 = 4;
+
+/// Consecutive runs from the LIFO slot before its occupant goes to the back of the queue.
+pub(crate) const LIFO_CAP: u32 = 3;
+
+/// One unit of work.
+#[derive(Debug)]
+pub(crate) enum Work {
+    Task(Notified),
+    Job(JobRef),
+}
+
+/// The private part of a worker, reachable only from its own thread.
+#[derive(Debug)]
+pub(crate) struct Core {
+    index: usize,
+    shared: Arc<Shared>,
+    locals: [Local<Notified>; CLASSES],
+    jobs: Local<JobRef>,
+    picker: Cell<ClassPicker>,
+    tick: Cell<u32>,
+    lifo_streak: Cell<u32>,
+    rng: Cell<u64>,
+    searching: Cell<bool>,
+}
+
+impl Core {
+    pub(crate) fn new(
+        index: usize,
+        shared: Arc<Shared>,
+        locals: [Local<Notified>; CLASSES],
+        jobs: Local<JobRef>,
+    ) -> Core {
+        Core {
+            index,
+            shared,
+            locals,
+            jobs,
+            picker: Cell::new(ClassPicker::default()),
+            tick: Cell::new(0),
+            lifo_streak: Cell::new(0),
+            rng: Cell::new(
+                0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03),
+            ),
+            searching: Cell::new(false),
+        }
+    }
+
+    /// This worker's index (0..workers).
+    #[inline]
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    /// A task spawned on this worker: back of its class's deque, then a notification.
+    #[inline]
+    pub(crate) fn push_spawned(&self, task: Notified) {
+        self.locals[task.priority().index()].push(task);
+        self.shared.idle.notify_work();
+    }
+
+    /// A task woken by code running on this worker: into the LIFO slot; the previous occupant
+    /// goes to the back of its deque (and that push notifies).
+    #[inline]
+    pub(crate) fn push_woken(&self, task: Notified) {
+        let slot = &self.shared.workers[self.index].lifo;
+        if let Some(prev) = slot.put(task.into_raw()) {
+            // SAFETY: only `Notified::into_raw` pointers enter the slot.
+            let prev = unsafe { Notified::from_raw(prev) };
+            self.push_spawned(prev);
+        }
+    }
+
+    /// A fork-join job for this worker's job deque.
+    #[inline]
+    pub(crate) fn push_job(&self, job: JobRef) {
+        self.jobs.push(job);
+        // Fence-free: a missed wake-up only costs parallelism, since the pusher runs or waits
+        // for its own job; so no SeqCst fence on the join fast path.
+        if self.shared.idle.wants_worker() {
+            self.shared.idle.notify_work();
+        }
+    }
+
+    /// Pops this worker's newest fork-join job.
+    #[inline]
+    pub(crate) fn pop_job(&self) -> Option<JobRef> {
+        self.jobs.pop()
+    }
+
+    /// Steals a fork-join job from another worker (used while a `join` waits).
+    pub(crate) fn steal_job(&self) -> Option<JobRef> {
+        let n = self.shared.workers.len();
+        let start = self.next_rand() as usize % n;
+        for k in 0..n {
+            let v = (start + k) % n;
+            if v == self.index {
+                continue;
+            }
+            if let Some(job) = queue::steal_one(&self.shared.workers[v].jobs) {
+                self.count_steal(v);
+                return Some(job);
+            }
+        }
+        None
+    }
+
+    fn next_rand(&self) -> u64 {
+        // xorshift64*: victim order only, quality barely matters.
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn stats(&self) -> &crate::metrics::WorkerStats {
+        &self.shared.workers[self.index].stats
+    }
+
+    fn count_steal(&self, victim: usize) {
+        let stats = self.stats();
+        crate::metrics::bump(&stats.steals);
+        crate::metrics::bump(&stats.steals_from[victim]);
+    }
+
+    /// Is there a task of a class above `class` in our own deques or the injector?
+    #[inline]
+    fn higher_class_waiting(&self, class: usize) -> bool {
+        (0..class).any(|c| !self.locals[c].is_empty() || !self.shared.injector[c].is_empty())
+    }
+
+    /// The next piece of work from this worker's own queues and the injector.
+    pub(crate) fn next_local(&self) -> Option<Work> {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        if tick % GLOBAL_POLL_INTERVAL == 0 {
+            if let Some(t) = self.take_injector_first() {
+                return Some(Work::Task(t));
+            }
+        }
+        if let Some(t) = self.take_lifo() {
+            return Some(Work::Task(t));
+        }
+        if let Some(job) = self.jobs.pop() {
+            return Some(Work::Job(job));
+        }
+        self.take_by_class(false).map(Work::Task)
+    }
+
+    fn take_lifo(&self) -> Option<Notified> {
+        let slot = &self.shared.workers[self.index].lifo;
+        let raw = slot.take()?;
+        // SAFETY: only `Notified::into_raw` pointers enter the slot.
+        let task = unsafe { Notified::from_raw(raw) };
+        let streak = self.lifo_streak.get();
+        let class = task.priority().index();
+        if streak >= LIFO_CAP || self.higher_class_waiting(class) {
+            // Cap reached (or a higher class waits): the occupant goes behind the others.
+            self.lifo_streak.set(0);
+            self.locals[class].push(task);
+            return None;
+        }
+        self.lifo_streak.set(streak + 1);
+        Some(task)
+    }
+
+    fn take_injector_first(&self) -> Option<Notified> {
+        self.take_by_class(true)
+    }
+
+    /// Walks the classes in bounded-share order: own deque then injector (or the reverse).
+    #[inline]
+    fn take_by_class(&self, injector_first: bool) -> Option<Notified> {
+        let mut picker = self.picker.get();
+        for class in picker.order() {
+            let local = &self.locals[class];
+            let inj = &self.shared.injector[class];
+            let found = if injector_first {
+                queue::inject_steal_batch(inj, local).or_else(|| local.pop())
+            } else {
+                local.pop().or_else(|| queue::inject_steal_batch(inj, local))
+            };
+            if let Some(task) = found {
+                picker.picked(class);
+                self.picker.set(picker);
+                self.lifo_streak.set(0);
+                return Some(task);
+            }
+        }
+        None
+    }
+
+    /// Searches other workers: per class the injector, then their deques (random victim
+    /// order); then their fork-join jobs; then their LIFO slots. Refused (None) when half the
+    /// workers already search.
+    pub(crate) fn steal(&self) -> Option<Work> {
+        if !self.searching.get() {
+            if !self.shared.idle.try_start_searching() {
+                return None;
+            }
+            self.searching.set(true);
+        }
+        let shared = &*self.shared;
+        let n = shared.workers.len();
+        let start = self.next_rand() as usize % n;
+        let victims = (0..n).map(|k| (start + k) % n).filter(|&v| v != self.index);
+        if let Some(job) = self.steal_job() {
+            return Some(Work::Job(job));
+        }
+        for class in 0..CLASSES {
+            if let Some(t) = queue::inject_steal_batch(&shared.injector[class], &self.locals[class])
+            {
+                return Some(Work::Task(t));
+            }
+            for v in victims.clone() {
+                let remote = &shared.workers[v].stealers[class];
+                if let Some(t) = queue::steal_batch(remote, &self.locals[class]) {
+                    self.count_steal(v);
+                    return Some(Work::Task(t));
+                }
+            }
+        }
+        for v in victims {
+            if let Some(raw) = shared.workers[v].lifo.take() {
+                self.count_steal(v);
+                // SAFETY: only `Notified::into_raw` pointers enter a slot.
+                return Some(Work::Task(unsafe { Notified::from_raw(raw) }));
+            }
+        }
+        None
+    }
+
+    /// Leaves the searching state after finding work; the last searcher wakes one more.
+    fn found_work(&self) {
+        if self.searching.replace(false) && self.shared.idle.stop_searching() {
+            self.shared.idle.notify_work();
+        }
+    }
+
+    fn run(&self, work: Work) {
+        match work {
+            Work::Job(job) => {
+                // SAFETY: a job in a deque is alive until executed (see `forkjoin`).
+                unsafe { job.execute() }
+            }
+            Work::Task(task) => {
+                crate::metrics::bump(&self.stats().polls);
+                match task.run() {
+                    RunOutcome::Idle => {}
+                    RunOutcome::Yielded(task) => self.locals[task.priority().index()].push(task),
+                    RunOutcome::Done { panicked } => {
+                        if panicked {
+                            crate::metrics::bump(&self.stats().panics);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The maintenance step: runs every `MAINTENANCE_INTERVAL` ticks and before parking.
+    /// Per-worker extra work (the timer wheel's expiry, for instance) belongs here.
+    pub(crate) fn maintenance(&self) {
+        let queued: usize = self.locals.iter().map(Local::len).sum();
+        if queued > 1 && self.shared.idle.wants_worker() {
+            self.shared.idle.notify_work();
+        }
+    }
+
+    /// The deadline a parked worker must wake at (its next timer), if any. Timer hook.
+    pub(crate) fn park_deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    /// The scheduling loop; returns at shutdown.
+    fn run_loop(&self) {
+        let shared = &*self.shared;
+        loop {
+            if shared.is_shutdown() {
+                break;
+            }
+            if self.tick.get() % MAINTENANCE_INTERVAL == 0 {
+                self.maintenance();
+            }
+            if let Some(work) = self.next_local() {
+                self.run(work);
+                continue;
+            }
+            if let Some(work) = self.steal() {
+                self.found_work();
+                self.run(work);
+                continue;
+            }
+            self.maintenance();
+            if shared.is_shutdown() {
+                break;
+            }
+            let woken = shared.idle.park_worker(
+                self.index,
+                self.searching.get(),
+                || shared.has_work() || shared.is_shutdown(),
+                self.park_deadline(),
+            );
+            crate::metrics::bump(&self.stats().parks);
+            self.searching.set(woken == crate::idle::Woken::Notified);
+        }
+        if self.searching.replace(false) {
+            let _ = shared.idle.stop_searching();
+        }
+    }
+
+    /// At exit: finish the fork-join jobs (they belong to running frames), cancel every task
+    /// left in the LIFO slot and the deques.
+    fn drain(&self) {
+        let slot = &self.shared.workers[self.index].lifo;
+        loop {
+            let mut any = false;
+            while let Some(job) = self.jobs.pop() {
+                any = true;
+                // SAFETY: a job in a deque is alive until executed.
+                unsafe { job.execute() }
+            }
+            if let Some(raw) = slot.take() {
+                any = true;
+                // SAFETY: only `Notified::into_raw` pointers enter the slot.
+                unsafe { Notified::from_raw(raw) }.cancel();
+            }
+            for local in &self.locals {
+                while let Some(task) = local.pop() {
+                    any = true;
+                    task.cancel();
+                }
+            }
+            if !any {
+                break;
+            }
+        }
+    }
+}
+
+/// The body of worker thread `index`.
+pub(crate) fn run_worker(
+    handle: Handle,
+    index: usize,
+    locals: [Local<Notified>; CLASSES],
+    jobs: Local<JobRef>,
+) {
+    let shared = handle.shared.clone();
+    if let Some(hook) = &shared.config.on_thread_start {
+        hook();
+    }
+    {
+        let ctx = Context {
+            shared: &*shared as *const Shared,
+            handle,
+            core: Some(Core::new(index, shared.clone(), locals, jobs)),
+        };
+        let _guard = context::enter(&ctx);
+        if let Some(core) = ctx.core.as_ref() {
+            core.run_loop();
+            core.drain();
+        }
+    }
+    // Outside the worker context: wake-ups caused by the final cancellations go through the
+    // injector (which, after shutdown, cancels them) instead of this worker's LIFO slot.
+    let keep: Option<KeepAlive> = shared.worker_exited();
+    if let Some(hook) = &shared.config.on_thread_stop {
+        hook();
+    }
+    drop(keep);
+}
