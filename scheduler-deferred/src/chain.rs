@@ -2,11 +2,10 @@
 //!
 //! # Values
 //!
-//! A chain's current result is an [`Outcome`]: `Ok(Value)` or `Err(Failure)`. A `Value` is a
-//! `Box<dyn Any + Send>` holding an `Option<T>`; a callback takes the `T` out and, when its
-//! output has the same type, writes it back into the same box (no allocation per step). A box
-//! holding [`Spent`] means the result was taken (by an `.await`, a chained Deferred or a
-//! `DeferredList`): callbacks that meet it are dropped unrun and pass it on.
+//! A chain's current result is an [`Outcome`]: `Ok(Value)` or `Err(Failure)` (see `value.rs`
+//! for the type-erased `Value`). A spent value means the result was taken (by an `.await`, a
+//! chained Deferred or a `DeferredList`): callbacks that meet it are dropped unrun and pass it
+//! on.
 //!
 //! # State (all under the core's one mutex)
 //!
@@ -53,18 +52,15 @@
 //! until the inner Deferred fires or is cancelled; an inner Deferred that is never fired nor
 //! cancelled therefore leaks its outer one.
 
-use std::any::Any;
-use std::collections::VecDeque;
 use std::mem;
 use std::task::Waker;
 
+use crate::callbacks::CallbackQueue;
 use crate::errors::{AlreadyCalled, Cancelled, ChainedToItself, NotPaused};
 use crate::failure::{report_unhandled, Failure};
 use crate::sync::atomic::{AtomicBool, Ordering};
-use crate::sync::{Arc, Mutex, MutexGuard};
-
-/// A type-erased successful value: a box holding `Option<T>`, or [`Spent`].
-pub(crate) type Value = Box<dyn Any + Send>;
+use crate::sync::{Arc, SpinGuard, SpinLock};
+use crate::value::Value;
 
 /// A chain's current result.
 pub(crate) type Outcome = Result<Value, Failure>;
@@ -75,6 +71,10 @@ pub(crate) enum Step {
     Done(Outcome),
     /// The callback returned a Deferred: continue with its result once it has one.
     Chain(Arc<Core>),
+    /// Twisted's `_CONTINUE` marker handed the result to the outer Deferred waiting on the
+    /// chain being run and claimed it: this thread runs the outer one next (its result is
+    /// parked in its state), then the rest of this chain with a spent result.
+    RunOuter(Arc<Core>),
 }
 
 /// One callback/errback pair, already specialised to the chain's types.
@@ -83,19 +83,9 @@ pub(crate) type Callback = Box<dyn FnOnce(Outcome) -> Step + Send>;
 /// A canceller, given the cancelled core.
 pub(crate) type Canceller = Box<dyn FnOnce(&Arc<Core>) + Send>;
 
-/// The marker value left behind when a result was taken.
-#[derive(Debug)]
-pub(crate) struct Spent;
-
-/// A fresh `Spent` value (a zero-sized box: no allocation).
+/// A fresh spent result (no allocation).
 pub(crate) fn spent() -> Outcome {
-    Ok(Box::new(Spent))
-}
-
-enum Entry {
-    Callback(Callback),
-    /// Twisted's `_CONTINUE`: hand the current result to the outer Deferred waiting on us.
-    Resume(Arc<Core>),
+    Ok(Value::spent())
 }
 
 #[derive(Default)]
@@ -107,7 +97,7 @@ struct State {
     paused: usize,
     result: Option<Outcome>,
     waiting_on: Option<Arc<Core>>,
-    queue: VecDeque<Entry>,
+    queue: CallbackQueue,
     canceller: Option<Canceller>,
     waker: Option<Waker>,
 }
@@ -121,7 +111,7 @@ impl State {
 
 /// The shared, type-erased heart of a Deferred. See the module doc for the protocol.
 pub(crate) struct Core {
-    state: Mutex<State>,
+    state: SpinLock<State>,
     /// Mirror of `state.paused != 0`, written only under the mutex; read by the runner after
     /// each callback. Relaxed: a pause from the running thread itself is program-ordered, and a
     /// pause from another thread is only a hint, rechecked under the mutex.
@@ -145,16 +135,16 @@ impl Core {
     /// A new unfired core.
     pub(crate) fn new(canceller: Option<Canceller>) -> Arc<Core> {
         let state = State { canceller, ..State::default() };
-        Arc::new(Core { state: Mutex::new(state), pause_hint: AtomicBool::new(false) })
+        Arc::new(Core { state: SpinLock::new(state), pause_hint: AtomicBool::new(false) })
     }
 
     /// A core already fired with `outcome` (Twisted's `succeed` / `fail` fast path).
     pub(crate) fn fired(outcome: Outcome) -> Arc<Core> {
         let state = State { called: true, result: Some(outcome), ..State::default() };
-        Arc::new(Core { state: Mutex::new(state), pause_hint: AtomicBool::new(false) })
+        Arc::new(Core { state: SpinLock::new(state), pause_hint: AtomicBool::new(false) })
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> SpinGuard<'_, State> {
         self.state.lock()
     }
 
@@ -182,7 +172,7 @@ impl Core {
     }
 
     /// Marks the chain fired and runs it (or leaves the result at rest if paused).
-    fn start(self: &Arc<Self>, mut s: MutexGuard<'_, State>, outcome: Outcome) {
+    fn start(self: &Arc<Self>, mut s: SpinGuard<'_, State>, outcome: Outcome) {
         s.called = true;
         let canceller = s.canceller.take(); // dropped on fire: breaks Arc cycles (DF-10)
         if s.paused > 0 || s.queue.is_empty() {
@@ -196,22 +186,43 @@ impl Core {
             return;
         }
         s.running = true;
+        let batch = s.queue.take();
         drop(s);
         drop(canceller);
-        drive(self.clone(), outcome);
+        drive(self, outcome, batch);
+    }
+
+    /// [`add`](Core::add) through an owned handle: when it is the only handle and the chain is
+    /// unfired, no other thread can see the core, so the callback is queued without locking.
+    #[inline]
+    pub(crate) fn add_owned(mut self: Arc<Self>, callback: Callback) -> Arc<Self> {
+        if let Some(core) = Arc::get_mut(&mut self) {
+            let s = core.state.get_mut();
+            if !s.called {
+                s.queue.push_back(callback);
+                return self;
+            }
+        }
+        self.add(callback);
+        self
     }
 
     /// Appends a callback; runs it at once (on this thread) if the chain is fired and idle.
     pub(crate) fn add(self: &Arc<Self>, callback: Callback) {
         let mut s = self.lock();
-        s.queue.push_back(Entry::Callback(callback));
         if s.running || s.paused > 0 || s.result.is_none() {
-            return; // unfired, paused, waiting, or another thread runs it: it is queued
+            // Unfired, paused, waiting, or another thread runs it: queue it.
+            s.queue.push_back(callback);
+            return;
         }
-        let outcome = s.result.take().expect("checked above");
+        // At rest and not paused, so the queue is empty: run the callback here, now.
+        debug_assert!(s.queue.is_empty());
+        let Some(outcome) = s.result.take() else { return };
         s.running = true;
         drop(s);
-        drive(self.clone(), outcome);
+        let mut batch = CallbackQueue::default();
+        batch.push_back(callback);
+        drive(self, outcome, batch);
     }
 
     /// Increments the pause count.
@@ -243,10 +254,11 @@ impl Core {
             }
             return Ok(());
         }
-        let outcome = s.result.take().expect("checked above");
+        let Some(outcome) = s.result.take() else { return Ok(()) };
         s.running = true;
+        let batch = s.queue.take();
         drop(s);
-        drive(self.clone(), outcome);
+        drive(self, outcome, batch);
         Ok(())
     }
 
@@ -311,24 +323,35 @@ impl Core {
 
 impl Drop for Core {
     fn drop(&mut self) {
-        let result = self.lock().result.take();
+        let result = self.state.get_mut().result.take();
         if let Some(Err(failure)) = result {
             report_unhandled(&failure);
         }
     }
 }
 
-/// Runs `core`'s chain from `outcome`; the caller has set `core.running`.
+/// Runs `core`'s chain from `outcome`, starting with `batch` (taken from its queue); the
+/// caller has set `core.running`.
 ///
 /// The explicit stack holds cores whose runner was interrupted by a `Resume` marker: the outer
 /// Deferred runs first, then the rest of the inner one (Twisted's order, no recursion).
-fn drive(core: Arc<Core>, outcome: Outcome) {
+fn drive(core: &Arc<Core>, outcome: Outcome, batch: CallbackQueue) {
+    if let Some(first) = run(core, outcome, batch) {
+        drive_chained(core.clone(), first);
+    }
+}
+
+/// The rest of [`drive`] once a `Resume` marker handed this thread an outer core to run.
+#[cold]
+fn drive_chained(core: Arc<Core>, first: (Arc<Core>, Outcome)) {
     let mut stack: Vec<(Arc<Core>, Outcome)> = Vec::new();
-    let mut next = Some((core, outcome));
-    while let Some((core, outcome)) = next.take().or_else(|| stack.pop()) {
-        if let Some((outer, handed)) = run(&core, outcome) {
-            stack.push((core, spent()));
-            next = Some((outer, handed));
+    let mut next = Some((core, first));
+    while let Some((inner, (outer, handed))) = next.take() {
+        stack.push((inner, spent()));
+        next = run(&outer, handed, CallbackQueue::default()).map(|o| (outer, o));
+        while next.is_none() {
+            let Some((core, outcome)) = stack.pop() else { break };
+            next = run(&core, outcome, CallbackQueue::default()).map(|o| (core, o));
         }
     }
 }
@@ -336,58 +359,47 @@ fn drive(core: Arc<Core>, outcome: Outcome) {
 /// Runs one core until it stops. Returns `Some((outer, result))` when it met a `Resume`
 /// marker whose outer core this thread must run next; `core` then stays `running`, with the
 /// rest of its batch back at the front of its queue.
-fn run(core: &Arc<Core>, mut current: Outcome) -> Option<(Arc<Core>, Outcome)> {
+fn run(
+    core: &Arc<Core>,
+    mut current: Outcome,
+    mut batch: CallbackQueue,
+) -> Option<(Arc<Core>, Outcome)> {
     loop {
-        let mut batch = {
-            let mut s = core.lock();
-            if s.paused > 0 || s.queue.is_empty() {
-                s.result = Some(current);
-                s.running = false;
-                let waker = if s.paused == 0 { s.waker.take() } else { None };
-                drop(s);
-                if let Some(waker) = waker {
-                    waker.wake();
-                }
-                return None;
-            }
-            mem::take(&mut s.queue)
-        };
-        while let Some(entry) = batch.pop_front() {
-            match entry {
-                Entry::Callback(callback) => match callback(current) {
-                    Step::Done(outcome) => current = outcome,
-                    Step::Chain(inner) => match chain_onto(core, inner, &mut batch) {
-                        Some(outcome) => current = outcome,
-                        None => return None,
-                    },
+        while let Some(callback) = batch.pop_front() {
+            match callback(current) {
+                Step::Done(outcome) => current = outcome,
+                Step::Chain(inner) => match chain_onto(core, inner, &mut batch) {
+                    Some(outcome) => current = outcome,
+                    None => return None,
                 },
-                Entry::Resume(outer) => {
-                    let result = mem::replace(&mut current, spent());
-                    if let Some(result) = resume(&outer, result) {
-                        requeue_front(&mut core.lock(), batch);
-                        return Some((outer, result));
-                    }
+                Step::RunOuter(outer) => {
+                    core.lock().queue.prepend(batch);
+                    let result = outer.lock().result.take().unwrap_or_else(spent);
+                    return Some((outer, result));
                 }
             }
             if core.pause_hint.load(Ordering::Relaxed) {
-                requeue_front(&mut core.lock(), mem::take(&mut batch));
+                core.lock().queue.prepend(batch.take()); // the locked check below stops us
             }
         }
+        let mut s = core.lock();
+        if s.paused > 0 || s.queue.is_empty() {
+            s.result = Some(current);
+            s.running = false;
+            let waker = if s.paused == 0 { s.waker.take() } else { None };
+            drop(s);
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+            return None;
+        }
+        batch = s.queue.take();
     }
-}
-
-/// Puts the unrun rest of a batch back in front of the queue.
-fn requeue_front(s: &mut State, mut batch: VecDeque<Entry>) {
-    if batch.is_empty() {
-        return;
-    }
-    batch.append(&mut s.queue);
-    s.queue = batch;
 }
 
 /// `outer`'s callback returned `inner`. Returns the result to continue with now, or `None`
 /// when `outer` now waits on `inner` (and this runner has stopped).
-fn chain_onto(outer: &Arc<Core>, inner: Arc<Core>, batch: &mut VecDeque<Entry>) -> Option<Outcome> {
+fn chain_onto(outer: &Arc<Core>, inner: Arc<Core>, batch: &mut CallbackQueue) -> Option<Outcome> {
     if Arc::ptr_eq(outer, &inner) {
         return Some(Err(Failure::new(ChainedToItself)));
     }
@@ -396,10 +408,11 @@ fn chain_onto(outer: &Arc<Core>, inner: Arc<Core>, batch: &mut VecDeque<Entry>) 
         if s.result.is_some() && !s.running && s.paused == 0 {
             return s.result.replace(spent()); // steal: inner keeps `Spent` (Twisted: None)
         }
-        s.queue.push_back(Entry::Resume(outer.clone()));
+        let waiting = outer.clone();
+        s.queue.push_back(Box::new(move |outcome| resume(waiting, outcome)));
     }
     let mut s = outer.lock();
-    requeue_front(&mut s, mem::take(batch));
+    s.queue.prepend(batch.take());
     if let Some(handed) = s.result.take() {
         return Some(handed); // inner's runner already handed the result back
     }
@@ -408,19 +421,21 @@ fn chain_onto(outer: &Arc<Core>, inner: Arc<Core>, batch: &mut VecDeque<Entry>) 
     None
 }
 
-/// Delivers `result` to `outer` (which waits on the core being run). Returns it back when the
-/// caller must now run `outer` itself (it has been claimed: `running = true`).
-fn resume(outer: &Arc<Core>, result: Outcome) -> Option<Outcome> {
+/// The resume marker: delivers `result` to `outer` (which waits on the core being run). If
+/// `outer` is idle and not paused, claims it (`running = true`, result parked in its state for
+/// the caller to take) and asks the runner to run it next.
+fn resume(outer: Arc<Core>, result: Outcome) -> Step {
     let mut s = outer.lock();
     let inner = s.waiting_on.take(); // dropped after the lock is released
-    if s.running || s.paused > 0 {
-        s.result = Some(result); // a hand-off to its runner, or at rest until unpause
-        drop(s);
-        drop(inner);
-        return None;
-    }
-    s.running = true;
+                                     // A hand-off to its runner (still `running`), at rest until `unpause`, or parked for us.
+    s.result = Some(result);
+    let claim = !s.running && s.paused == 0;
+    s.running |= claim;
     drop(s);
     drop(inner);
-    Some(result)
+    if claim {
+        Step::RunOuter(outer)
+    } else {
+        Step::Done(spent())
+    }
 }

@@ -35,9 +35,10 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::chain::{Callback, Core, Outcome, Spent, Step, Value};
+use crate::chain::{Callback, Core, Outcome, Step};
 use crate::errors::{AlreadyCalled, NotPaused, TypeMismatch};
 use crate::sync::Arc;
+use crate::value::{Taken, Value};
 use crate::Failure;
 
 /// A result that is not there yet, with a chain of callbacks to run on it (Twisted's
@@ -200,8 +201,7 @@ impl<T: Send + 'static> Deferred<T> {
     }
 
     fn push<U: Send + 'static>(self, callback: Callback) -> Deferred<U> {
-        self.core.add(callback);
-        Deferred::from_core(self.core)
+        Deferred::from_core(self.core.add_owned(callback))
     }
 
     /// Adds a callback whose return value is the next result; failures pass it by.
@@ -287,24 +287,7 @@ impl<T: Send + 'static> Deferred<T> {
 
 /// Boxes a value for the chain.
 pub(crate) fn boxed<T: Send + 'static>(value: T) -> Value {
-    Box::new(Some(value))
-}
-
-enum Taken<T> {
-    Value(T),
-    Spent,
-    Mismatch,
-}
-
-fn take<T: 'static>(value: &mut Value) -> Taken<T> {
-    if let Some(slot) = value.downcast_mut::<Option<T>>() {
-        return slot.take().map_or(Taken::Spent, Taken::Value);
-    }
-    if value.is::<Spent>() {
-        Taken::Spent
-    } else {
-        Taken::Mismatch
-    }
+    Value::new(value)
 }
 
 fn mismatch<T>() -> Failure {
@@ -314,7 +297,7 @@ fn mismatch<T>() -> Failure {
 /// Converts a chain outcome into the typed result an `.await` or `take_result` returns.
 pub(crate) fn typed_result<T: 'static>(outcome: Outcome) -> Result<T, Failure> {
     match outcome {
-        Ok(mut value) => match take::<T>(&mut value) {
+        Ok(mut value) => match value.take::<T>() {
             Taken::Value(t) => Ok(t),
             Taken::Spent => Err(Failure::new(crate::ResultTaken)),
             Taken::Mismatch => Err(mismatch::<T>()),
@@ -323,17 +306,11 @@ pub(crate) fn typed_result<T: 'static>(outcome: Outcome) -> Result<T, Failure> {
     }
 }
 
-/// Stores `u` in `slot` when the box already holds an `Option<U>`, else in a new box.
+/// Stores `u` in `slot`'s box when it fits, else in a new box.
 fn store<U: Send + 'static>(slot: Option<Value>, u: U) -> Value {
     match slot {
-        Some(mut value) => match value.downcast_mut::<Option<U>>() {
-            Some(place) => {
-                *place = Some(u);
-                value
-            }
-            None => boxed(u),
-        },
-        None => boxed(u),
+        Some(value) => value.store(u),
+        None => Value::new(u),
     }
 }
 
@@ -358,7 +335,7 @@ where
     F: FnOnce(T) -> Next<U> + Send + 'static,
 {
     Box::new(move |outcome: Outcome| match outcome {
-        Ok(mut value) => match take::<T>(&mut value) {
+        Ok(mut value) => match value.take::<T>() {
             Taken::Value(t) => guarded(Some(value), move || f(t)),
             Taken::Spent => Step::Done(Ok(value)),
             Taken::Mismatch => Step::Done(Err(mismatch::<T>())),
@@ -387,7 +364,7 @@ where
     F: FnOnce(Result<T, Failure>) -> Next<U> + Send + 'static,
 {
     Box::new(move |outcome: Outcome| match outcome {
-        Ok(mut value) => match take::<T>(&mut value) {
+        Ok(mut value) => match value.take::<T>() {
             Taken::Value(t) => guarded(Some(value), move || f(Ok(t))),
             Taken::Spent => Step::Done(Ok(value)),
             Taken::Mismatch => guarded(None, move || f(Err(mismatch::<T>()))),

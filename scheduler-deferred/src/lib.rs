@@ -32,6 +32,7 @@
 
 #![deny(missing_docs)]
 
+mod callbacks;
 mod chain;
 mod deferred;
 mod errors;
@@ -41,8 +42,11 @@ mod list;
 mod lock;
 mod maybe;
 mod queue;
+#[cfg(not(loom))]
+mod spin;
 mod sync;
 mod timeout;
+mod value;
 
 pub use deferred::Deferred;
 pub use errors::{

@@ -17,6 +17,9 @@ mod imp {
 
     /// A mutex whose `lock` returns the guard directly (parking_lot's shape).
     pub(crate) use parking_lot::{Mutex, MutexGuard};
+
+    /// The lock of each chain's state (see `spin.rs`).
+    pub(crate) use crate::spin::{SpinGuard, SpinLock};
 }
 
 #[cfg(loom)]
@@ -35,6 +38,12 @@ mod imp {
     /// The guard of [`Mutex`].
     pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
 
+    /// Under loom the chain-state spin lock is loom's mutex: same shape, modelled blocking.
+    pub(crate) type SpinLock<T> = Mutex<T>;
+
+    /// The guard of [`SpinLock`].
+    pub(crate) type SpinGuard<'a, T> = MutexGuard<'a, T>;
+
     impl<T> Mutex<T> {
         pub(crate) fn new(value: T) -> Self {
             Mutex(loom::sync::Mutex::new(value))
@@ -47,6 +56,10 @@ mod imp {
 
         pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
             self.0.try_lock().ok()
+        }
+
+        pub(crate) fn get_mut(&mut self) -> &mut T {
+            self.0.get_mut().unwrap_or_else(|e| e.into_inner())
         }
     }
 }
