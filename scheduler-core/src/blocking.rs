@@ -14,7 +14,7 @@ use crate::context::{self, Context};
 use crate::runtime::Handle;
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::{Condvar, Mutex};
-use crate::task::{Notified, RunOutcome};
+use crate::task::Notified;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -150,6 +150,11 @@ impl BlockingPool {
         self.state.lock().queue.len()
     }
 
+    /// Counts a panic caught on a pool thread (or any non-worker thread).
+    pub(crate) fn count_panic(&self) {
+        self.panics.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn panics(&self) -> u64 {
         self.panics.load(Ordering::Relaxed)
     }
@@ -189,9 +194,7 @@ fn run_thread(handle: Handle) {
         let _guard = context::enter(&ctx);
         let pool = &shared.blocking;
         while let Some(task) = pool.next() {
-            if let RunOutcome::Done { panicked: true } = task.run() {
-                pool.panics.fetch_add(1, Ordering::Relaxed);
-            }
+            let _ = task.run(); // a blocking task completes in one poll
         }
     }
     if let Some(hook) = &shared.config.on_thread_stop {

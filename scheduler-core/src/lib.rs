@@ -23,7 +23,7 @@
 //!
 //! # Architecture
 //!
-//! - [`task`](crate::task) cells: one allocation per task, a state word with named bits
+//! - Task cells (`task/`): one allocation per task, a state word with named bits
 //!   (`task/state.rs`), a [`JoinHandle`] that is a future of `Result<T, JoinError>`.
 //! - Workers (`worker.rs`): per priority class a crossbeam FIFO deque, a LIFO job deque for
 //!   [`join`]/[`scope`], a stealable LIFO slot (`lifo.rs`); the injector per class; the

@@ -99,7 +99,9 @@ pub struct TestScheduler {
 }
 
 static TEST_VTABLE: SchedulerVtable =
-    SchedulerVtable { schedule: test_schedule, release: test_release };
+    SchedulerVtable { schedule: test_schedule, release: test_release, on_panic: test_on_panic };
+
+unsafe fn test_on_panic(_: *const ()) {}
 
 /// # Safety
 /// `data` is a live `TestScheduler` (the model keeps its `Arc` until every task completed).
@@ -119,14 +121,15 @@ impl TestScheduler {
     }
 
     /// Allocates a task for `future` and returns its handle; the task is queued here.
-    pub fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    pub fn spawn<F>(this: &Arc<Self>, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let sched = Scheduler { vtable: &TEST_VTABLE, data: Arc::as_ptr(self) as *const () };
+        let sched =
+            Scheduler { vtable: &TEST_VTABLE, data: &**this as *const TestScheduler as *const () };
         let ptr = raw::allocate(future, sched, crate::Priority::Normal, 0);
-        self.queue.lock().push(Notified(ptr));
+        this.queue.lock().push(Notified(ptr));
         // SAFETY: `allocate` hands over the JoinHandle ref.
         unsafe { JoinHandle::from_raw(ptr) }
     }

@@ -6,11 +6,13 @@
 //! other workers' queues, so a class is preferred wherever its tasks wait.
 //!
 //! **Bounded share** ([`LOWER_CLASS_EVERY`] = K = 8): after a worker has taken K tasks in a row
-//! of one class while a lower class had work, its next pick starts one class lower. So while
-//! `High` work is saturated, `Normal` still gets at least 1 task in every K + 1 = 9 a worker
-//! runs, and while `High` and `Normal` are both saturated, `Low` gets at least 1 in every
-//! (K + 1)² = 81. Nothing starves; a `High` task waits behind at most one lower-class task
-//! per worker.
+//! of one class, its next pick starts one class lower (if that class has work). So while
+//! `High` work is saturated, the lower classes together still get at least 1 task in every
+//! K + 1 = 9 a worker runs, and while `High` and `Normal` are both saturated, `Low` gets at
+//! least 1 in every (K + 1)² = 81. Nothing starves; a `High` task waits behind at most one
+//! lower-class task per worker (plus the poll that is running). Within a class the order is
+//! FIFO per queue; the periodic injector-first check (every 61 ticks) may run a newer
+//! injector task before older ones already moved to the worker's deque.
 
 /// The priority class of a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

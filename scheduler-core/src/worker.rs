@@ -162,6 +162,11 @@ impl Core {
         &self.shared.workers[self.index].stats
     }
 
+    /// Counts a caught task panic on this worker.
+    pub(crate) fn count_panic(&self) {
+        crate::metrics::bump(&self.stats().panics);
+    }
+
     fn count_steal(&self, victim: usize) {
         let stats = self.stats();
         crate::metrics::bump(&stats.steals);
@@ -293,11 +298,7 @@ impl Core {
                 match task.run() {
                     RunOutcome::Idle => {}
                     RunOutcome::Yielded(task) => self.locals[task.priority().index()].push(task),
-                    RunOutcome::Done { panicked } => {
-                        if panicked {
-                            crate::metrics::bump(&self.stats().panics);
-                        }
-                    }
+                    RunOutcome::Done => {}
                 }
             }
         }

@@ -57,8 +57,22 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
 }
 
-pub(crate) static SCHEDULER_VTABLE: SchedulerVtable =
-    SchedulerVtable { schedule: schedule_erased, release: release_erased };
+pub(crate) static SCHEDULER_VTABLE: SchedulerVtable = SchedulerVtable {
+    schedule: schedule_erased,
+    release: release_erased,
+    on_panic: on_panic_erased,
+};
+
+/// # Safety
+/// As for `schedule_erased`.
+unsafe fn on_panic_erased(data: *const ()) {
+    // SAFETY: forwarded from the caller.
+    let shared = unsafe { &*(data as *const Shared) };
+    context::with_core(shared, |core| match core {
+        Some(core) => core.count_panic(),
+        None => shared.blocking.count_panic(),
+    })
+}
 
 /// # Safety
 /// `data` is a live `Shared` (the caller's task is not complete: module doc).

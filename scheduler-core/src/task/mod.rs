@@ -88,9 +88,6 @@ pub(crate) enum RunOutcome {
     Idle,
     /// The task woke itself during the poll (`yield_now`): queue it at the back.
     Yielded(Notified),
-    /// The task completed (or was cancelled); `panicked` if it panicked.
-    Done {
-        /// The future (or its drop) panicked.
-        panicked: bool,
-    },
+    /// The task completed: returned, panicked, or was cancelled.
+    Done,
 }

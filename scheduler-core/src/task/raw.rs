@@ -38,6 +38,8 @@ pub(crate) struct SchedulerVtable {
     /// Removes a completed task from the owned-task list. Returns a value to drop after the
     /// task no longer touches the scheduler (it may end the scheduler's life).
     pub(crate) release: unsafe fn(*const (), NonNull<Header>) -> Option<crate::runtime::KeepAlive>,
+    /// Counts a caught panic (called on the completing thread, before the joiner wakes).
+    pub(crate) on_panic: unsafe fn(*const ()),
 }
 
 /// A scheduler as a task sees it: a function table and its data.
@@ -193,7 +195,7 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> RunOutcome {
     if cell.header.state.transition_to_running() == ToRunning::Cancel {
         // SAFETY: we hold RUNNING and the run ref.
         unsafe { cancel::<F>(ptr) };
-        return RunOutcome::Done { panicked: false };
+        return RunOutcome::Done;
     }
     // The run's ref keeps the task alive while the borrowed waker is in use.
     let waker = ManuallyDrop::new(
@@ -220,25 +222,24 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> RunOutcome {
             ToIdle::Cancel => {
                 // SAFETY: transition_to_idle left RUNNING set; we hold the run ref.
                 unsafe { cancel::<F>(ptr) };
-                RunOutcome::Done { panicked: false }
+                RunOutcome::Done
             }
         },
         Ok(Poll::Ready(value)) => {
             let dropped = drop_future(cell);
-            let panicked = dropped.is_err();
             let out = match dropped {
                 Ok(()) => Ok(value),
                 Err(payload) => Err(JoinError::panicked(payload)),
             };
             // SAFETY: we still hold RUNNING and the run ref.
             unsafe { complete(ptr, cell, out) };
-            RunOutcome::Done { panicked }
+            RunOutcome::Done
         }
         Err(payload) => {
             let _ = drop_future(cell);
             // SAFETY: we still hold RUNNING and the run ref.
             unsafe { complete(ptr, cell, Err(JoinError::panicked(payload))) };
-            RunOutcome::Done { panicked: true }
+            RunOutcome::Done
         }
     }
 }
@@ -276,11 +277,21 @@ unsafe fn complete<F: Future>(
     cell: &Cell<F>,
     out: Result<F::Output, JoinError>,
 ) {
+    let panicked = matches!(&out, Err(e) if e.is_panic());
     cell.stage.with_mut(|stage| {
         // SAFETY: RUNNING gives exclusive access to the stage.
         unsafe { *stage = Stage::Finished(out) };
     });
+    let sched = cell.header.scheduler;
+    if panicked {
+        // SAFETY: the task is not yet released, so the scheduler is alive (module doc).
+        unsafe { (sched.vtable.on_panic)(sched.data) };
+    }
     let prev = cell.header.state.transition_to_complete();
+    // Leave the owned list before waking the joiner, so a joiner that sees the output also
+    // sees the live-task count without this task.
+    // SAFETY: as above: not yet released.
+    let keep = unsafe { (sched.vtable.release)(sched.data, ptr) };
     if !prev.is_join_interested() {
         // Nobody will read the output: it is ours to drop. A panicking Drop of the output is
         // contained here (the worker survives).
@@ -298,9 +309,6 @@ unsafe fn complete<F: Future>(
             }
         });
     }
-    let sched = cell.header.scheduler;
-    // SAFETY: the task is not yet released, so the scheduler is alive (module doc).
-    let keep = unsafe { (sched.vtable.release)(sched.data, ptr) };
     // SAFETY: we own the run's ref and the owned list's ref.
     unsafe { Header::drop_refs(ptr, 2) };
     drop(keep);

@@ -1,0 +1,59 @@
+//! The blocking pool grows up to its bound, never beyond, and shrinks when idle.
+
+mod common;
+use common::Gate;
+use scheduler_core::Runtime;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[test]
+fn grows_to_its_bound_and_no_further_then_shrinks() {
+    let rt = Runtime::builder()
+        .worker_threads(1)
+        .max_blocking_threads(3)
+        .blocking_keep_alive(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let gate = Gate::default();
+    let running = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let jhs: Vec<_> = (0..6)
+        .map(|i| {
+            let (g, r, p) = (gate.clone(), running.clone(), peak.clone());
+            rt.spawn_blocking(move || {
+                let now = r.fetch_add(1, Ordering::SeqCst) + 1;
+                p.fetch_max(now, Ordering::SeqCst);
+                g.wait();
+                r.fetch_sub(1, Ordering::SeqCst);
+                i
+            })
+        })
+        .collect();
+    // Three run at once (proof the pool grew to 3); the other three wait in the queue.
+    gate.wait_for_waiters(3);
+    assert_eq!(rt.metrics().blocking_threads, 3);
+    assert_eq!(rt.metrics().blocking_queue_depth, 3);
+    gate.open();
+    for (i, jh) in jhs.into_iter().enumerate() {
+        assert_eq!(rt.block_on(jh).unwrap(), i);
+    }
+    assert_eq!(peak.load(Ordering::SeqCst), 3, "never more threads than the bound");
+    // Idle threads exit after keep_alive (a condition, not a timing assert).
+    while rt.metrics().blocking_threads > 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn blocking_work_does_not_occupy_the_worker() {
+    let rt = Runtime::builder().worker_threads(1).build().unwrap();
+    let gate = Gate::default();
+    let g = gate.clone();
+    let blocked = rt.spawn_blocking(move || g.wait());
+    gate.wait_for_waiters(1);
+    // The single worker is free.
+    assert_eq!(rt.block_on(rt.spawn(async { 1 })).unwrap(), 1);
+    gate.open();
+    rt.block_on(blocked).unwrap();
+}
