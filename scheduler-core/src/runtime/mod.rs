@@ -122,6 +122,15 @@ impl Runtime {
         self.handle.spawn_fn(f)
     }
 
+    /// Runs a closure as a task in a priority class; see [`Handle::spawn_fn_with`].
+    pub fn spawn_fn_with<F, R>(&self, priority: Priority, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle.spawn_fn_with(priority, f)
+    }
+
     /// Runs a blocking closure on the blocking pool; see [`Handle::spawn_blocking`].
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where

@@ -1,0 +1,51 @@
+//! The Runtime's time API: Twisted's `twisted.internet.task` rebuilt for many cores.
+//!
+//! - [`DelayedCall`] from [`Handle::call_later`](crate::Handle::call_later) /
+//!   [`Handle::call_at`](crate::Handle::call_at): `cancel`, `reset`, `delay`, `active`, `time`,
+//!   with [`DelayedCallError::AlreadyCalled`] / [`DelayedCallError::AlreadyCancelled`] values.
+//! - [`sleep`], [`sleep_until`], [`timeout`] futures (on any worker and in `block_on`).
+//! - [`ReactorTime`]: Twisted's `IReactorTime` (`now` + `call_later`), implemented by the
+//!   runtime [`Handle`](crate::Handle) and by [`ManualReactor`] (Twisted's `task.Clock`), so
+//!   timed logic ([`LoopingCall`], [`defer_later`], [`Cooperator`]) runs on either, and tests
+//!   advance virtual time instead of sleeping.
+//! - [`LoopingCall`], [`defer_later`], [`Cooperator`] / [`coiterate`], [`react`].
+//!
+//! # The timer driver (`driver.rs`)
+//!
+//! One [`scheduler_timers`] shard per worker. A task running on worker `i` inserts into shard
+//! `i`; any other thread picks a shard round-robin and inserts through its lock-free inbox;
+//! when the shard reports that the new deadline is earlier than the deadline its owner
+//! published (`Wake::Owner`), the inserting thread unparks that worker (the token parker keeps
+//! the wake-up if it lands before the owner blocks). Each worker fires its shard's due timers
+//! in its maintenance step (every 61 ticks and before parking), steals the overdue timers of
+//! other shards there too (timer stealing, so one long task does not make its shard's timers
+//! late), and parks until its next deadline (or another shard's deadline plus a small grace,
+//! for stealing). Why no timer is lost is written in `driver.rs`.
+//!
+//! A fired timer either wakes a waker inline ([`sleep`]) or runs its callback as a task
+//! spawned at the timer's [`Priority`](crate::Priority) ([`DelayedCall`]).
+
+mod call;
+mod cooperator;
+mod defer_later;
+pub(crate) mod driver;
+mod error;
+mod handle_api;
+mod looping;
+mod manual;
+mod reactor;
+mod react;
+mod sleep;
+
+pub use call::DelayedCall;
+pub use cooperator::{coiterate, CooperativeTask, Cooperator, TaskOutcome};
+pub use defer_later::defer_later;
+pub use error::{
+    secs_f64, DelayedCallError, Elapsed, InvalidDelay, LoopingCallError, SchedulerStopped,
+    TaskFinished, TaskStopped,
+};
+pub use looping::LoopingCall;
+pub use manual::ManualReactor;
+pub use reactor::ReactorTime;
+pub use react::{react, react_future};
+pub use sleep::{sleep, sleep_until, timeout, Sleep, Timeout};
