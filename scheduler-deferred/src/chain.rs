@@ -310,6 +310,11 @@ impl Core {
         None
     }
 
+    /// True if a result is at rest and ready to be taken (see [`State::ready`]).
+    pub(crate) fn has_result(&self) -> bool {
+        self.lock().ready()
+    }
+
     /// Takes the result if it is ready (for `DeferredList` and tests), leaving `Spent`.
     pub(crate) fn try_take(&self) -> Option<Outcome> {
         let mut s = self.lock();

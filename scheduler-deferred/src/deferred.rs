@@ -138,6 +138,13 @@ impl<T: Send + 'static> Deferred<T> {
     ///
     /// [`AlreadyCalled`] if it was fired before (except the one fire Twisted swallows after a
     /// `cancel` without canceller).
+    ///
+    /// A Deferred cannot be fired with itself (Twisted port note 8): the types forbid it.
+    ///
+    /// ```compile_fail
+    /// let d = scheduler_deferred::Deferred::<u8>::new();
+    /// d.callback(d.clone());
+    /// ```
     pub fn callback(&self, value: T) -> Result<(), AlreadyCalled> {
         self.core.fire(Ok(boxed(value)))
     }
@@ -191,6 +198,12 @@ impl<T: Send + 'static> Deferred<T> {
     /// a chained Deferred cancels that one. Otherwise a no-op; never an error.
     pub fn cancel(&self) {
         self.core.cancel();
+    }
+
+    /// True if the chain holds a result at rest: fired, not paused, not waiting on a chained
+    /// Deferred, no callback pending (what an `.await` or `take_result` would get now).
+    pub fn has_result(&self) -> bool {
+        self.core.has_result()
     }
 
     /// Takes the result if the chain has one at rest (fired, not paused, not waiting, no
