@@ -21,6 +21,10 @@
 //! - `FIRED`: the payload was handed to the fire callback (which may still be running).
 //! - `CANCELLED`: a canceller won `PENDING -> CANCELLED` (or a resetter honoured `CANCEL_REQ`).
 //!
+//! Bits 8..32 hold a reset epoch, bumped by each finished reset, so the word never returns to
+//! an earlier value while the slot keeps its generation (no ABA for a firer that read the
+//! deadline before a reset).
+//!
 //! Flags: `QUEUED` = the index sits in the shard's inbox (set only together with the push, in
 //! the same CAS that decides the push; cleared only by the drain, with `fetch_and`). While
 //! `QUEUED` is set only the drain reclaims the slot. `REFILE` / `CANCEL_REQ`: see `RESETTING`.
@@ -60,6 +64,11 @@ const PHASE_MASK: u64 = 0b111;
 const QUEUED: u64 = 1 << 3;
 const REFILE: u64 = 1 << 4;
 const CANCEL_REQ: u64 = 1 << 5;
+/// Bits 8..32: the reset epoch, bumped by every finished reset. Without it a reset would take
+/// the word from `PENDING` back to the very same `PENDING` value, and a firer that read the
+/// old deadline before the reset could still win its CAS (ABA; found by loom).
+const EPOCH_SHIFT: u32 = 8;
+const EPOCH_MASK: u64 = 0xFF_FFFF << EPOCH_SHIFT;
 
 /// A loaded state word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +116,11 @@ impl Snapshot {
 
     fn without(self, flag: u64) -> Snapshot {
         Snapshot(self.0 & !flag)
+    }
+
+    fn next_epoch(self) -> Snapshot {
+        let epoch = (self.0 & EPOCH_MASK).wrapping_add(1 << EPOCH_SHIFT) & EPOCH_MASK;
+        Snapshot((self.0 & !EPOCH_MASK) | epoch)
     }
 
     fn armed(generation: u32, queued: bool) -> Snapshot {
@@ -302,7 +316,7 @@ impl<T> Entry<T> {
             let wants_owner = cancelled || needs_refile;
             let must_push = queue && wants_owner && !s.is_queued();
             let phase = if cancelled { Phase::Cancelled } else { Phase::Pending };
-            let mut next = s.with_phase(phase).without(CANCEL_REQ | REFILE);
+            let mut next = s.with_phase(phase).without(CANCEL_REQ | REFILE).next_epoch();
             if must_push {
                 next = next.with(QUEUED);
             }
