@@ -50,6 +50,7 @@
 mod block_on;
 mod blocking;
 mod context;
+mod defer;
 mod forkjoin;
 mod idle;
 mod lifo;
