@@ -50,6 +50,7 @@
 mod block_on;
 mod blocking;
 mod context;
+mod deterministic;
 mod defer;
 mod forkjoin;
 mod idle;
@@ -68,6 +69,7 @@ mod yield_now;
 #[doc(hidden)]
 pub mod loom_api;
 
+pub use deterministic::{DetJoinHandle, DeterministicRuntime, Stalled};
 pub use forkjoin::join;
 pub use metrics::{RuntimeMetrics, WorkerMetrics};
 pub use priority::Priority;

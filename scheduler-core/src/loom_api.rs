@@ -98,8 +98,16 @@ pub struct TestScheduler {
     queue: Mutex<Vec<Notified>>,
 }
 
-static TEST_VTABLE: SchedulerVtable =
-    SchedulerVtable { schedule: test_schedule, release: test_release, on_panic: test_on_panic };
+static TEST_VTABLE: SchedulerVtable = SchedulerVtable {
+    schedule: test_schedule,
+    bind: test_bind,
+    release: test_release,
+    on_panic: test_on_panic,
+};
+
+unsafe fn test_bind(_: *const (), _: NonNull<Header>) -> bool {
+    true
+}
 
 unsafe fn test_on_panic(_: *const ()) {}
 
@@ -128,7 +136,7 @@ impl TestScheduler {
     {
         let sched =
             Scheduler { vtable: &TEST_VTABLE, data: &**this as *const TestScheduler as *const () };
-        let ptr = raw::allocate(future, sched, crate::Priority::Normal, 0);
+        let ptr = raw::allocate(future, sched, crate::Priority::Normal);
         this.queue.lock().push(Notified(ptr));
         // SAFETY: `allocate` hands over the JoinHandle ref.
         unsafe { JoinHandle::from_raw(ptr) }

@@ -17,6 +17,9 @@ pub(crate) struct WorkerStats {
     pub(crate) steals_from: Box<[AtomicU64]>,
     pub(crate) parks: AtomicU64,
     pub(crate) panics: AtomicU64,
+    /// Tasks spawned from / completed on this worker (live tasks = spawned - completed).
+    pub(crate) spawned: AtomicU64,
+    pub(crate) completed: AtomicU64,
 }
 
 impl WorkerStats {
@@ -27,6 +30,8 @@ impl WorkerStats {
             steals_from: (0..workers).map(|_| AtomicU64::new(0)).collect(),
             parks: AtomicU64::new(0),
             panics: AtomicU64::new(0),
+            spawned: AtomicU64::new(0),
+            completed: AtomicU64::new(0),
         }
     }
 }
@@ -113,7 +118,7 @@ pub(crate) fn collect(shared: &crate::runtime::Shared) -> RuntimeMetrics {
     let worker_panics: u64 = workers.iter().map(|w| w.panics).sum();
     RuntimeMetrics {
         injector_depth: shared.injector.iter().map(|q| q.len()).sum(),
-        live_tasks: shared.owned.len(),
+        live_tasks: shared.live_tasks(),
         panics: worker_panics + shared.blocking.panics(),
         blocking_threads: shared.blocking.threads(),
         blocking_queue_depth: shared.blocking.queue_depth(),

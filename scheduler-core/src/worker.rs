@@ -162,6 +162,18 @@ impl Core {
         &self.shared.workers[self.index].stats
     }
 
+    /// Counts a task spawned from this worker.
+    #[inline]
+    pub(crate) fn count_spawned(&self) {
+        crate::metrics::bump(&self.stats().spawned);
+    }
+
+    /// Counts a task completed on this worker.
+    #[inline]
+    pub(crate) fn count_completed(&self) {
+        crate::metrics::bump(&self.stats().completed);
+    }
+
     /// Counts a caught task panic on this worker.
     pub(crate) fn count_panic(&self) {
         crate::metrics::bump(&self.stats().panics);
@@ -281,8 +293,12 @@ impl Core {
     }
 
     /// Leaves the searching state after finding work; the last searcher wakes one more.
+    #[inline]
     fn found_work(&self) {
-        if self.searching.replace(false) && self.shared.idle.stop_searching() {
+        if self.searching.get()
+            && self.searching.replace(false)
+            && self.shared.idle.stop_searching()
+        {
             self.shared.idle.notify_work();
         }
     }
@@ -329,6 +345,9 @@ impl Core {
                 self.maintenance();
             }
             if let Some(work) = self.next_local() {
+                // A worker woken as a searcher may find its work here (the injector): it must
+                // leave the searching state, or no one else would ever be woken.
+                self.found_work();
                 self.run(work);
                 continue;
             }

@@ -7,7 +7,7 @@ use crate::idle::Idle;
 use crate::lifo::LifoSlot;
 use crate::metrics::WorkerStats;
 use crate::queue::{self, Injector};
-use crate::sync::atomic::{AtomicBool, AtomicUsize};
+use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use crate::sync::{Arc, Mutex};
 use crossbeam_utils::CachePadded;
 use std::fmt;
@@ -173,6 +173,8 @@ impl Builder {
             shutdown: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             workers_alive: AtomicUsize::new(workers),
+            external_spawned: AtomicU64::new(0),
+            external_completed: AtomicU64::new(0),
             keepalive: Mutex::new(None),
             exit_lock: Mutex::new(()),
             exit_cvar: crate::sync::Condvar::new(),

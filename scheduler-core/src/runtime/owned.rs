@@ -1,22 +1,27 @@
 //! The owned-task list: every task that has not completed, so shutdown can cancel idle ones.
 //!
-//! Sharded by spawning worker (plus one shard for spawns from other threads), each shard a
-//! slab behind its own lock, so a task spawned and completed on one worker only ever takes
-//! that worker's lock (uncontended, on a line no other core writes). A task records its shard
-//! and slot in its header.
+//! Only tasks that went idle at least once are listed: a task is bound the first time a poll
+//! returns `Pending` (by the worker polling it, while it still holds `RUNNING`), so the common
+//! spawn-run-complete path takes no lock at all. A task that is never idle is always queued
+//! or running, and the queue drains and the running workers take care of it at shutdown.
+//!
+//! Sharded by the binding worker (plus one shard for other threads), each shard a slab behind
+//! its own lock; a task records `shard << 32 | slot` in its header.
 //!
 //! Invariants:
-//! - A task is listed from `bind` until its completion calls `remove`; while listed it holds
-//!   the "owned" ref (dropped by the completion, see `task::raw::complete`). So a listed task
-//!   is alive, and `for_each_listed` may take a ref on it under the shard lock.
+//! - A task is listed from `bind` until its completion calls `remove`; while listed it still
+//!   holds the scheduler's "owned" ref (dropped by the completion after `remove`, see
+//!   `task::raw::complete`). So a listed task is alive, and `snapshot` may take a ref on it
+//!   under the shard lock.
 //! - `bind` checks the shutdown flag under the shard lock, and shutdown sets the flag before
-//!   it sweeps the shards (taking each lock): every task is either refused by `bind` or seen
-//!   by the sweep.
-//! - The live-task count is the sum of the shard lengths.
+//!   it sweeps the shards (taking each lock): every idle task is either refused by `bind`
+//!   (and cancelled by its poller) or seen by the sweep.
+//! - Every task that can be woken from idle is listed, which is what keeps the runtime's
+//!   shared state alive for its wakers (see `runtime::shared`).
 
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::Mutex;
-use crate::task::raw::Header;
+use crate::task::raw::{Header, UNLISTED};
 use crossbeam_utils::CachePadded;
 use std::ptr::NonNull;
 
@@ -43,16 +48,17 @@ impl OwnedTasks {
         }
     }
 
-    /// The shard for spawns from threads that are not workers.
-    pub(crate) fn external_shard(&self) -> u32 {
-        (self.shards.len() - 1) as u32
+    /// The shard for tasks bound by threads that are not workers.
+    pub(crate) fn external_shard(&self) -> usize {
+        self.shards.len() - 1
     }
 
-    /// Lists `task` in its shard; false (and not listed) when shutdown has begun.
-    pub(crate) fn bind(&self, task: NonNull<Header>, shutdown: &AtomicBool) -> bool {
-        // SAFETY: the caller holds refs of the freshly allocated task.
+    /// Lists `task` in `shard`; false (and not listed) when shutdown has begun.
+    pub(crate) fn bind(&self, task: NonNull<Header>, shard: usize, shutdown: &AtomicBool) -> bool {
+        // SAFETY: the caller holds RUNNING and a ref of the task.
         let header = unsafe { task.as_ref() };
-        let mut slab = self.shards[header.owned_shard as usize].lock();
+        let shard = shard.min(self.shards.len() - 1);
+        let mut slab = self.shards[shard].lock();
         // Relaxed is enough: the sweep sets the flag before taking this same lock.
         if shutdown.load(Ordering::Relaxed) {
             return false;
@@ -68,17 +74,21 @@ impl OwnedTasks {
             }
         };
         slab.len += 1;
-        // Relaxed: read back only under this shard's lock.
-        header.owned_slot.store(slot, Ordering::Relaxed);
+        // Relaxed: the remover is ordered after us by the task's state transitions.
+        header.owned.store(((shard as u64) << 32) | slot as u64, Ordering::Relaxed);
         true
     }
 
-    /// Unlists a completing task; false if it was never listed (spawned after shutdown).
+    /// Unlists a completing task; false if it was never listed (never idle).
     pub(crate) fn remove(&self, task: NonNull<Header>) -> bool {
         // SAFETY: the completing thread holds refs of the task.
         let header = unsafe { task.as_ref() };
-        let mut slab = self.shards[header.owned_shard as usize].lock();
-        let slot = header.owned_slot.load(Ordering::Relaxed);
+        let owned = header.owned.load(Ordering::Relaxed);
+        if owned == UNLISTED {
+            return false;
+        }
+        let (shard, slot) = ((owned >> 32) as usize, (owned & u64::from(u32::MAX)) as usize);
+        let mut slab = self.shards[shard].lock();
         match slab.entries.get_mut(slot) {
             Some(e) if *e == Some(task) => {
                 *e = None;
@@ -90,7 +100,7 @@ impl OwnedTasks {
         }
     }
 
-    /// Number of listed (not yet completed) tasks.
+    /// Number of listed tasks (went idle once, not yet completed).
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| s.lock().len).sum()
     }

@@ -1,10 +1,13 @@
 //! The state every thread of one runtime shares: queues, idle workers, owned tasks, pools.
 //!
-//! Lifetime: `Handle`s, the `Runtime` and worker threads hold `Arc<Shared>`. Task headers
-//! hold a raw pointer instead (no `Arc` clone per task); what keeps `Shared` alive for them is
-//! [`Shared::keepalive`], one `Arc` that the runtime releases only after shutdown has finished
-//! *and* the owned-task list is empty. A task calls its scheduler only while it is not
-//! complete, i.e. while listed, so it never sees a freed `Shared`.
+//! Lifetime: `Handle`s, the `Runtime` and worker and blocking threads hold `Arc<Shared>`. Task
+//! headers hold a raw pointer instead (no `Arc` clone per task); what keeps `Shared` alive for
+//! them is [`Shared::keepalive`], one `Arc` that the runtime releases only after shutdown has
+//! finished *and* the owned-task list is empty. A task calls its scheduler only while it is
+//! not complete, and then either a thread holding an `Arc` runs it (a worker or blocking
+//! thread polling it, a spawner injecting it, a worker draining it), or it is idle and woken
+//! by a foreign waker, in which case it is listed (see `runtime::owned`) and the keep-alive
+//! is still held.
 
 use super::owned::OwnedTasks;
 use super::Config;
@@ -16,7 +19,7 @@ use crate::lifo::LifoSlot;
 use crate::metrics::WorkerStats;
 use crate::priority::{Priority, CLASSES};
 use crate::queue::{self, Injector, Remote};
-use crate::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use crate::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::task::raw::{self, Header, Scheduler, SchedulerVtable};
 use crate::task::{JoinHandle, Notified};
@@ -50,6 +53,9 @@ pub(crate) struct Shared {
     /// Set once shutdown drained every queue and swept the owned list.
     pub(crate) finished: AtomicBool,
     pub(crate) workers_alive: AtomicUsize,
+    /// Tasks spawned / completed off the workers (the workers count theirs in `WorkerStats`).
+    pub(crate) external_spawned: AtomicU64,
+    pub(crate) external_completed: AtomicU64,
     pub(crate) keepalive: Mutex<Option<Arc<Shared>>>,
     /// `exit_cvar` is signalled (under `exit_lock`) each time a worker exits.
     pub(crate) exit_lock: Mutex<()>,
@@ -59,9 +65,18 @@ pub(crate) struct Shared {
 
 pub(crate) static SCHEDULER_VTABLE: SchedulerVtable = SchedulerVtable {
     schedule: schedule_erased,
+    bind: bind_erased,
     release: release_erased,
     on_panic: on_panic_erased,
 };
+
+/// # Safety
+/// As for `schedule_erased`; the caller holds `RUNNING` of `task`.
+unsafe fn bind_erased(data: *const (), task: NonNull<Header>) -> bool {
+    // SAFETY: forwarded from the caller.
+    let shared = unsafe { &*(data as *const Shared) };
+    shared.bind(task)
+}
 
 /// # Safety
 /// As for `schedule_erased`.
@@ -99,43 +114,39 @@ impl Shared {
         self.shutdown.load(Ordering::Acquire)
     }
 
-    /// Allocates, lists and queues a new task.
+    /// Allocates and queues a new task (cancelled at once after shutdown).
     pub(crate) fn spawn<F>(&self, future: F, priority: Priority) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let me = self as *const Shared;
-        context::with_core(me, |core| match core {
+        let ptr = raw::allocate(future, self.scheduler(), priority);
+        // SAFETY: `allocate` hands us the JoinHandle ref.
+        let jh = unsafe { JoinHandle::from_raw(ptr) };
+        let task = Notified(ptr);
+        context::with_core(self, |core| match core {
             Some(core) => {
-                let ptr = raw::allocate(future, self.scheduler(), priority, core.index() as u32);
-                // SAFETY: `allocate` hands us the JoinHandle ref.
-                let jh = unsafe { JoinHandle::from_raw(ptr) };
-                let task = Notified(ptr);
-                if self.owned.bind(ptr, &self.shutdown) {
-                    core.push_spawned(task);
-                } else {
+                core.count_spawned();
+                if self.is_shutdown() {
                     task.cancel();
+                } else {
+                    core.push_spawned(task);
                 }
-                jh
             }
             None => {
-                let ptr =
-                    raw::allocate(future, self.scheduler(), priority, self.owned.external_shard());
-                // SAFETY: `allocate` hands us the JoinHandle ref.
-                let jh = unsafe { JoinHandle::from_raw(ptr) };
-                let task = Notified(ptr);
-                if self.owned.bind(ptr, &self.shutdown) {
-                    self.inject(task);
-                } else {
+                self.external_spawned.fetch_add(1, Ordering::Relaxed);
+                if self.is_shutdown() {
                     task.cancel();
+                } else {
+                    self.inject(task);
                 }
-                jh
             }
-        })
+        });
+        jh
     }
 
-    /// Allocates and lists a task for the blocking pool (not queued anywhere yet).
+    /// Allocates a task for the blocking pool (not queued anywhere yet); `None` after
+    /// shutdown (the task is then already cancelled).
     pub(crate) fn new_blocking_task<F>(
         &self,
         future: F,
@@ -144,16 +155,16 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let ptr =
-            raw::allocate(future, self.scheduler(), Priority::Normal, self.owned.external_shard());
+        let ptr = raw::allocate(future, self.scheduler(), Priority::Normal);
         // SAFETY: `allocate` hands us the JoinHandle ref.
         let jh = unsafe { JoinHandle::from_raw(ptr) };
         let task = Notified(ptr);
-        if self.owned.bind(ptr, &self.shutdown) {
-            (jh, Some(task))
-        } else {
+        self.external_spawned.fetch_add(1, Ordering::Relaxed);
+        if self.is_shutdown() {
             task.cancel();
             (jh, None)
+        } else {
+            (jh, Some(task))
         }
     }
 
@@ -198,10 +209,35 @@ impl Shared {
         }
     }
 
+    /// A task goes idle for the first time: list it in the current worker's shard.
+    fn bind(&self, task: NonNull<Header>) -> bool {
+        let shard = context::with_core(self, |core| match core {
+            Some(core) => core.index(),
+            None => self.owned.external_shard(),
+        });
+        self.owned.bind(task, shard, &self.shutdown)
+    }
+
+    /// Tasks spawned and not yet completed (approximate while tasks run; exact when quiet).
+    pub(crate) fn live_tasks(&self) -> usize {
+        let read = |c: &crate::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        let spawned: u64 = self.workers.iter().map(|w| read(&w.stats.spawned)).sum::<u64>()
+            + read(&self.external_spawned);
+        let completed: u64 = self.workers.iter().map(|w| read(&w.stats.completed)).sum::<u64>()
+            + read(&self.external_completed);
+        spawned.saturating_sub(completed) as usize
+    }
+
     /// A completing task leaves the owned list; after shutdown the last one releases the
     /// keep-alive.
     fn release(&self, task: NonNull<Header>) -> Option<KeepAlive> {
         self.owned.remove(task);
+        context::with_core(self, |core| match core {
+            Some(core) => core.count_completed(),
+            None => {
+                self.external_completed.fetch_add(1, Ordering::Relaxed);
+            }
+        });
         if self.finished.load(Ordering::Acquire) {
             self.try_release_keepalive()
         } else {

@@ -21,7 +21,7 @@
 use super::state::{State, ToCancel, ToIdle, ToRunning};
 use super::{JoinError, Notified, RunOutcome};
 use crate::priority::Priority;
-use crate::sync::atomic::AtomicUsize;
+use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::UnsafeCell;
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -35,8 +35,11 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 pub(crate) struct SchedulerVtable {
     /// Queues a task a waker made runnable (called from any thread).
     pub(crate) schedule: unsafe fn(*const (), Notified),
-    /// Removes a completed task from the owned-task list. Returns a value to drop after the
-    /// task no longer touches the scheduler (it may end the scheduler's life).
+    /// Lists a task in the owned-task list the first time it goes idle (its first `Pending`).
+    /// False when the scheduler shuts down: the caller (holding `RUNNING`) cancels the task.
+    pub(crate) bind: unsafe fn(*const (), NonNull<Header>) -> bool,
+    /// A task completes: unlists it if listed. Returns a value to drop after the task no
+    /// longer touches the scheduler (it may end the scheduler's life).
     pub(crate) release: unsafe fn(*const (), NonNull<Header>) -> Option<crate::runtime::KeepAlive>,
     /// Counts a caught panic (called on the completing thread, before the joiner wakes).
     pub(crate) on_panic: unsafe fn(*const ()),
@@ -59,16 +62,19 @@ struct TaskVtable {
 }
 
 /// The first field of every task cell.
+/// `Header::owned` of a task that never went idle (so it is in no owned-task list).
+pub(crate) const UNLISTED: u64 = u64::MAX;
+
 #[repr(C)]
 pub(crate) struct Header {
     pub(crate) state: State,
     vtable: &'static TaskVtable,
     pub(crate) scheduler: Scheduler,
     pub(crate) priority: Priority,
-    /// Which owned-task shard lists this task (fixed at spawn).
-    pub(crate) owned_shard: u32,
-    /// Its slot in that shard; written under the shard lock, read under it.
-    pub(crate) owned_slot: AtomicUsize,
+    /// Where the owned-task list holds this task: `shard << 32 | slot`, or [`UNLISTED`].
+    /// Written by `bind` under the shard lock while the binder holds `RUNNING`; read by the
+    /// completing thread, ordered after it by the state word's AcqRel transitions.
+    pub(crate) owned: AtomicU64,
 }
 
 impl std::fmt::Debug for Header {
@@ -95,12 +101,7 @@ struct Cell<F: Future> {
 
 /// Allocates a task cell for `future`; the state is `INITIAL` (three refs: owned list,
 /// `JoinHandle`, the returned notification).
-pub(crate) fn allocate<F>(
-    future: F,
-    scheduler: Scheduler,
-    priority: Priority,
-    owned_shard: u32,
-) -> NonNull<Header>
+pub(crate) fn allocate<F>(future: F, scheduler: Scheduler, priority: Priority) -> NonNull<Header>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -111,8 +112,7 @@ where
             vtable: vtable::<F>(),
             scheduler,
             priority,
-            owned_shard,
-            owned_slot: AtomicUsize::new(usize::MAX),
+            owned: AtomicU64::new(UNLISTED),
         },
         stage: UnsafeCell::new(Stage::Running(future)),
         join_waker: UnsafeCell::new(None),
@@ -216,15 +216,20 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> RunOutcome {
         })
     }));
     match polled {
-        Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
-            ToIdle::Idle => RunOutcome::Idle,
-            ToIdle::Notified => RunOutcome::Yielded(Notified(ptr)),
-            ToIdle::Cancel => {
-                // SAFETY: transition_to_idle left RUNNING set; we hold the run ref.
-                unsafe { cancel::<F>(ptr) };
-                RunOutcome::Done
+        Ok(Poll::Pending) => {
+            // First time idle: list it so shutdown can find it (module doc of runtime/owned).
+            if cell.header.owned.load(Ordering::Relaxed) == UNLISTED {
+                let sched = cell.header.scheduler;
+                // SAFETY: not complete, so the scheduler is alive (module doc).
+                if !unsafe { (sched.vtable.bind)(sched.data, ptr) } {
+                    // SAFETY: we hold RUNNING and the run's ref.
+                    unsafe { cancel::<F>(ptr) };
+                    return RunOutcome::Done;
+                }
             }
-        },
+            idle_after_poll::<F>(ptr, cell)
+        }
+
         Ok(Poll::Ready(value)) => {
             let dropped = drop_future(cell);
             let out = match dropped {
@@ -239,6 +244,19 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> RunOutcome {
             let _ = drop_future(cell);
             // SAFETY: we still hold RUNNING and the run ref.
             unsafe { complete(ptr, cell, Err(JoinError::panicked(payload))) };
+            RunOutcome::Done
+        }
+    }
+}
+
+/// Releases `RUNNING` after a `Pending` poll.
+fn idle_after_poll<F: Future>(ptr: NonNull<Header>, cell: &Cell<F>) -> RunOutcome {
+    match cell.header.state.transition_to_idle() {
+        ToIdle::Idle => RunOutcome::Idle,
+        ToIdle::Notified => RunOutcome::Yielded(Notified(ptr)),
+        ToIdle::Cancel => {
+            // SAFETY: transition_to_idle left RUNNING set; we hold the run ref.
+            unsafe { cancel::<F>(ptr) };
             RunOutcome::Done
         }
     }
