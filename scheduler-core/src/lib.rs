@@ -50,7 +50,6 @@
 mod block_on;
 mod blocking;
 mod context;
-mod deterministic;
 mod defer;
 mod forkjoin;
 mod idle;
@@ -69,7 +68,6 @@ mod yield_now;
 #[doc(hidden)]
 pub mod loom_api;
 
-pub use deterministic::{DetJoinHandle, DeterministicRuntime, Stalled};
 pub use forkjoin::join;
 pub use metrics::{RuntimeMetrics, WorkerMetrics};
 pub use priority::Priority;
