@@ -154,25 +154,25 @@ impl Core {
     }
 
     /// Fires the chain with `outcome`.
-    pub(crate) fn fire(self: &Arc<Self>, outcome: Outcome) -> Result<(), AlreadyCalled> {
-        self.fire_or_return(outcome).map_err(|_| AlreadyCalled)
+    pub(crate) fn fire(this: &Arc<Self>, outcome: Outcome) -> Result<(), AlreadyCalled> {
+        Core::fire_or_return(this, outcome).map_err(|_| AlreadyCalled)
     }
 
     /// Fires the chain with `outcome`, or gives it back if the chain was already fired.
-    pub(crate) fn fire_or_return(self: &Arc<Self>, outcome: Outcome) -> Result<(), Outcome> {
-        let mut s = self.lock();
+    pub(crate) fn fire_or_return(this: &Arc<Self>, outcome: Outcome) -> Result<(), Outcome> {
+        let mut s = this.lock();
         if s.called {
             if mem::take(&mut s.suppress_next_fire) {
                 return Ok(()); // Twisted: one fire after a canceller-less cancel is swallowed
             }
             return Err(outcome);
         }
-        self.start(s, outcome);
+        Core::start(this, s, outcome);
         Ok(())
     }
 
     /// Marks the chain fired and runs it (or leaves the result at rest if paused).
-    fn start(self: &Arc<Self>, mut s: SpinGuard<'_, State>, outcome: Outcome) {
+    fn start(this: &Arc<Self>, mut s: SpinGuard<'_, State>, outcome: Outcome) {
         s.called = true;
         let canceller = s.canceller.take(); // dropped on fire: breaks Arc cycles (DF-10)
         if s.paused > 0 || s.queue.is_empty() {
@@ -189,27 +189,27 @@ impl Core {
         let batch = s.queue.take();
         drop(s);
         drop(canceller);
-        drive(self, outcome, batch);
+        drive(this, outcome, batch);
     }
 
     /// [`add`](Core::add) through an owned handle: when it is the only handle and the chain is
     /// unfired, no other thread can see the core, so the callback is queued without locking.
     #[inline]
-    pub(crate) fn add_owned(mut self: Arc<Self>, callback: Callback) -> Arc<Self> {
-        if let Some(core) = Arc::get_mut(&mut self) {
+    pub(crate) fn add_owned(mut this: Arc<Self>, callback: Callback) -> Arc<Self> {
+        if let Some(core) = Arc::get_mut(&mut this) {
             let s = core.state.get_mut();
             if !s.called {
                 s.queue.push_back(callback);
-                return self;
+                return this;
             }
         }
-        self.add(callback);
-        self
+        Core::add(&this, callback);
+        this
     }
 
     /// Appends a callback; runs it at once (on this thread) if the chain is fired and idle.
-    pub(crate) fn add(self: &Arc<Self>, callback: Callback) {
-        let mut s = self.lock();
+    pub(crate) fn add(this: &Arc<Self>, callback: Callback) {
+        let mut s = this.lock();
         if s.running || s.paused > 0 || s.result.is_none() {
             // Unfired, paused, waiting, or another thread runs it: queue it.
             s.queue.push_back(callback);
@@ -222,7 +222,7 @@ impl Core {
         drop(s);
         let mut batch = CallbackQueue::default();
         batch.push_back(callback);
-        drive(self, outcome, batch);
+        drive(this, outcome, batch);
     }
 
     /// Increments the pause count.
@@ -233,8 +233,8 @@ impl Core {
     }
 
     /// Decrements the pause count; at zero, runs the chain if it holds a result.
-    pub(crate) fn unpause(self: &Arc<Self>) -> Result<(), NotPaused> {
-        let mut s = self.lock();
+    pub(crate) fn unpause(this: &Arc<Self>) -> Result<(), NotPaused> {
+        let mut s = this.lock();
         if s.paused == 0 {
             return Err(NotPaused);
         }
@@ -242,7 +242,7 @@ impl Core {
         if s.paused > 0 {
             return Ok(());
         }
-        self.pause_hint.store(false, Ordering::Relaxed);
+        this.pause_hint.store(false, Ordering::Relaxed);
         if s.running || s.result.is_none() {
             return Ok(());
         }
@@ -258,13 +258,13 @@ impl Core {
         s.running = true;
         let batch = s.queue.take();
         drop(s);
-        drive(self, outcome, batch);
+        drive(this, outcome, batch);
         Ok(())
     }
 
     /// Cancels the innermost unfired Deferred of this chain (see the module doc).
-    pub(crate) fn cancel(self: &Arc<Self>) {
-        let mut target = self.clone();
+    pub(crate) fn cancel(this: &Arc<Self>) {
+        let mut target = this.clone();
         loop {
             let mut s = target.lock();
             if s.called {
@@ -282,7 +282,7 @@ impl Core {
             }
             let Some(canceller) = s.canceller.take() else {
                 s.suppress_next_fire = true;
-                target.start(s, Err(Failure::new(Cancelled)));
+                Core::start(&target, s, Err(Failure::new(Cancelled)));
                 return;
             };
             s.cancelling = true;
@@ -292,7 +292,7 @@ impl Core {
                 report_unhandled(&Failure::from_panic(payload)); // Twisted port note 11
             }
             // The canceller may have fired it; then this is AlreadyCalled and ignored.
-            let _ = target.fire(Err(Failure::new(Cancelled)));
+            let _ = Core::fire(&target, Err(Failure::new(Cancelled)));
             return;
         }
     }

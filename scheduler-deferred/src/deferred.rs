@@ -146,7 +146,7 @@ impl<T: Send + 'static> Deferred<T> {
     /// d.callback(d.clone());
     /// ```
     pub fn callback(&self, value: T) -> Result<(), AlreadyCalled> {
-        self.core.fire(Ok(boxed(value)))
+        Core::fire(&self.core, Ok(boxed(value)))
     }
 
     /// Like [`callback`](Deferred::callback), but gives the value back when the Deferred was
@@ -156,7 +156,7 @@ impl<T: Send + 'static> Deferred<T> {
     ///
     /// The value, if the Deferred was already fired.
     pub fn try_callback(&self, value: T) -> Result<(), T> {
-        self.core.fire_or_return(Ok(boxed(value))).map_err(|outcome| {
+        Core::fire_or_return(&self.core, Ok(boxed(value))).map_err(|outcome| {
             match typed_result::<T>(outcome) {
                 Ok(value) => value,
                 Err(_) => unreachable!("the outcome we built holds a T"),
@@ -170,7 +170,7 @@ impl<T: Send + 'static> Deferred<T> {
     ///
     /// [`AlreadyCalled`] as for [`callback`](Deferred::callback).
     pub fn errback(&self, failure: impl Into<Failure>) -> Result<(), AlreadyCalled> {
-        self.core.fire(Err(failure.into()))
+        Core::fire(&self.core, Err(failure.into()))
     }
 
     /// True once fired (by `callback`, `errback` or `cancel`).
@@ -189,7 +189,7 @@ impl<T: Send + 'static> Deferred<T> {
     ///
     /// [`NotPaused`] if the Deferred is not paused (Twisted would wedge the chain).
     pub fn unpause(&self) -> Result<(), NotPaused> {
-        self.core.unpause()
+        Core::unpause(&self.core)
     }
 
     /// Cancels: an unfired Deferred calls its canceller, then fails with
@@ -197,7 +197,7 @@ impl<T: Send + 'static> Deferred<T> {
     /// next `callback`/`errback` is silently swallowed, once. A Deferred that fired but waits on
     /// a chained Deferred cancels that one. Otherwise a no-op; never an error.
     pub fn cancel(&self) {
-        self.core.cancel();
+        Core::cancel(&self.core);
     }
 
     /// True if the chain holds a result at rest: fired, not paused, not waiting on a chained
@@ -214,7 +214,7 @@ impl<T: Send + 'static> Deferred<T> {
     }
 
     fn push<U: Send + 'static>(self, callback: Callback) -> Deferred<U> {
-        Deferred::from_core(self.core.add_owned(callback))
+        Deferred::from_core(Core::add_owned(self.core, callback))
     }
 
     /// Adds a callback whose return value is the next result; failures pass it by.

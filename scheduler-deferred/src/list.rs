@@ -12,7 +12,7 @@
 
 use std::fmt;
 
-use crate::chain::{spent, Outcome, Step};
+use crate::chain::{spent, Core, Outcome, Step};
 use crate::deferred::typed_result;
 use crate::errors::FirstError;
 use crate::sync::{Arc, Mutex};
@@ -132,20 +132,23 @@ impl<T: Send + 'static> DeferredList<T> {
         let flags = (self.fire_on_one_callback, self.fire_on_one_errback, self.consume_errors);
         for (index, input) in self.inputs.into_iter().enumerate() {
             let (shared, list) = (shared.clone(), list.clone());
-            input.core.add(Box::new(move |outcome: Outcome| {
-                let result = typed_result::<T>(outcome);
-                let passed_on = match (&result, flags.2) {
-                    (Err(failure), false) => Err(failure.clone()),
-                    _ => spent(),
-                };
-                let fire = record(&shared, index, result, flags);
-                match fire {
-                    Fire::Not => {}
-                    Fire::List(done) => drop(list.callback(done)),
-                    Fire::Error(first) => drop(list.errback(first)),
-                }
-                Step::Done(passed_on)
-            }));
+            Core::add(
+                &input.core,
+                Box::new(move |outcome: Outcome| {
+                    let result = typed_result::<T>(outcome);
+                    let passed_on = match (&result, flags.2) {
+                        (Err(failure), false) => Err(failure.clone()),
+                        _ => spent(),
+                    };
+                    let fire = record(&shared, index, result, flags);
+                    match fire {
+                        Fire::Not => {}
+                        Fire::List(done) => drop(list.callback(done)),
+                        Fire::Error(first) => drop(list.errback(first)),
+                    }
+                    Step::Done(passed_on)
+                }),
+            );
         }
         list
     }

@@ -1,0 +1,36 @@
+//! Claim: when a callback of `outer` returns `inner` and `inner` is fired by another thread at
+//! the same time, `inner`'s result reaches `outer` exactly once and `outer`'s remaining
+//! callbacks run exactly once, whichever side wins (the hand-off to a still-running outer
+//! runner, or the inner's runner claiming the idle outer).
+//!
+//! Protocol: `scheduler-deferred/src/chain.rs` (module doc, "Chaining").
+//! Threads: main (fires outer) + 1 spawned (fires inner).
+//! Bound: LOOM_MAX_PREEMPTIONS=2, LOOM_MAX_BRANCHES=10000.
+
+#![allow(clippy::let_underscore_future)] // dropped handles share the chain
+
+#[cfg(loom)]
+use loom::{sync::Arc, sync::Mutex, thread};
+#[cfg(not(loom))]
+use std::{sync::Arc, sync::Mutex, thread};
+
+use scheduler_deferred::Deferred;
+
+#[test]
+fn inner_fired_while_outer_chains_onto_it() {
+    loom_tests::model(|| {
+        let outer = Deferred::<u32>::new();
+        let inner = Deferred::<u32>::new();
+        let after = Arc::new(Mutex::new(Vec::new()));
+        let (i, a) = (inner.clone(), after.clone());
+        let tail = outer.clone().add_callback_deferred(move |_| i).add_callback(move |n| {
+            a.lock().unwrap().push(n);
+            n + 1
+        });
+        let firer = thread::spawn(move || inner.callback(41).unwrap());
+        outer.callback(0).unwrap();
+        firer.join().unwrap();
+        assert_eq!(*after.lock().unwrap(), [41]);
+        assert_eq!(tail.take_result().unwrap().unwrap(), 42);
+    });
+}
