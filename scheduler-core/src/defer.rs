@@ -1,7 +1,7 @@
 //! Bridges to `scheduler-deferred`: [`JoinHandle::into_deferred`] and
 //! [`Handle::defer_to_thread`] (Twisted's `threads.deferToThread`).
 
-use crate::runtime::Handle;
+use crate::runtime::{Handle, Runtime};
 use crate::task::{JoinError, JoinHandle};
 use scheduler_deferred::{Cancelled, Deferred, Failure};
 use std::future::Future;
@@ -76,5 +76,16 @@ impl Handle {
         T: Send + 'static,
     {
         self.spawn_blocking(f).into_deferred()
+    }
+}
+
+impl Runtime {
+    /// Runs `f` on the blocking pool, as a Deferred; see [`Handle::defer_to_thread`].
+    pub fn defer_to_thread<F, T>(&self, f: F) -> Deferred<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.handle().defer_to_thread(f)
     }
 }

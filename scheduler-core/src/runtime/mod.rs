@@ -140,15 +140,6 @@ impl Runtime {
         self.handle.spawn_blocking(f)
     }
 
-    /// Runs `f` on the blocking pool, as a Deferred; see [`Handle::defer_to_thread`].
-    pub fn defer_to_thread<F, T>(&self, f: F) -> scheduler_deferred::Deferred<T>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        self.handle.defer_to_thread(f)
-    }
-
     /// Runs `future` to completion on the calling thread; see [`Handle::block_on`].
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.handle.block_on(future)
