@@ -51,6 +51,7 @@ mod block_on;
 mod blocking;
 mod context;
 mod defer;
+mod deterministic;
 mod forkjoin;
 mod idle;
 mod lifo;
@@ -61,6 +62,7 @@ mod runtime;
 mod scope;
 mod sync;
 mod task;
+pub mod time;
 mod worker;
 mod yield_now;
 
@@ -68,10 +70,12 @@ mod yield_now;
 #[doc(hidden)]
 pub mod loom_api;
 
+pub use deterministic::{DetJoinHandle, DeterministicRuntime, Stalled};
 pub use forkjoin::join;
 pub use metrics::{RuntimeMetrics, WorkerMetrics};
 pub use priority::Priority;
 pub use runtime::{Builder, Handle, Runtime, SpawnError, TryCurrentError, MAX_WORKER_THREADS};
 pub use scope::{scope, Scope};
 pub use task::{JoinError, JoinHandle};
+pub use time::{DelayedCall, LoopingCall};
 pub use yield_now::{yield_now, YieldNow};

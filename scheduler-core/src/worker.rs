@@ -327,11 +327,19 @@ impl Core {
         if queued > 1 && self.shared.idle.wants_worker() {
             self.shared.idle.notify_work();
         }
+        let shared = &*self.shared;
+        let _ = shared.time.maintain(self.index, |p| crate::time::driver::dispatch(shared, p));
     }
 
     /// The deadline a parked worker must wake at (its next timer), if any. Timer hook.
     pub(crate) fn park_deadline(&self) -> Option<Instant> {
-        None
+        // Timers fired by the maintenance step just before parking may have queued work here
+        // (a woken task sits in the LIFO slot without a notification): do not sleep on it.
+        let slot = &self.shared.workers[self.index].lifo;
+        if slot.is_occupied() || self.locals.iter().any(|l| !l.is_empty()) {
+            return Some(Instant::now());
+        }
+        self.shared.time.park_deadline(self.index)
     }
 
     /// The scheduling loop; returns at shutdown.

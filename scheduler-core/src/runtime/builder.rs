@@ -143,6 +143,12 @@ impl Builder {
                 format!("worker_threads must be in 1..={MAX_WORKER_THREADS}, got {workers}"),
             ));
         }
+        let time = crate::time::driver::TimeDriver::new(
+            workers,
+            self.timer_tick,
+            crate::time::source_of(&self.clock),
+        )
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let config = Config {
             worker_threads: workers,
             thread_name: self.thread_name,
@@ -179,6 +185,7 @@ impl Builder {
             exit_lock: Mutex::new(()),
             exit_cvar: crate::sync::Condvar::new(),
             config,
+            time,
         });
         *shared.keepalive.lock() = Some(shared.clone());
         let handle = Handle { shared: shared.clone() };

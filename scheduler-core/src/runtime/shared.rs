@@ -61,6 +61,8 @@ pub(crate) struct Shared {
     pub(crate) exit_lock: Mutex<()>,
     pub(crate) exit_cvar: Condvar,
     pub(crate) config: Config,
+    /// The timer shards (one per worker) and the clock: `crate::time::driver`.
+    pub(crate) time: crate::time::driver::TimeDriver,
 }
 
 pub(crate) static SCHEDULER_VTABLE: SchedulerVtable = SchedulerVtable {
@@ -291,6 +293,7 @@ impl Shared {
 
     /// Cancels what no worker will run any more: the injectors, then every idle task.
     fn finish_shutdown(&self) -> Option<KeepAlive> {
+        self.time.shutdown(); // pending timers' payloads may hold handles: drop them first
         self.drain_injectors();
         for task in self.owned.snapshot() {
             // SAFETY: `snapshot` gave us a ref on each task.

@@ -33,12 +33,12 @@ mod error;
 mod handle_api;
 mod looping;
 mod manual;
-mod reactor;
 mod react;
+mod reactor;
 mod sleep;
 
 pub use call::DelayedCall;
-pub use cooperator::{coiterate, CooperativeTask, Cooperator, TaskOutcome};
+pub use cooperator::{coiterate, CooperativeTask, Cooperator, SliceBudget, Step};
 pub use defer_later::defer_later;
 pub use error::{
     secs_f64, DelayedCallError, Elapsed, InvalidDelay, LoopingCallError, SchedulerStopped,
@@ -46,6 +46,9 @@ pub use error::{
 };
 pub use looping::LoopingCall;
 pub use manual::ManualReactor;
+pub use react::{react, react_on, SystemExit};
 pub use reactor::ReactorTime;
-pub use react::{react, react_future};
 pub use sleep::{sleep, sleep_until, timeout, Sleep, Timeout};
+
+pub(crate) use handle_api::source_of;
+pub(crate) use manual::enter as enter_manual;

@@ -1,0 +1,227 @@
+//! [`DelayedCall`]: a function scheduled at a deadline (Twisted's `base.DelayedCall`).
+//!
+//! # State
+//!
+//! One word, `state`, decides the call's fate: `PENDING -> CALLED` (its timer fired and the
+//! function is handed out to run) or `PENDING -> CANCELLED` (`cancel`). Each transition is one
+//! compare-exchange, so exactly one of "fire" and "cancel" wins, whatever threads race. The
+//! wheel entry only schedules: `cancel` also cancels it (best effort, to free the slot early),
+//! and a fire that loses to a cancel drops the payload. The function lives beside the key in
+//! `slot` (a mutex taken by the winner only), so a cancel drops it at once, like Twisted's
+//! `del self.func`.
+//!
+//! `reset` and `delay` move the wheel entry; when the wheel says the timer already fired, the
+//! call is on its way to run and they report [`DelayedCallError::AlreadyCalled`].
+
+use super::driver::TimerPayload;
+use super::error::DelayedCallError;
+use super::reactor::Host;
+use crate::priority::Priority;
+use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{Arc, Mutex};
+use scheduler_timers::{duration_to_ns, TimerKey};
+use std::fmt;
+use std::time::Duration;
+
+const PENDING: usize = 0;
+const CALLED: usize = 1;
+const CANCELLED: usize = 2;
+
+type CallFn = Box<dyn FnOnce() + Send + 'static>;
+
+struct CallSlot {
+    key: Option<TimerKey>,
+    f: Option<CallFn>,
+}
+
+/// The shared part of a delayed call: what the timer payload and every handle point to.
+pub(crate) struct CallInner {
+    state: AtomicUsize,
+    deadline_ns: AtomicU64,
+    priority: Priority,
+    slot: Mutex<CallSlot>,
+    host: Host,
+}
+
+impl CallInner {
+    /// Fire: wins the call for running (`PENDING -> CALLED`) and hands out the function.
+    pub(crate) fn begin_call(&self) -> Option<CallFn> {
+        // AcqRel: pairs with the cancel CAS; the winner owns the slot's function.
+        self.state.compare_exchange(PENDING, CALLED, Ordering::AcqRel, Ordering::Acquire).ok()?;
+        self.slot.lock().f.take()
+    }
+
+    /// Shutdown: the call will never run; mark it cancelled and drop its function.
+    pub(crate) fn discard(&self) {
+        if self
+            .state
+            .compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            let f = self.slot.lock().f.take();
+            drop(f);
+        }
+    }
+
+    pub(crate) fn priority(&self) -> Priority {
+        self.priority
+    }
+
+    fn error(&self) -> DelayedCallError {
+        match self.state.load(Ordering::Acquire) {
+            CANCELLED => DelayedCallError::AlreadyCancelled,
+            _ => DelayedCallError::AlreadyCalled,
+        }
+    }
+}
+
+/// A call scheduled by [`Handle::call_later`](crate::Handle::call_later),
+/// [`ReactorTime::call_later`](crate::time::ReactorTime::call_later) or
+/// [`ManualReactor::call_later`](crate::time::ManualReactor::call_later): Twisted's
+/// `DelayedCall`. Clones refer to the same call; any thread may use them.
+///
+/// # Examples
+/// ```
+/// use scheduler_core::time::{DelayedCallError, ManualReactor};
+/// use std::time::Duration;
+///
+/// let clock = ManualReactor::new();
+/// let call = clock.call_later(Duration::from_secs(1), || println!("late"));
+/// call.delay(Duration::from_secs(1)).unwrap();
+/// assert_eq!(call.time(), Duration::from_secs(2));
+/// call.cancel().unwrap();
+/// assert_eq!(call.cancel(), Err(DelayedCallError::AlreadyCancelled));
+/// assert_eq!(clock.advance(Duration::from_secs(5)), 0);
+/// ```
+#[derive(Clone)]
+#[must_use = "dropping a DelayedCall does not cancel it; keep it to cancel or reset the call"]
+pub struct DelayedCall {
+    inner: Arc<CallInner>,
+}
+
+impl fmt::Debug for DelayedCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.inner.state.load(Ordering::Relaxed) {
+            PENDING => "pending",
+            CALLED => "called",
+            _ => "cancelled",
+        };
+        f.debug_struct("DelayedCall")
+            .field("time", &self.time())
+            .field("state", &state)
+            .field("priority", &self.inner.priority)
+            .finish()
+    }
+}
+
+impl DelayedCall {
+    /// Schedules `f` at `deadline_ns` on `host`. If the host refuses (its runtime shut down),
+    /// the call is born cancelled and `f` is dropped.
+    pub(crate) fn schedule(host: Host, deadline_ns: u64, priority: Priority, f: CallFn) -> Self {
+        let inner = Arc::new(CallInner {
+            state: AtomicUsize::new(PENDING),
+            deadline_ns: AtomicU64::new(deadline_ns),
+            priority,
+            slot: Mutex::new(CallSlot { key: None, f: Some(f) }),
+            host,
+        });
+        match inner.host.insert(deadline_ns, TimerPayload::Call(inner.clone())) {
+            Some(key) => inner.slot.lock().key = Some(key),
+            None => inner.discard(),
+        }
+        DelayedCall { inner }
+    }
+
+    /// Cancels the call: its function will not run and is dropped now.
+    ///
+    /// # Errors
+    /// [`DelayedCallError::AlreadyCalled`] if its time came (it ran, runs, or is about to run:
+    /// also from inside the function itself); [`DelayedCallError::AlreadyCancelled`] if it
+    /// was cancelled before.
+    pub fn cancel(&self) -> Result<(), DelayedCallError> {
+        let inner = &*self.inner;
+        if inner
+            .state
+            .compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(inner.error());
+        }
+        let (key, f) = {
+            let mut slot = inner.slot.lock();
+            (slot.key, slot.f.take())
+        };
+        drop(f);
+        if let Some(key) = key {
+            inner.host.cancel(key);
+        }
+        Ok(())
+    }
+
+    /// Re-schedules the call to `delay` from now (earlier or later; Twisted's `reset`).
+    ///
+    /// # Errors
+    /// As [`cancel`](Self::cancel).
+    pub fn reset(&self, delay: Duration) -> Result<(), DelayedCallError> {
+        let now = self.inner.host.now_ns();
+        self.reset_to(now.saturating_add(duration_to_ns(delay)))
+    }
+
+    /// Pushes the call `more` later than its current time (Twisted's `delay`; Rust durations
+    /// cannot be negative, use [`reset`](Self::reset) to move it earlier).
+    ///
+    /// # Errors
+    /// As [`cancel`](Self::cancel).
+    pub fn delay(&self, more: Duration) -> Result<(), DelayedCallError> {
+        let current = self.inner.deadline_ns.load(Ordering::Acquire);
+        self.reset_to(current.saturating_add(duration_to_ns(more)))
+    }
+
+    fn reset_to(&self, deadline_ns: u64) -> Result<(), DelayedCallError> {
+        let inner = &*self.inner;
+        if inner.state.load(Ordering::Acquire) != PENDING {
+            return Err(inner.error());
+        }
+        let key = inner.slot.lock().key;
+        let Some(key) = key else { return Err(inner.error()) };
+        match inner.host.reset(key, deadline_ns) {
+            Ok(()) => {
+                // Release: pairs with the Acquire loads of `time`/`delay`.
+                inner.deadline_ns.store(deadline_ns, Ordering::Release);
+                Ok(())
+            }
+            Err(_) => Err(inner.error()),
+        }
+    }
+
+    /// True until the call runs or is cancelled (Twisted's `active()`).
+    pub fn active(&self) -> bool {
+        self.inner.state.load(Ordering::Acquire) == PENDING
+    }
+
+    /// True once its time came (Twisted's `called`).
+    pub fn called(&self) -> bool {
+        self.inner.state.load(Ordering::Acquire) == CALLED
+    }
+
+    /// True once cancelled (Twisted's `cancelled`).
+    pub fn cancelled(&self) -> bool {
+        self.inner.state.load(Ordering::Acquire) == CANCELLED
+    }
+
+    /// When the call is due, as time since its clock's epoch (Twisted's `getTime()`).
+    pub fn time(&self) -> Duration {
+        Duration::from_nanos(self.inner.deadline_ns.load(Ordering::Acquire))
+    }
+
+    /// The priority class its function runs in (on a runtime).
+    pub fn priority(&self) -> Priority {
+        self.inner.priority
+    }
+}
+
+impl scheduler_deferred::ScheduledCall for DelayedCall {
+    fn cancel(&self) {
+        let _ = DelayedCall::cancel(self);
+    }
+}

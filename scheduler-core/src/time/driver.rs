@@ -1,0 +1,281 @@
+//! The runtime's timer driver: one [`scheduler_timers`] shard per worker, the clock, and the
+//! rules that keep every timer firing on time.
+//!
+//! # Who inserts where
+//!
+//! A task running on worker `i` inserts into shard `i` (its owner is running, so nobody needs
+//! waking: the worker recomputes its park deadline after its next maintenance step). Any
+//! other thread (a `block_on` caller, a blocking-pool thread, a foreign thread) picks a shard
+//! round-robin and inserts through that shard's lock-free inbox; the shard answers
+//! [`Wake::Owner`](scheduler_timers::Wake) when the new deadline is earlier than the deadline
+//! its owner published, and the inserting thread then unparks worker `i`.
+//!
+//! # Why an inserted timer is never slept through
+//!
+//! The owner, before parking, runs its maintenance step: an expiry pass that ends by
+//! *publishing* the shard's exact next deadline (`store; fence(SeqCst); load inbox`, and a
+//! re-drain if the inbox is not empty), then parks until the published deadline (read
+//! afterwards). A remote insert does *push to inbox; fence(SeqCst); `fetch_min` on the
+//! published deadline*. By the two fences, either the owner's inbox load sees the push (it
+//! drains, and the timer is part of what it publishes), or the remote `fetch_min` comes after
+//! the owner's store and sees the later deadline, so it reports `Wake::Owner` and we unpark
+//! the owner. The unpark sets the parker's token, so it also works when it lands before the
+//! owner blocks (it then returns from `park` at once). The shard half of this argument is
+//! the timer crate's (model `loom-tests/tests/timers_inbox.rs`); the driver adds only "act on
+//! `Wake::Owner` with a token unpark" (model `loom-tests/tests/time_remote_insert_park.rs`).
+//!
+//! # Timer stealing
+//!
+//! The maintenance step also looks at every other shard's published deadline and, when it is
+//! overdue, fires up to [`STEAL_BATCH`] of its timers on the owner's behalf (the shard's
+//! try-acquired expiry right makes this safe against the owner). A parked worker wakes at its
+//! own next deadline, or at another shard's next deadline plus [`STEAL_GRACE_NS`]: a worker
+//! blocked in a long task has its overdue timers fired by an idle worker within about that
+//! grace (as long as the idle worker knew the deadline when it parked).
+//!
+//! # Shutdown
+//!
+//! [`TimeDriver::shutdown`] drops every pending payload (so a callback holding a `Handle`
+//! cannot keep the runtime alive through a cycle). An insert racing with it pairs *push;
+//! fence(SeqCst); load shutdown flag* with the shutdown's *store flag; fence(SeqCst); drain*,
+//! and drains again itself when it sees the flag.
+
+use super::call::CallInner;
+pub(crate) use super::reactor::dispatch;
+use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::Arc;
+use scheduler_timers::{
+    Clock, ConfigError, ManualClock, RemoteShard, SystemClock, TimerConfig, TimerError, TimerKey,
+    TimerShard,
+};
+use std::fmt;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+/// Most timers an idle worker fires from another worker's shard per maintenance step.
+pub(crate) const STEAL_BATCH: usize = 256;
+
+/// How long after another shard's next deadline a parked worker wakes to steal it (1 ms).
+pub(crate) const STEAL_GRACE_NS: u64 = 1_000_000;
+
+/// What a timer hands out when it fires.
+pub(crate) enum TimerPayload {
+    /// Wake a task (sleep, timeout): done inline by whoever fires it.
+    Wake(Waker),
+    /// Run a [`DelayedCall`](super::DelayedCall)'s function.
+    Call(Arc<CallInner>),
+}
+
+impl fmt::Debug for TimerPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TimerPayload::Wake(_) => f.write_str("Wake"),
+            TimerPayload::Call(_) => f.write_str("Call"),
+        }
+    }
+}
+
+/// The clock a runtime's timers run on.
+#[derive(Debug, Clone)]
+pub(crate) enum TimeSource {
+    /// Monotonic time since the runtime started.
+    System(SystemClock),
+    /// Time that moves only when told to (`Builder::clock`, `Handle::advance`).
+    Manual(ManualClock),
+}
+
+impl TimeSource {
+    #[inline]
+    pub(crate) fn now_ns(&self) -> u64 {
+        match self {
+            TimeSource::System(c) => c.now_ns(),
+            TimeSource::Manual(c) => c.now_ns(),
+        }
+    }
+
+    /// The clock reading (ns) of an `Instant`: exact for the system clock; for a manual clock
+    /// the instant counts as "that long from now".
+    pub(crate) fn deadline_of(&self, at: Instant) -> u64 {
+        match self {
+            TimeSource::System(c) => c.deadline_of(at),
+            TimeSource::Manual(c) => scheduler_timers::deadline_after(
+                c.now_ns(),
+                at.saturating_duration_since(Instant::now()),
+            ),
+        }
+    }
+}
+
+/// The timer shards of one runtime and its clock.
+pub(crate) struct TimeDriver {
+    source: TimeSource,
+    shards: Box<[RemoteShard<TimerPayload>]>,
+    next_external: AtomicUsize,
+}
+
+impl fmt::Debug for TimeDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimeDriver")
+            .field("source", &self.source)
+            .field("shards", &self.shards.len())
+            .finish()
+    }
+}
+
+impl TimeDriver {
+    /// One shard per worker with the given tick (default 1 ms) on the given clock (default:
+    /// the system clock, from now).
+    pub(crate) fn new(
+        workers: usize,
+        tick: Option<Duration>,
+        source: Option<TimeSource>,
+    ) -> Result<TimeDriver, ConfigError> {
+        let config = match tick {
+            Some(t) => TimerConfig::default().with_tick(t)?,
+            None => TimerConfig::default(),
+        };
+        let shards =
+            (0..workers).map(|i| TimerShard::new(i as u32, config).remote()).collect::<Box<[_]>>();
+        let source = source.unwrap_or_else(|| TimeSource::System(SystemClock::new()));
+        Ok(TimeDriver { source, shards, next_external: AtomicUsize::new(0) })
+    }
+
+    pub(crate) fn source(&self) -> &TimeSource {
+        &self.source
+    }
+
+    #[inline]
+    pub(crate) fn now_ns(&self) -> u64 {
+        self.source.now_ns()
+    }
+
+    /// Inserts a timer: into shard `local` when called on that worker, else into a shard
+    /// picked round-robin, calling `unpark(i)` when worker `i` must wake for it.
+    pub(crate) fn insert(
+        &self,
+        local: Option<usize>,
+        deadline_ns: u64,
+        payload: TimerPayload,
+        unpark: impl FnOnce(usize),
+    ) -> Result<TimerKey, TimerError> {
+        let (index, remote) = match local {
+            Some(i) => (i, false),
+            None => {
+                // Relaxed: a load-balancing counter, nothing is published through it.
+                let i = self.next_external.fetch_add(1, Ordering::Relaxed) % self.shards.len();
+                (i, true)
+            }
+        };
+        let (key, wake) = self.shards[index].insert(deadline_ns, payload)?;
+        if remote && wake.is_needed() {
+            unpark(index);
+        }
+        Ok(key)
+    }
+
+    /// Cancels a timer (any thread; the owner reclaims the slot at its next pass).
+    pub(crate) fn cancel(&self, key: TimerKey) -> Result<(), TimerError> {
+        self.shard_of(key)?.cancel(key)
+    }
+
+    /// Moves a timer's deadline; `unpark(i)` when worker `i` must wake for the new deadline.
+    pub(crate) fn reset(
+        &self,
+        local: Option<usize>,
+        key: TimerKey,
+        deadline_ns: u64,
+        unpark: impl FnOnce(usize),
+    ) -> Result<(), TimerError> {
+        let wake = self.shard_of(key)?.reset(key, deadline_ns)?;
+        let owner = key.shard() as usize;
+        if wake.is_needed() && local != Some(owner) {
+            unpark(owner);
+        }
+        Ok(())
+    }
+
+    fn shard_of(&self, key: TimerKey) -> Result<&RemoteShard<TimerPayload>, TimerError> {
+        self.shards.get(key.shard() as usize).ok_or(TimerError::WrongShard)
+    }
+
+    /// Worker `index`'s maintenance: fires its own due timers, then steals overdue timers of
+    /// the other shards. Returns how many fired.
+    pub(crate) fn maintain(&self, index: usize, mut dispatch: impl FnMut(TimerPayload)) -> usize {
+        let n = self.shards.len();
+        let mut now = None;
+        let mut fired = 0;
+        for k in 0..n {
+            let j = (index + k) % n;
+            let shard = &self.shards[j];
+            let Some(next) = shard.next_deadline() else { continue };
+            let now = *now.get_or_insert_with(|| self.now_ns());
+            if next > now {
+                continue;
+            }
+            let max = if j == index { usize::MAX } else { STEAL_BATCH };
+            if let Ok(pass) = shard.steal_expired(now, max, &mut dispatch) {
+                fired += pass.fired;
+            }
+        }
+        fired
+    }
+
+    /// The instant worker `index` should wake at: its own next deadline, or another shard's
+    /// plus [`STEAL_GRACE_NS`]. `None` (no timer, or a manual clock): sleep until unparked.
+    pub(crate) fn park_deadline(&self, index: usize) -> Option<Instant> {
+        let TimeSource::System(clock) = &self.source else { return None };
+        let mut best: Option<u64> = None;
+        for (j, shard) in self.shards.iter().enumerate() {
+            if let Some(d) = shard.next_deadline() {
+                let d = if j == index { d } else { d.saturating_add(STEAL_GRACE_NS) };
+                best = Some(best.map_or(d, |b| b.min(d)));
+            }
+        }
+        best.and_then(|ns| clock.epoch().checked_add(Duration::from_nanos(ns)))
+    }
+
+    /// Fires every timer due at `now_ns` on every shard from the calling thread (manual
+    /// clock: `Handle::advance`). Returns how many fired.
+    pub(crate) fn fire_all_due(
+        &self,
+        now_ns: u64,
+        mut dispatch: impl FnMut(TimerPayload),
+    ) -> usize {
+        let mut fired = 0;
+        for shard in self.shards.iter() {
+            loop {
+                match shard.steal_expired(now_ns, usize::MAX, &mut dispatch) {
+                    Ok(pass) => {
+                        fired += pass.fired;
+                        break;
+                    }
+                    Err(_) => std::thread::yield_now(), // an owner's pass is brief
+                }
+            }
+        }
+        fired
+    }
+
+    /// Drops every pending payload of shard `index` (shutdown).
+    pub(crate) fn drain_shard(&self, index: usize) {
+        let shard = &self.shards[index];
+        while shard.steal_expired(u64::MAX, usize::MAX, discard).is_err() {
+            std::thread::yield_now(); // whoever holds the right releases it within one step
+        }
+    }
+
+    /// Drops every pending payload of every shard (shutdown).
+    pub(crate) fn shutdown(&self) {
+        for i in 0..self.shards.len() {
+            self.drain_shard(i);
+        }
+    }
+}
+
+/// Drops a payload without running it; a call is marked cancelled and drops its function,
+/// which breaks any cycle through a captured `Handle`.
+pub(crate) fn discard(payload: TimerPayload) {
+    if let TimerPayload::Call(call) = payload {
+        call.discard();
+    }
+}

@@ -1,0 +1,165 @@
+//! The time API on [`Handle`] and [`Runtime`], and [`Builder::clock`].
+
+use super::call::DelayedCall;
+use super::driver::TimeSource;
+use super::error::InvalidDelay;
+use super::reactor::{Host, ReactorTime};
+use super::sleep::{Sleep, Timeout};
+use crate::priority::Priority;
+use crate::runtime::{Builder, Handle, Runtime};
+use crate::sync::Arc;
+use scheduler_timers::{duration_to_ns, ManualClock};
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+impl Builder {
+    /// Drives the runtime's timers with a manual clock instead of the system clock: timers
+    /// fire only when time is moved ([`Handle::advance`]), never by waiting. Workers then park
+    /// without a deadline.
+    ///
+    /// # Examples
+    /// ```
+    /// use scheduler_core::Runtime;
+    /// use scheduler_timers::ManualClock;
+    /// use std::sync::{Arc, atomic::{AtomicBool, Ordering}};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().worker_threads(2).clock(ManualClock::new()).build().unwrap();
+    /// let done = Arc::new(AtomicBool::new(false));
+    /// let flag = done.clone();
+    /// let call = rt.call_later(Duration::from_secs(3600), move || flag.store(true, Ordering::SeqCst));
+    /// assert_eq!(rt.handle().advance(Duration::from_secs(3600)), Some(1)); // an hour, instantly
+    /// while !done.load(Ordering::SeqCst) { std::thread::yield_now() } // the call runs as a task
+    /// assert!(call.called());
+    /// ```
+    pub fn clock(mut self, clock: ManualClock) -> Self {
+        self.clock = Some(std::sync::Arc::new(TimeSource::Manual(clock)));
+        self
+    }
+}
+
+/// The clock source a builder's reserved `clock` field holds (`None`: the system clock).
+pub(crate) fn source_of(
+    clock: &Option<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
+) -> Option<TimeSource> {
+    clock.as_ref().and_then(|c| c.downcast_ref::<TimeSource>()).cloned()
+}
+
+impl Handle {
+    fn host(&self) -> Host {
+        Host::Runtime(self.clone())
+    }
+
+    /// Runs `f` as a task (at [`Priority::Normal`]) once `delay` has passed (Twisted's
+    /// `reactor.callLater`). `Duration::MAX` is accepted (it never comes, in effect).
+    ///
+    /// # Examples
+    /// ```
+    /// use scheduler_core::Runtime;
+    /// use std::time::Duration;
+    /// let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let call = rt.call_later(Duration::from_millis(1), move || tx.send(42).unwrap());
+    /// assert_eq!(rx.recv().unwrap(), 42);
+    /// assert!(call.cancel().is_err()); // AlreadyCalled
+    /// ```
+    pub fn call_later<F>(&self, delay: Duration, f: F) -> DelayedCall
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.call_later_with(Priority::Normal, delay, f)
+    }
+
+    /// [`call_later`](Self::call_later) in a priority class.
+    pub fn call_later_with<F>(&self, priority: Priority, delay: Duration, f: F) -> DelayedCall
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let at = self.shared.time.now_ns().saturating_add(duration_to_ns(delay));
+        DelayedCall::schedule(self.host(), at, priority, Box::new(f))
+    }
+
+    /// [`call_later`](Self::call_later) with the delay in `f64` seconds (Twisted's float).
+    ///
+    /// # Errors
+    /// [`InvalidDelay`] for a negative, NaN or infinite delay; nothing is scheduled.
+    pub fn call_later_secs<F>(&self, secs: f64, f: F) -> Result<DelayedCall, InvalidDelay>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        Ok(self.call_later(super::error::secs_f64(secs)?, f))
+    }
+
+    /// Runs `f` as a task at `deadline` (a past deadline: as soon as possible).
+    pub fn call_at<F>(&self, deadline: Instant, f: F) -> DelayedCall
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.call_at_with(Priority::Normal, deadline, f)
+    }
+
+    /// [`call_at`](Self::call_at) in a priority class.
+    pub fn call_at_with<F>(&self, priority: Priority, deadline: Instant, f: F) -> DelayedCall
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let at = self.shared.time.source().deadline_of(deadline);
+        DelayedCall::schedule(self.host(), at, priority, Box::new(f))
+    }
+
+    /// A future that completes once `delay` has passed on this runtime's clock (usable from
+    /// any thread, including in `block_on`).
+    pub fn sleep(&self, delay: Duration) -> Sleep {
+        Sleep::after(self.host(), delay)
+    }
+
+    /// A future that completes at `deadline`.
+    pub fn sleep_until(&self, deadline: Instant) -> Sleep {
+        Sleep::at(self.host(), deadline)
+    }
+
+    /// Runs `future` with a deadline `after` from now on this runtime's clock; see
+    /// [`time::timeout`](crate::time::timeout).
+    pub fn timeout<F: Future>(&self, after: Duration, future: F) -> Timeout<F> {
+        Timeout::with_sleep(future, self.sleep(after), after)
+    }
+
+    /// The runtime clock's time since its epoch (the runtime's start for the system clock).
+    pub fn clock_now(&self) -> Duration {
+        ReactorTime::now(self)
+    }
+
+    /// With a manual clock ([`Builder::clock`]): moves time forward by `d` and fires every
+    /// timer now due, from the calling thread (calls are spawned as tasks, sleeps are woken).
+    /// Returns how many fired, or `None` when the runtime runs on the system clock (which
+    /// cannot be moved).
+    pub fn advance(&self, d: Duration) -> Option<usize> {
+        let TimeSource::Manual(clock) = self.shared.time.source() else { return None };
+        let now = clock.advance(d);
+        let shared = Arc::clone(&self.shared);
+        Some(self.shared.time.fire_all_due(now, |p| super::reactor::dispatch(&shared, p)))
+    }
+}
+
+impl Runtime {
+    /// Runs `f` once `delay` has passed; see [`Handle::call_later`].
+    pub fn call_later<F>(&self, delay: Duration, f: F) -> DelayedCall
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.handle().call_later(delay, f)
+    }
+
+    /// Runs `f` at `deadline`; see [`Handle::call_at`].
+    pub fn call_at<F>(&self, deadline: Instant, f: F) -> DelayedCall
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.handle().call_at(deadline, f)
+    }
+
+    /// A sleep on this runtime; see [`Handle::sleep`].
+    pub fn sleep(&self, delay: Duration) -> Sleep {
+        self.handle().sleep(delay)
+    }
+}

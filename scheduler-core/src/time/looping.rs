@@ -1,0 +1,359 @@
+//! [`LoopingCall`]: Twisted's `task.LoopingCall`, on any [`ReactorTime`].
+//!
+//! # State and locking
+//!
+//! `state` (a mutex) holds what Twisted keeps in attributes: `running`, the interval, the
+//! start time, the pending `DelayedCall`, the `start()` Deferred, and `_realLastTime` for
+//! `with_count`. The lock is never held while `f` runs or while a Deferred fires, so `f` may
+//! call `stop`, `reset` or `start` on its own loop. The function itself is taken out of its
+//! slot while it runs (a re-entrant call finds the slot empty and skips).
+//!
+//! # Schedule
+//!
+//! After each call (or when the Deferred `f` returned fires), the next call is placed on the
+//! grid `start + k * interval`, strictly after now: missed intervals are skipped, not
+//! replayed (Twisted's `_scheduleFrom`). An interval of zero schedules the next call with
+//! delay zero: on a runtime it runs as a new task, behind whatever is queued, so the loop
+//! never starves other tasks; on a [`ManualReactor`](super::ManualReactor) it runs again
+//! within the same `advance`, like Twisted's `Clock`, until stopped.
+
+use super::call::DelayedCall;
+use super::error::{secs_f64, LoopingCallError};
+use super::reactor::ReactorTime;
+use crate::priority::Priority;
+use crate::sync::{Arc, Mutex};
+use scheduler_deferred::{Deferred, Failure, IntoDeferred};
+use scheduler_timers::duration_to_ns;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+type LoopFn = Box<dyn FnMut(u64) -> Deferred<()> + Send + 'static>;
+
+#[derive(Default)]
+struct LoopState {
+    running: bool,
+    interval_ns: u64,
+    start_ns: u64,
+    run_at_start: bool,
+    call: Option<DelayedCall>,
+    deferred: Option<Deferred<LoopingCall>>,
+    real_last_ns: Option<u64>,
+}
+
+struct LoopInner {
+    clock: Arc<dyn ReactorTime>,
+    with_count: bool,
+    priority: Priority,
+    f: Mutex<Option<LoopFn>>,
+    state: Mutex<LoopState>,
+}
+
+/// Calls a function every `interval` (Twisted's `task.LoopingCall`).
+///
+/// [`start`](Self::start) returns a Deferred that fires with the `LoopingCall` when
+/// [`stop`](Self::stop) is called, or fails (and the loop stops) when `f` fails or panics.
+/// If `f` returns a Deferred, the next call waits until it fires. Missed intervals are
+/// skipped, and [`with_count`](Self::with_count) tells `f` how many intervals passed since
+/// its last call. Clones refer to the same loop.
+///
+/// # Examples
+/// On a manual clock (Twisted's `task.Clock` pattern): nothing waits on real time.
+/// ```
+/// use scheduler_core::time::{LoopingCall, ManualReactor};
+/// use scheduler_deferred::Failure;
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+///
+/// let clock = ManualReactor::new();
+/// let counts = Arc::new(Mutex::new(Vec::new()));
+/// let seen = counts.clone();
+/// let lc = LoopingCall::with_count(clock.clone(), move |n| {
+///     seen.lock().unwrap().push(n);
+///     Ok::<_, Failure>(())
+/// });
+/// let done = lc.start(Duration::from_secs(1), true).unwrap();
+/// clock.advance(Duration::from_secs(1));
+/// clock.advance(Duration::from_secs(3)); // two intervals missed
+/// lc.stop().unwrap();
+/// assert_eq!(*counts.lock().unwrap(), [1, 1, 3]);
+/// assert!(done.take_result().unwrap().is_ok());
+/// ```
+#[derive(Clone)]
+pub struct LoopingCall {
+    inner: Arc<LoopInner>,
+}
+
+impl fmt::Debug for LoopingCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.inner.state.lock();
+        f.debug_struct("LoopingCall")
+            .field("running", &st.running)
+            .field("interval", &Duration::from_nanos(st.interval_ns))
+            .finish()
+    }
+}
+
+impl LoopingCall {
+    /// A loop calling `f` on `clock`; `f` returns a `Result` or a `Deferred` (see
+    /// [`IntoDeferred`]).
+    pub fn new<C, R, F>(clock: C, mut f: F) -> LoopingCall
+    where
+        C: ReactorTime + 'static,
+        R: IntoDeferred<()>,
+        F: FnMut() -> R + Send + 'static,
+    {
+        Self::build(Arc::new(clock), false, Box::new(move |_| call_user(&mut f)))
+    }
+
+    /// A loop calling `f(count)`, where `count` is the number of intervals that passed since
+    /// the previous call (Twisted's `LoopingCall.withCount`; always 1 with a zero interval).
+    pub fn with_count<C, R, F>(clock: C, mut f: F) -> LoopingCall
+    where
+        C: ReactorTime + 'static,
+        R: IntoDeferred<()>,
+        F: FnMut(u64) -> R + Send + 'static,
+    {
+        Self::build(Arc::new(clock), true, Box::new(move |n| call_user(&mut || f(n))))
+    }
+
+    fn build(clock: Arc<dyn ReactorTime>, with_count: bool, f: LoopFn) -> LoopingCall {
+        LoopingCall {
+            inner: Arc::new(LoopInner {
+                clock,
+                with_count,
+                priority: Priority::Normal,
+                f: Mutex::new(Some(f)),
+                state: Mutex::new(LoopState::default()),
+            }),
+        }
+    }
+
+    /// Starts calling every `interval`; with `now`, the first call happens inside `start`.
+    /// The returned Deferred fires with this `LoopingCall` after [`stop`](Self::stop), or
+    /// fails with `f`'s failure (if `f` fails during `start`, it has already failed).
+    ///
+    /// # Errors
+    /// [`LoopingCallError::AlreadyRunning`] if the loop runs.
+    pub fn start(
+        &self,
+        interval: Duration,
+        now: bool,
+    ) -> Result<Deferred<LoopingCall>, LoopingCallError> {
+        let d = Deferred::new();
+        {
+            let mut st = self.inner.state.lock();
+            if st.running {
+                return Err(LoopingCallError::AlreadyRunning);
+            }
+            st.running = true;
+            st.deferred = Some(d.clone());
+            st.start_ns = self.now_ns();
+            st.interval_ns = duration_to_ns(interval);
+            st.run_at_start = now;
+            st.real_last_ns = None;
+            if !now {
+                let from = st.start_ns;
+                self.schedule_from(&mut st, from);
+            }
+        }
+        if now {
+            self.call();
+        }
+        Ok(d)
+    }
+
+    /// [`start`](Self::start) with the interval in `f64` seconds, as Twisted takes it.
+    ///
+    /// # Errors
+    /// [`LoopingCallError::InvalidInterval`] for a negative, NaN or infinite interval;
+    /// [`LoopingCallError::AlreadyRunning`] as for `start`.
+    pub fn start_secs(
+        &self,
+        interval: f64,
+        now: bool,
+    ) -> Result<Deferred<LoopingCall>, LoopingCallError> {
+        let interval = secs_f64(interval).map_err(|e| LoopingCallError::InvalidInterval(e.0))?;
+        self.start(interval, now)
+    }
+
+    /// Stops the loop. With a call pending, the `start` Deferred fires now; from inside `f`
+    /// (or while waiting on `f`'s Deferred), it fires when that call finishes.
+    ///
+    /// # Errors
+    /// [`LoopingCallError::NotRunning`] if the loop is not running.
+    pub fn stop(&self) -> Result<(), LoopingCallError> {
+        let fire = {
+            let mut st = self.inner.state.lock();
+            if !st.running {
+                return Err(LoopingCallError::NotRunning);
+            }
+            st.running = false;
+            match st.call.take() {
+                // Cancelled in time: nothing is in flight, fire now.
+                Some(call) if call.cancel().is_ok() => st.deferred.take(),
+                // No call pending, or it is already on its way: `call()` fires on its end.
+                _ => None,
+            }
+        };
+        if let Some(d) = fire {
+            let _ = d.callback(self.clone());
+        }
+        Ok(())
+    }
+
+    /// Restarts the interval from now (the next call comes one interval from now). A no-op
+    /// while `f` runs or while its Deferred is pending.
+    ///
+    /// # Errors
+    /// [`LoopingCallError::NotRunning`] if the loop is not running.
+    pub fn reset(&self) -> Result<(), LoopingCallError> {
+        let mut st = self.inner.state.lock();
+        if !st.running {
+            return Err(LoopingCallError::NotRunning);
+        }
+        if let Some(call) = st.call.take() {
+            if call.cancel().is_ok() {
+                st.start_ns = self.now_ns();
+                let from = st.start_ns;
+                self.schedule_from(&mut st, from);
+            } else {
+                st.call = Some(call); // already on its way: leave it
+            }
+        }
+        Ok(())
+    }
+
+    /// True from `start` until `stop` or a failure (false by the time the `start` Deferred
+    /// fires).
+    pub fn running(&self) -> bool {
+        self.inner.state.lock().running
+    }
+
+    /// The interval (zero before the first `start`).
+    pub fn interval(&self) -> Duration {
+        Duration::from_nanos(self.inner.state.lock().interval_ns)
+    }
+
+    /// Changes the interval; the next scheduling uses it (Twisted allows assigning
+    /// `lc.interval` while running).
+    pub fn set_interval(&self, interval: Duration) {
+        self.inner.state.lock().interval_ns = duration_to_ns(interval);
+    }
+
+    fn now_ns(&self) -> u64 {
+        duration_to_ns(self.inner.clock.now())
+    }
+
+    /// Twisted's `_scheduleFrom(when)`: the next grid point strictly after `when`.
+    fn schedule_from(&self, st: &mut LoopState, when: u64) {
+        let delay = if st.interval_ns == 0 {
+            0
+        } else {
+            let since = when.saturating_sub(st.start_ns);
+            st.interval_ns - since % st.interval_ns
+        };
+        let me = self.clone();
+        let at = Duration::from_nanos(when.saturating_add(delay));
+        let call = self.inner.clock.call_at_boxed_with(
+            self.inner.priority,
+            at,
+            Box::new(move || me.call()),
+        );
+        st.call = Some(call);
+    }
+
+    /// One run of the loop (Twisted's `__call__`).
+    fn call(&self) {
+        let count = {
+            let mut st = self.inner.state.lock();
+            st.call = None;
+            if !st.running {
+                // Stopped while this call was on its way: the stop is completed here.
+                let d = st.deferred.take();
+                drop(st);
+                if let Some(d) = d {
+                    let _ = d.callback(self.clone());
+                }
+                return;
+            }
+            self.count(&mut st)
+        };
+        let result = match count {
+            Some(n) => self.run_f(n),
+            None => Deferred::succeed(()),
+        };
+        let me = self.clone();
+        drop(result.add_both(move |r: Result<(), Failure>| {
+            me.finished(r);
+            Ok::<(), Failure>(())
+        }));
+    }
+
+    /// `with_count`'s count (None: skip this call, the float-rounding guard of Twisted).
+    fn count(&self, st: &mut LoopState) -> Option<u64> {
+        if !self.inner.with_count {
+            return Some(1);
+        }
+        let now = self.now_ns();
+        if st.interval_ns == 0 {
+            st.real_last_ns = Some(now);
+            return Some(1);
+        }
+        let iv = i128::from(st.interval_ns);
+        let start = i128::from(st.start_ns);
+        let last = match st.real_last_ns {
+            Some(t) => i128::from(t),
+            None if st.run_at_start => start - iv,
+            None => start,
+        };
+        let count = (i128::from(now) - start) / iv - (last - start) / iv;
+        if count <= 0 {
+            return None;
+        }
+        st.real_last_ns = Some(now);
+        Some(u64::try_from(count).unwrap_or(u64::MAX))
+    }
+
+    fn run_f(&self, n: u64) -> Deferred<()> {
+        let f = self.inner.f.lock().take();
+        let Some(mut f) = f else { return Deferred::succeed(()) };
+        let d = f(n);
+        *self.inner.f.lock() = Some(f);
+        d
+    }
+
+    /// `f`'s result is in: schedule the next call, or complete the `start` Deferred.
+    fn finished(&self, result: Result<(), Failure>) {
+        let mut st = self.inner.state.lock();
+        match result {
+            Ok(()) if st.running => {
+                let now = self.now_ns();
+                self.schedule_from(&mut st, now);
+            }
+            Ok(()) => {
+                let d = st.deferred.take();
+                drop(st);
+                if let Some(d) = d {
+                    let _ = d.callback(self.clone());
+                }
+            }
+            Err(failure) => {
+                st.running = false;
+                let d = st.deferred.take();
+                drop(st);
+                if let Some(d) = d {
+                    let _ = d.errback(failure);
+                }
+            }
+        }
+    }
+}
+
+/// Calls the user's function, turning a panic into a failed Deferred.
+fn call_user<R: IntoDeferred<()>>(f: &mut dyn FnMut() -> R) -> Deferred<()> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r.into_deferred(),
+        Err(payload) => Deferred::fail(Failure::from_panic(payload)),
+    }
+}

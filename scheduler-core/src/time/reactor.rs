@@ -1,0 +1,201 @@
+//! [`ReactorTime`]: Twisted's `IReactorTime` (`seconds()` + `callLater`), implemented by the
+//! runtime [`Handle`] and by [`ManualReactor`], so timed logic is written once and tested on
+//! virtual time.
+
+use super::call::DelayedCall;
+use super::driver::TimerPayload;
+use super::error::InvalidDelay;
+use super::manual::ManualReactor;
+use crate::context;
+use crate::priority::Priority;
+use crate::runtime::{Handle, Shared};
+use crate::sync::atomic::{fence, Ordering};
+use scheduler_timers::{deadline_after, duration_to_ns, TimerError, TimerKey};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// A clock that can run functions later (Twisted's `IReactorTime`).
+///
+/// Time is a [`Duration`] since the clock's epoch (the runtime's start, or zero for a
+/// [`ManualReactor`]). Implemented by [`Handle`] (functions run as tasks at their priority)
+/// and [`ManualReactor`] (functions run inside `advance`, on the advancing thread).
+///
+/// # Examples
+/// ```
+/// use scheduler_core::time::{ManualReactor, ReactorTime};
+/// use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
+/// use std::time::Duration;
+///
+/// fn arm(clock: &dyn ReactorTime, hits: Arc<AtomicU32>) {
+///     clock.call_later_boxed(Duration::from_millis(5), Box::new(move || {
+///         hits.fetch_add(1, Ordering::SeqCst);
+///     }));
+/// }
+/// let clock = ManualReactor::new();
+/// let hits = Arc::new(AtomicU32::new(0));
+/// arm(&clock, hits.clone());
+/// clock.advance(Duration::from_millis(5));
+/// assert_eq!(hits.load(Ordering::SeqCst), 1);
+/// ```
+pub trait ReactorTime: Send + Sync + fmt::Debug {
+    /// The current time since the clock's epoch (Twisted's `seconds()`).
+    fn now(&self) -> Duration;
+
+    /// Runs `f` at `deadline` (time since the epoch; a past deadline runs as soon as
+    /// possible) in the given priority class.
+    fn call_at_boxed_with(
+        &self,
+        priority: Priority,
+        deadline: Duration,
+        f: Box<dyn FnOnce() + Send + 'static>,
+    ) -> DelayedCall;
+
+    /// Runs `f` once `delay` has passed (saturating: `Duration::MAX` is "never", in effect).
+    fn call_later_boxed(
+        &self,
+        delay: Duration,
+        f: Box<dyn FnOnce() + Send + 'static>,
+    ) -> DelayedCall {
+        let at = self.now().saturating_add(delay);
+        self.call_at_boxed_with(Priority::Normal, at, f)
+    }
+
+    /// Runs `f` once `delay` has passed (Twisted's `callLater`).
+    fn call_later<F>(&self, delay: Duration, f: F) -> DelayedCall
+    where
+        Self: Sized,
+        F: FnOnce() + Send + 'static,
+    {
+        self.call_later_boxed(delay, Box::new(f))
+    }
+
+    /// `call_later` with the delay in `f64` seconds, as Twisted takes it.
+    ///
+    /// # Errors
+    /// [`InvalidDelay`] for a negative, NaN or infinite delay (nothing is scheduled).
+    fn call_later_secs<F>(&self, secs: f64, f: F) -> Result<DelayedCall, InvalidDelay>
+    where
+        Self: Sized,
+        F: FnOnce() + Send + 'static,
+    {
+        Ok(self.call_later_boxed(super::error::secs_f64(secs)?, Box::new(f)))
+    }
+}
+
+/// Where a timer lives: a runtime's driver, or a manual reactor.
+#[derive(Clone, Debug)]
+pub(crate) enum Host {
+    Runtime(Handle),
+    Manual(ManualReactor),
+}
+
+impl Host {
+    /// The host of the calling context: the deterministic runtime being run on this thread,
+    /// else the runtime whose thread this is.
+    pub(crate) fn current() -> Option<Host> {
+        if let Some(m) = super::manual::current() {
+            return Some(Host::Manual(m));
+        }
+        context::current_handle().map(Host::Runtime)
+    }
+
+    pub(crate) fn now_ns(&self) -> u64 {
+        match self {
+            Host::Runtime(h) => h.shared.time.now_ns(),
+            Host::Manual(m) => m.now_ns(),
+        }
+    }
+
+    pub(crate) fn deadline_of(&self, at: Instant) -> u64 {
+        match self {
+            Host::Runtime(h) => h.shared.time.source().deadline_of(at),
+            Host::Manual(m) => {
+                deadline_after(m.now_ns(), at.saturating_duration_since(Instant::now()))
+            }
+        }
+    }
+
+    /// Inserts a timer; `None` when the runtime has shut down (the payload is dropped).
+    pub(crate) fn insert(&self, deadline_ns: u64, payload: TimerPayload) -> Option<TimerKey> {
+        match self {
+            Host::Runtime(h) => runtime_insert(&h.shared, deadline_ns, payload),
+            Host::Manual(m) => m.insert(deadline_ns, payload).ok(),
+        }
+    }
+
+    pub(crate) fn cancel(&self, key: TimerKey) {
+        let _ = match self {
+            Host::Runtime(h) => h.shared.time.cancel(key),
+            Host::Manual(m) => m.cancel_key(key),
+        };
+    }
+
+    pub(crate) fn reset(&self, key: TimerKey, deadline_ns: u64) -> Result<(), TimerError> {
+        match self {
+            Host::Runtime(h) => {
+                let shared = &*h.shared;
+                let local = local_worker(shared);
+                shared.time.reset(local, key, deadline_ns, |i| shared.idle.unpark(i))
+            }
+            Host::Manual(m) => m.reset_key(key, deadline_ns),
+        }
+    }
+}
+
+/// The index of the calling worker, if it is a worker of `shared`.
+fn local_worker(shared: &Shared) -> Option<usize> {
+    context::with_core(shared as *const Shared, |core| core.map(|c| c.index()))
+}
+
+fn runtime_insert(shared: &Shared, deadline_ns: u64, payload: TimerPayload) -> Option<TimerKey> {
+    if shared.is_shutdown() {
+        super::driver::discard(payload);
+        return None;
+    }
+    let local = local_worker(shared);
+    let key = shared.time.insert(local, deadline_ns, payload, |i| shared.idle.unpark(i)).ok()?;
+    // SeqCst fence: pairs with the one in `Shared::begin_shutdown` (driver doc, "Shutdown"):
+    // either the shutdown drain sees our timer, or we see the flag and drain it ourselves.
+    fence(Ordering::SeqCst);
+    if shared.shutdown.load(Ordering::Relaxed) {
+        shared.time.drain_shard(key.shard() as usize);
+    }
+    Some(key)
+}
+
+/// Runs a fired payload on a runtime: wakers inline, calls as tasks in their class.
+pub(crate) fn dispatch(shared: &Shared, payload: TimerPayload) {
+    match payload {
+        TimerPayload::Wake(waker) => waker.wake(),
+        TimerPayload::Call(call) => {
+            if let Some(f) = call.begin_call() {
+                drop(shared.spawn(async move { f() }, call.priority()));
+            }
+        }
+    }
+}
+
+impl ReactorTime for Handle {
+    fn now(&self) -> Duration {
+        Duration::from_nanos(self.shared.time.now_ns())
+    }
+
+    fn call_at_boxed_with(
+        &self,
+        priority: Priority,
+        deadline: Duration,
+        f: Box<dyn FnOnce() + Send + 'static>,
+    ) -> DelayedCall {
+        DelayedCall::schedule(Host::Runtime(self.clone()), duration_to_ns(deadline), priority, f)
+    }
+}
+
+impl scheduler_deferred::CallLater for Handle {
+    fn call_later(
+        &self,
+        delay: Duration,
+        f: Box<dyn FnOnce() + Send>,
+    ) -> Box<dyn scheduler_deferred::ScheduledCall> {
+        Box::new(self.call_later_boxed(delay, f))
+    }
+}
