@@ -69,6 +69,13 @@ use crate::sync::UnsafeCell;
 use crate::wheel::Wheel;
 use crate::TimerConfig;
 
+/// Slots the owner claims from the slab at once when it must grow (one CAS per chunk).
+#[cfg(not(loom))]
+const OWNER_GROW_CHUNK: u32 = 32;
+/// Under loom: one at a time, so models with a few timers stay small (no logic change).
+#[cfg(loom)]
+const OWNER_GROW_CHUNK: u32 = 1;
+
 /// `next_deadline` value meaning "no pending timer".
 const NONE_PENDING: u64 = u64::MAX;
 
@@ -215,7 +222,7 @@ impl<T> Shared<T> {
                     }
                 }
                 Phase::Cancelled | Phase::Fired if !queued => {
-                    drop(wheel.reclaim(&self.slab, index));
+                    drop(wheel.reclaim_to(&self.slab, index, true));
                     return;
                 }
                 _ => return, // queued again: the next drain handles it
@@ -241,19 +248,22 @@ impl<T> Shared<T> {
 
     // ----- slots -----
 
-    /// A free slot for a thread without the right: the free list, else (after trying to drain
-    /// the inbox, which reclaims remotely cancelled slots) a new one.
+    /// A free slot for a thread without the right: the shared free list, else (if the right is
+    /// free) a private spare or a slot the inbox drain reclaims, else a new one.
     fn alloc_remote(&self) -> Result<u32, TimerError> {
         if let Some(index) = self.slab.pop_free() {
             return Ok(index);
         }
-        let drained = self.with_wheel(|wheel| self.drain_inbox(wheel));
-        if drained.is_some() {
-            if let Some(index) = self.slab.pop_free() {
-                return Ok(index);
-            }
+        // With the right, the private spares (and slots the drain reclaims) are ours to take.
+        let spare = self.with_wheel(|wheel| {
+            self.drain_inbox(wheel);
+            wheel.take_spare().or_else(|| self.slab.pop_free())
+        });
+        if let Some(Some(index)) = spare {
+            return Ok(index);
         }
-        self.slab.grow()
+        self.slab.mark_starved();
+        self.slab.grow(1).map(|fresh| fresh.start)
     }
 
     // ----- operations -----
@@ -263,9 +273,14 @@ impl<T> Shared<T> {
         let mut payload = Some(payload);
         let filed = self.with_wheel(|wheel| {
             self.drain_inbox(wheel);
-            let index = match self.slab.pop_free() {
+            let index = match wheel.take_spare().or_else(|| self.slab.pop_free()) {
                 Some(index) => index,
-                None => self.slab.grow()?,
+                None => {
+                    let fresh = self.slab.grow(OWNER_GROW_CHUNK)?;
+                    let first = fresh.start;
+                    wheel.add_spares(fresh.start + 1..fresh.end);
+                    first
+                }
             };
             let entry = self.slab.get(index).ok_or(TimerError::Stale)?;
             let generation = entry.arm(deadline, payload.take().expect("taken once"), false);

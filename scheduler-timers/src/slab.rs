@@ -21,7 +21,7 @@
 
 use crate::entry::{Entry, NIL};
 use crate::error::TimerError;
-use crate::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use crate::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::marker::PhantomData;
 use std::ptr;
 
@@ -73,6 +73,9 @@ pub(crate) struct Slab<T> {
     len: AtomicU32,
     /// Free-list head: `(tag, index)`.
     free: AtomicU64,
+    /// Set when a thread without the expiry right had to grow the slab: the next reclaim
+    /// goes to the shared free list instead of the owner's private spares.
+    starved: AtomicBool,
     /// The slab owns `T`s (so it is `Send` / `Sync` only as `T` allows).
     _owns: PhantomData<T>,
 }
@@ -83,6 +86,7 @@ impl<T> Slab<T> {
             pages: (0..PAGES).map(|_| AtomicPtr::new(ptr::null_mut())).collect(),
             len: AtomicU32::new(0),
             free: AtomicU64::new(pack(0, NIL)),
+            starved: AtomicBool::new(false),
             _owns: PhantomData,
         }
     }
@@ -150,22 +154,36 @@ impl<T> Slab<T> {
         }
     }
 
-    /// Hands out a never-used index, installing its page if needed.
-    pub(crate) fn grow(&self) -> Result<u32, TimerError> {
+    /// Records that a remote inserter found no free slot (a hint; Relaxed is enough).
+    pub(crate) fn mark_starved(&self) {
+        self.starved.store(true, Ordering::Relaxed);
+    }
+
+    /// Takes the starved hint (cheap when clear: one load).
+    #[inline]
+    pub(crate) fn take_starved(&self) -> bool {
+        self.starved.load(Ordering::Relaxed) && self.starved.swap(false, Ordering::Relaxed)
+    }
+
+    /// Hands out up to `count` (>= 1) never-used consecutive indices, installing their pages.
+    pub(crate) fn grow(&self, count: u32) -> Result<std::ops::Range<u32>, TimerError> {
+        let cap = capacity();
         let mut len = self.len.load(Ordering::Relaxed);
-        loop {
-            if u64::from(len) >= capacity() {
+        let end = loop {
+            if u64::from(len) >= cap {
                 return Err(TimerError::Full);
             }
-            // Relaxed: the index is private to the winner; the page is published separately.
-            match self.len.compare_exchange_weak(len, len + 1, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => break,
+            let end = (u64::from(len) + u64::from(count.max(1))).min(cap) as u32;
+            // Relaxed: the indices are private to the winner; pages are published separately.
+            match self.len.compare_exchange_weak(len, end, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => break end,
                 Err(actual) => len = actual,
             }
+        };
+        for page in locate(len).0..=locate(end - 1).0 {
+            self.ensure_page(page);
         }
-        self.ensure_page(locate(len).0);
-        Ok(len)
+        Ok(len..end)
     }
 
     #[cold]
@@ -221,15 +239,17 @@ mod tests {
     fn free_list_is_lifo_and_grow_counts() {
         let slab: Slab<()> = Slab::new();
         assert_eq!(slab.pop_free(), None);
-        let a = slab.grow().unwrap();
-        let b = slab.grow().unwrap();
+        let a = slab.grow(1).unwrap().start;
+        let b = slab.grow(1).unwrap().start;
         assert_eq!((a, b), (0, 1));
+        assert_eq!(slab.grow(100).unwrap(), 2..102);
+        assert!(slab.get(101).is_some());
         slab.push_free(a, slab.get(a).unwrap());
         slab.push_free(b, slab.get(b).unwrap());
         assert_eq!(slab.pop_free(), Some(b));
         assert_eq!(slab.pop_free(), Some(a));
         assert_eq!(slab.pop_free(), None);
-        assert!(slab.get(5000).is_none());
+        assert!(slab.get(50_000).is_none());
         assert!(slab.get(NIL).is_none());
     }
 }

@@ -69,7 +69,16 @@ pub(crate) struct Wheel {
     next_seq: u64,
     /// Reused buffer for the inbox drain.
     pub(crate) scratch: Vec<u32>,
+    /// Free slots only the right's holder hands out (no CAS on the owner's insert / cancel
+    /// path). Reclaimed slots go here unless a remote inserter had to grow the slab since the
+    /// last reclaim (`Slab::take_starved`), or the list holds `SPARE_CAP` slots: then they go
+    /// to the slab's shared free list, so remote inserts never grow the slab while the owner
+    /// hoards free slots.
+    spare: Vec<u32>,
 }
+
+/// Most slots kept on the private spare list.
+const SPARE_CAP: usize = 1 << 16;
 
 impl Wheel {
     pub(crate) fn new(tick_ns: u64, levels: usize) -> Self {
@@ -83,6 +92,7 @@ impl Wheel {
             overflow_min_tick: u64::MAX,
             next_seq: 0,
             scratch: Vec::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -143,16 +153,37 @@ impl Wheel {
         self.links.get(index as usize).is_some_and(|l| l.list != LIST_NONE)
     }
 
-    /// Unlinks a finished, unqueued entry and returns its slot to the free list, handing back
-    /// whatever payload it still held (a cancelled timer's).
+    /// A free slot from the private spare list.
+    #[inline]
+    pub(crate) fn take_spare(&mut self) -> Option<u32> {
+        self.spare.pop()
+    }
+
+    /// Adds never-used slots to the spare list (handed out lowest first).
+    pub(crate) fn add_spares(&mut self, fresh: std::ops::Range<u32>) {
+        self.spare.extend(fresh.rev());
+    }
+
+    /// Unlinks a finished, unqueued entry and returns its slot to the private spare list,
+    /// handing back whatever payload it still held (a cancelled timer's).
     pub(crate) fn reclaim<T>(&mut self, slab: &Slab<T>, index: u32) -> Option<T> {
+        self.reclaim_to(slab, index, false)
+    }
+
+    /// As [`reclaim`](Self::reclaim); with `shared` (slots that came through the inbox) the
+    /// slot goes to the slab's shared free list, where remote inserters find it.
+    pub(crate) fn reclaim_to<T>(&mut self, slab: &Slab<T>, index: u32, shared: bool) -> Option<T> {
         self.unlink(index);
         let entry = slab.get(index)?;
         if let Some(link) = self.links.get_mut(index as usize) {
             link.stamp = link.stamp.wrapping_add(1);
         }
         let payload = entry.take_payload_for_reclaim();
-        slab.push_free(index, entry);
+        if shared || self.spare.len() >= SPARE_CAP || slab.take_starved() {
+            slab.push_free(index, entry);
+        } else {
+            self.spare.push(index);
+        }
         payload
     }
 
