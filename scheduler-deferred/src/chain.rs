@@ -303,10 +303,12 @@ impl Core {
         if s.ready() {
             return s.result.replace(spent());
         }
-        match &s.waker {
-            Some(w) if w.will_wake(waker) => {}
-            _ => s.waker = Some(waker.clone()),
-        }
+        let old = match &s.waker {
+            Some(w) if w.will_wake(waker) => None,
+            _ => s.waker.replace(waker.clone()),
+        };
+        drop(s);
+        drop(old); // a waker's drop may run arbitrary code: never under the lock
         None
     }
 

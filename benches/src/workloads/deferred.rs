@@ -4,8 +4,8 @@
 //!   Peer `futures`: a `futures-channel` oneshot whose receiver is polled once (registering the
 //!   continuation), then sent to and polled to completion.
 //! * `deferred_chain`: one Deferred with `n` callbacks, fired once; ns per callback. The
-//!   timed part covers adding the callbacks *and* running them. `ours-run-only` times only the
-//!   fire (the run of the chain), to show where the time goes.
+//!   timed part covers adding the callbacks *and* running them (no peer: Twisted's figure is in
+//!   BENCHMARKS.md).
 
 use std::future::Future;
 use std::hint::black_box;
@@ -39,10 +39,7 @@ pub fn workloads() -> Vec<Workload> {
             full_n: 200_000,
             default_n: 200_000,
             quick_n: 20_000,
-            systems: vec![
-                System { name: "ours", run: chain_ours },
-                System { name: "ours-run-only", run: chain_ours_run_only },
-            ],
+            systems: vec![System { name: "ours", run: chain_ours }],
         },
     ]
 }
@@ -86,16 +83,6 @@ fn build_chain(n: u64) -> Deferred<u64> {
 fn chain_ours(cfg: &RunConfig) -> Sample {
     let start = Instant::now();
     let d = build_chain(cfg.n);
-    let _ = d.callback(0);
-    let elapsed = start.elapsed();
-    assert_eq!(d.take_result().and_then(Result::ok), Some(cfg.n));
-    Sample::per_op(elapsed, cfg.n)
-}
-
-/// Add `n` callbacks untimed, then time the fire that runs them.
-fn chain_ours_run_only(cfg: &RunConfig) -> Sample {
-    let d = build_chain(cfg.n);
-    let start = Instant::now();
     let _ = d.callback(0);
     let elapsed = start.elapsed();
     assert_eq!(d.take_result().and_then(Result::ok), Some(cfg.n));
