@@ -27,8 +27,8 @@
 //!
 //!   Target: `RatioToBestPeer(0.25)` against tokio.
 //!
-//! `timer_fire` is left to the runtime integration (it needs workers firing timers and
-//! parking until the next deadline).
+//! `timer_fire` and `looping_call` (below) go through the runtime (scheduler-core): they are
+//! written by the runtime's issue.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -319,10 +319,8 @@ impl FireLog {
 }
 
 fn timer_fire_ours(cfg: &RunConfig) -> Sample {
-    let rt = scheduler_core::Runtime::builder()
-        .worker_threads(cfg.workers)
-        .build()
-        .expect("runtime");
+    let rt =
+        scheduler_core::Runtime::builder().worker_threads(cfg.workers).build().expect("runtime");
     let n = cfg.n;
     let (log, done) = FireLog::new(n);
     let start = Instant::now();
