@@ -8,12 +8,12 @@ use std::sync::Arc;
 #[derive(Clone, Default)]
 pub(crate) struct LiveCounter(Arc<AtomicUsize>);
 
-pub(crate) struct Guard(Arc<AtomicUsize>);
+pub(crate) struct Guard(Arc<AtomicUsize>, bool);
 
 impl LiveCounter {
     pub(crate) fn guard(&self) -> Guard {
         self.0.fetch_add(1, Ordering::SeqCst);
-        Guard(self.0.clone())
+        Guard(self.0.clone(), false)
     }
     pub(crate) fn live(&self) -> usize {
         self.0.load(Ordering::SeqCst)
@@ -22,7 +22,11 @@ impl LiveCounter {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        if self.1 {
+            DETACHED.fetch_sub(1, Ordering::SeqCst);
+        } else {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -63,5 +67,18 @@ impl<G> std::future::Future for Forever<G> {
     type Output = ();
     fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
         std::task::Poll::Pending
+    }
+}
+
+static DETACHED: AtomicUsize = AtomicUsize::new(0);
+
+impl LiveCounter {
+    /// A guard on a process-wide counter (for tasks created deep inside other tasks).
+    pub(crate) fn detached_guard() -> Guard {
+        DETACHED.fetch_add(1, Ordering::SeqCst);
+        Guard(Arc::new(AtomicUsize::new(0)), true)
+    }
+    pub(crate) fn detached_live() -> usize {
+        DETACHED.load(Ordering::SeqCst)
     }
 }
