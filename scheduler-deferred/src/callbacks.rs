@@ -1,8 +1,10 @@
 //! [`CallbackQueue`]: the FIFO of a chain's pending callbacks, first entry inline.
 //!
 //! Most Deferreds carry one or two callbacks, so the first entry lives in the queue itself and
-//! only the second and later ones go to a `VecDeque` (no allocation for the common case).
-//! Invariant: `head` is `None` only when `tail` is empty.
+//! only the second and later ones go to a `VecDeque` (no allocation for the common case). The
+//! deque itself is optional, so moving and dropping an empty or one-entry queue (several times
+//! per fire) costs a few loads, not a call into `VecDeque`'s drop glue (measured: about 10% of
+//! `deferred_fire`). Invariant: `head` is `None` only when `tail` holds no entry.
 
 use std::collections::VecDeque;
 
@@ -12,7 +14,7 @@ use crate::chain::Callback;
 #[derive(Default)]
 pub(crate) struct CallbackQueue {
     head: Option<Callback>,
-    tail: VecDeque<Callback>,
+    tail: Option<VecDeque<Callback>>,
 }
 
 impl CallbackQueue {
@@ -24,7 +26,7 @@ impl CallbackQueue {
 
     /// Pending callbacks.
     pub(crate) fn len(&self) -> usize {
-        usize::from(self.head.is_some()) + self.tail.len()
+        usize::from(self.head.is_some()) + self.tail.as_ref().map_or(0, VecDeque::len)
     }
 
     /// Appends a callback.
@@ -33,7 +35,7 @@ impl CallbackQueue {
         if self.head.is_none() {
             self.head = Some(callback);
         } else {
-            self.tail.push_back(callback);
+            self.tail.get_or_insert_with(VecDeque::new).push_back(callback);
         }
     }
 
@@ -41,7 +43,7 @@ impl CallbackQueue {
     #[inline]
     pub(crate) fn pop_front(&mut self) -> Option<Callback> {
         let first = self.head.take()?;
-        self.head = self.tail.pop_front();
+        self.head = self.tail.as_mut().and_then(VecDeque::pop_front);
         Some(first)
     }
 
@@ -58,9 +60,11 @@ impl CallbackQueue {
         }
         let back = std::mem::take(self);
         if let Some(head) = back.head {
-            front.tail.push_back(head);
-            let mut tail = back.tail;
-            front.tail.append(&mut tail);
+            let front_tail = front.tail.get_or_insert_with(VecDeque::new);
+            front_tail.push_back(head);
+            if let Some(mut tail) = back.tail {
+                front_tail.append(&mut tail);
+            }
         }
         *self = front;
     }

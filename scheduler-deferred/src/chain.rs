@@ -96,13 +96,40 @@ struct State {
     suppress_next_fire: bool,
     paused: usize,
     result: Option<Outcome>,
-    waiting_on: Option<Arc<Core>>,
     queue: CallbackQueue,
+    /// Fields most Deferreds never use, boxed on first use to keep `Core` small (it is
+    /// allocated and copied once per Deferred).
+    cold: Option<Box<Cold>>,
+}
+
+#[derive(Default)]
+struct Cold {
+    waiting_on: Option<Arc<Core>>,
     canceller: Option<Canceller>,
     waker: Option<Waker>,
 }
 
 impl State {
+    fn cold(&mut self) -> &mut Cold {
+        self.cold.get_or_insert_with(Box::default)
+    }
+
+    fn waiting_on(&self) -> Option<&Arc<Core>> {
+        self.cold.as_ref()?.waiting_on.as_ref()
+    }
+
+    fn take_waiting_on(&mut self) -> Option<Arc<Core>> {
+        self.cold.as_mut()?.waiting_on.take()
+    }
+
+    fn take_canceller(&mut self) -> Option<Canceller> {
+        self.cold.as_mut()?.canceller.take()
+    }
+
+    fn take_waker(&mut self) -> Option<Waker> {
+        self.cold.as_mut()?.waker.take()
+    }
+
     /// The result is at rest and nothing blocks its delivery to an awaiting future.
     fn ready(&self) -> bool {
         self.result.is_some() && !self.running && self.paused == 0 && self.queue.is_empty()
@@ -125,7 +152,7 @@ impl std::fmt::Debug for Core {
             .field("called", &s.called)
             .field("running", &s.running)
             .field("paused", &s.paused)
-            .field("waiting", &s.waiting_on.is_some())
+            .field("waiting", &s.waiting_on().is_some())
             .field("pending_callbacks", &s.queue.len())
             .finish()
     }
@@ -134,7 +161,9 @@ impl std::fmt::Debug for Core {
 impl Core {
     /// A new unfired core.
     pub(crate) fn new(canceller: Option<Canceller>) -> Arc<Core> {
-        let state = State { canceller, ..State::default() };
+        let cold = canceller
+            .map(|canceller| Box::new(Cold { canceller: Some(canceller), ..Cold::default() }));
+        let state = State { cold, ..State::default() };
         Arc::new(Core { state: SpinLock::new(state), pause_hint: AtomicBool::new(false) })
     }
 
@@ -174,10 +203,10 @@ impl Core {
     /// Marks the chain fired and runs it (or leaves the result at rest if paused).
     fn start(this: &Arc<Self>, mut s: SpinGuard<'_, State>, outcome: Outcome) {
         s.called = true;
-        let canceller = s.canceller.take(); // dropped on fire: breaks Arc cycles (DF-10)
+        let canceller = s.take_canceller(); // dropped on fire: breaks Arc cycles (DF-10)
         if s.paused > 0 || s.queue.is_empty() {
             s.result = Some(outcome);
-            let waker = if s.paused == 0 { s.waker.take() } else { None };
+            let waker = if s.paused == 0 { s.take_waker() } else { None };
             drop(s);
             drop(canceller);
             if let Some(waker) = waker {
@@ -247,7 +276,7 @@ impl Core {
             return Ok(());
         }
         if s.queue.is_empty() {
-            let waker = s.waker.take();
+            let waker = s.take_waker();
             drop(s);
             if let Some(waker) = waker {
                 waker.wake();
@@ -268,7 +297,7 @@ impl Core {
         loop {
             let mut s = target.lock();
             if s.called {
-                match s.waiting_on.clone() {
+                match s.waiting_on().cloned() {
                     Some(inner) => {
                         drop(s);
                         target = inner;
@@ -280,7 +309,7 @@ impl Core {
             if s.cancelling {
                 return; // another thread is running the canceller
             }
-            let Some(canceller) = s.canceller.take() else {
+            let Some(canceller) = s.take_canceller() else {
                 s.suppress_next_fire = true;
                 Core::start(&target, s, Err(Failure::new(Cancelled)));
                 return;
@@ -303,9 +332,10 @@ impl Core {
         if s.ready() {
             return s.result.replace(spent());
         }
-        let old = match &s.waker {
+        let cold = s.cold();
+        let old = match &cold.waker {
             Some(w) if w.will_wake(waker) => None,
-            _ => s.waker.replace(waker.clone()),
+            _ => cold.waker.replace(waker.clone()),
         };
         drop(s);
         drop(old); // a waker's drop may run arbitrary code: never under the lock
@@ -393,7 +423,7 @@ fn run(
         if s.paused > 0 || s.queue.is_empty() {
             s.result = Some(current);
             s.running = false;
-            let waker = if s.paused == 0 { s.waker.take() } else { None };
+            let waker = if s.paused == 0 { s.take_waker() } else { None };
             drop(s);
             if let Some(waker) = waker {
                 waker.wake();
@@ -423,7 +453,7 @@ fn chain_onto(outer: &Arc<Core>, inner: Arc<Core>, batch: &mut CallbackQueue) ->
     if let Some(handed) = s.result.take() {
         return Some(handed); // inner's runner already handed the result back
     }
-    s.waiting_on = Some(inner);
+    s.cold().waiting_on = Some(inner);
     s.running = false;
     None
 }
@@ -433,7 +463,7 @@ fn chain_onto(outer: &Arc<Core>, inner: Arc<Core>, batch: &mut CallbackQueue) ->
 /// the caller to take) and asks the runner to run it next.
 fn resume(outer: Arc<Core>, result: Outcome) -> Step {
     let mut s = outer.lock();
-    let inner = s.waiting_on.take(); // dropped after the lock is released
+    let inner = s.take_waiting_on(); // dropped after the lock is released
                                      // A hand-off to its runner (still `running`), at rest until `unpause`, or parked for us.
     s.result = Some(result);
     let claim = !s.running && s.paused == 0;

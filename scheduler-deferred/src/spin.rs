@@ -3,7 +3,8 @@
 //! Every critical section under it is a handful of field updates (push a callback, flip the
 //! `running` flag, park a result); no user code ever runs under it. For such sections a lock
 //! whose release is a plain `Release` store beats a mutex whose release is a read-modify-write
-//! (`deferred_fire` takes three lock/unlock pairs: measured about 10 ns saved per Deferred).
+//! (`deferred_fire` takes three lock/unlock pairs: measured about 5 ns, 8%, saved per Deferred
+//! against `parking_lot::Mutex`).
 //! Contention spins briefly, then yields the CPU, so a preempted holder costs the waiter time
 //! slices, never correctness. Under `cfg(loom)` the facade maps `SpinLock` to loom's mutex.
 

@@ -4,8 +4,8 @@
 //! drop function) followed by an `Option<T>`. Compared with `Box<dyn Any>` it saves the
 //! virtual `type_id` call (its 16-byte result comes back through memory, a store-forwarding
 //! stall, twice per callback) and it keeps `Result<Value, Failure>` at two words, which come
-//! back from a callback in registers. Measured on a 200,000-callback chain: the run went from
-//! about 30 ns to well under half of it per callback.
+//! back from a callback in registers. Measured on a 200,000-callback chain, together with the
+//! two-word `Step`: running it went from about 30 ns to about 4 ns per callback.
 //!
 //! A callback takes the `T` out and, when its output has the same type, writes it back into
 //! the same slot, so a chain of same-typed callbacks allocates nothing per step. The null
