@@ -11,17 +11,31 @@ pub const MAX_LEVELS: usize = 8;
 /// Deadlines are always kept in nanoseconds; the tick only decides bucketing (how many
 /// timers share a slot) and never the firing instant, which is exact: a timer fires at the
 /// first `fire_due(now)` with `now >= deadline`, in `(deadline, insertion order)` order.
+/// Hence the wheel rounds the tick to the nearest power of two nanoseconds (1 ms becomes
+/// 2^20 ns = 1.049 ms, 100 µs becomes 2^17 ns = 131 µs), so bucketing is a shift, not a
+/// 64-bit division, on every insert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimerConfig {
-    tick_ns: u64,
+    tick_shift: u32,
     levels: usize,
 }
 
+/// The power of two nearest to `ns` (ties go up), as a shift.
+fn nearest_shift(ns: u64) -> u32 {
+    let below = 63 - ns.leading_zeros();
+    let low = 1u64 << below;
+    if ns - low >= low / 2 && below < 63 {
+        below + 1
+    } else {
+        below
+    }
+}
+
 impl Default for TimerConfig {
-    /// A 1 ms tick and 7 levels: the wheel spans 64^7 ms (about 139 years); later deadlines
-    /// wait in the overflow list.
+    /// A 1 ms tick (2^20 ns) and 7 levels: the wheel spans 2^62 ns (about 146 years); later
+    /// deadlines wait in the overflow list.
     fn default() -> Self {
-        TimerConfig { tick_ns: 1_000_000, levels: 7 }
+        TimerConfig { tick_shift: 20, levels: 7 }
     }
 }
 
@@ -31,7 +45,7 @@ impl TimerConfig {
         Self::default()
     }
 
-    /// Sets the tick (slot width of level 0).
+    /// Sets the tick (slot width of level 0), rounded to the nearest power of two ns.
     ///
     /// # Errors
     /// [`ConfigError::TickOutOfRange`] unless 100 µs <= `tick` <= 1 s.
@@ -39,7 +53,7 @@ impl TimerConfig {
         if tick < Duration::from_micros(100) || tick > Duration::from_secs(1) {
             return Err(ConfigError::TickOutOfRange);
         }
-        self.tick_ns = tick.as_nanos() as u64; // <= 1e9: fits
+        self.tick_shift = nearest_shift(tick.as_nanos() as u64); // <= 1e9: fits
         Ok(self)
     }
 
@@ -56,13 +70,35 @@ impl TimerConfig {
         Ok(self)
     }
 
-    /// The tick in nanoseconds.
+    /// The effective tick in nanoseconds (a power of two).
     pub fn tick_ns(&self) -> u64 {
-        self.tick_ns
+        1 << self.tick_shift
+    }
+
+    /// The effective tick as a shift: `tick_ns() == 1 << tick_shift()`.
+    pub fn tick_shift(&self) -> u32 {
+        self.tick_shift
     }
 
     /// The number of levels.
     pub fn levels(&self) -> usize {
         self.levels
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_round_to_the_nearest_power_of_two() {
+        assert_eq!(TimerConfig::default().tick_ns(), 1 << 20);
+        let t = |us| TimerConfig::default().with_tick(Duration::from_micros(us)).unwrap().tick_ns();
+        assert_eq!(t(1000), 1 << 20);
+        assert_eq!(t(100), 1 << 17);
+        assert_eq!(t(1_000_000), 1 << 30);
+        assert_eq!(nearest_shift(3), 2);
+        assert_eq!(nearest_shift(5), 2);
+        assert_eq!(nearest_shift(6), 3);
     }
 }

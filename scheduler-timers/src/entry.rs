@@ -203,11 +203,13 @@ impl<T> Entry<T> {
     }
 
     /// Acquire: pairs with the Release stores / CASes that publish a state.
+    #[inline]
     pub(crate) fn snapshot(&self) -> Snapshot {
         Snapshot(self.state.load(Ordering::Acquire))
     }
 
     /// The deadline; meaningful after an Acquire [`snapshot`](Self::snapshot).
+    #[inline]
     pub(crate) fn deadline(&self) -> u64 {
         self.deadline.load(Ordering::Relaxed)
     }
@@ -215,6 +217,7 @@ impl<T> Entry<T> {
     /// Arms a free slot for a new timer and returns its generation.
     ///
     /// The caller owns the slot: it popped it from the free list or grew the slab for it.
+    #[inline]
     pub(crate) fn arm(&self, deadline_ns: u64, payload: T, queued: bool) -> u32 {
         let previous = Snapshot(self.state.load(Ordering::Relaxed));
         let generation = match previous.generation().wrapping_add(1) {
@@ -232,6 +235,7 @@ impl<T> Entry<T> {
     }
 
     /// The generation check every handle operation starts with.
+    #[inline]
     fn checked(&self, generation: u32) -> Result<Snapshot, TimerError> {
         let s = self.snapshot();
         if s.generation() != generation || s.phase() == Phase::Free {
@@ -243,6 +247,7 @@ impl<T> Entry<T> {
     /// Cancels the timer of `generation`. With `queue`, a newly cancelled entry that is not in
     /// the inbox gets `QUEUED` (the caller must push it); without, the caller holds the expiry
     /// right and unlinks it itself.
+    #[inline]
     pub(crate) fn cancel(&self, generation: u32, queue: bool) -> Result<Cancelled, TimerError> {
         let mut s = self.checked(generation)?;
         loop {
@@ -407,6 +412,7 @@ impl<T> Entry<T> {
     ///
     /// Only the expiry-right holder calls this, once per occupancy, on an entry that is
     /// `CANCELLED` or `FIRED`, unlinked and not `QUEUED`.
+    #[inline]
     pub(crate) fn take_payload_for_reclaim(&self) -> Option<T> {
         // SAFETY: the entry is finished (CANCELLED / FIRED) so no canceller, resetter or firer
         // touches the payload any more; the caller holds the expiry right and reclaims this

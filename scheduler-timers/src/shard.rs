@@ -101,6 +101,7 @@ unsafe impl<T: Send> Send for Shared<T> {}
 struct RightGuard<'a>(&'a AtomicBool);
 
 impl Drop for RightGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         // Release: pairs with the Acquire of the next try-acquire; the wheel travels with it.
         self.0.store(false, Ordering::Release);
@@ -113,7 +114,7 @@ impl<T> Shared<T> {
             id,
             slab: Slab::new(),
             expiry: AtomicBool::new(false),
-            wheel: UnsafeCell::new(Wheel::new(config.tick_ns(), config.levels())),
+            wheel: UnsafeCell::new(Wheel::new(config.tick_shift(), config.levels())),
             inbox: AtomicU32::new(NIL),
             next_deadline: AtomicU64::new(NONE_PENDING),
         }
@@ -134,6 +135,7 @@ impl<T> Shared<T> {
     }
 
     /// The entry a key names, after the shard check.
+    #[inline]
     pub(crate) fn entry(&self, key: TimerKey) -> Result<&Entry<T>, TimerError> {
         if key.shard != self.id {
             return Err(TimerError::WrongShard);
@@ -141,6 +143,7 @@ impl<T> Shared<T> {
         self.slab.get(key.index).ok_or(TimerError::Stale)
     }
 
+    #[inline]
     fn key(&self, index: u32, generation: u32) -> TimerKey {
         TimerKey { shard: self.id, index, generation }
     }
@@ -184,6 +187,7 @@ impl<T> Shared<T> {
     }
 
     /// Admits everything in the inbox into the wheel (right held).
+    #[inline]
     pub(crate) fn drain_inbox(&self, wheel: &mut Wheel) {
         if self.inbox.load(Ordering::Relaxed) == NIL {
             return;
@@ -269,6 +273,7 @@ impl<T> Shared<T> {
     // ----- operations -----
 
     /// Insert by the right's holder; on a busy right, falls back to the inbox.
+    #[inline]
     pub(crate) fn insert_owner(&self, deadline: u64, payload: T) -> Result<TimerKey, TimerError> {
         let mut payload = Some(payload);
         let filed = self.with_wheel(|wheel| {
@@ -316,6 +321,7 @@ impl<T> Shared<T> {
 
     /// Cancel; with the right the entry is unlinked and reclaimed at once, without it the index
     /// goes to the inbox. The cancelled payload is dropped after the right is released.
+    #[inline]
     pub(crate) fn cancel(&self, key: TimerKey, try_owner: bool) -> Result<(), TimerError> {
         let entry = self.entry(key)?;
         if try_owner {

@@ -115,6 +115,7 @@ impl<T> Slab<T> {
     }
 
     /// Takes a free index (popped from the free list), or `None` when the list is empty.
+    #[inline]
     pub(crate) fn pop_free(&self) -> Option<u32> {
         // Acquire: pairs with the Release of `push_free`, so `next` below is the pusher's.
         let mut head = self.free.load(Ordering::Acquire);
@@ -135,6 +136,7 @@ impl<T> Slab<T> {
     }
 
     /// Returns a finished slot to the free list.
+    #[inline]
     pub(crate) fn push_free(&self, index: u32, entry: &Entry<T>) {
         let mut head = self.free.load(Ordering::Relaxed);
         loop {

@@ -19,11 +19,13 @@ impl Level {
         Level { occupied: 0, slots: [List::EMPTY; SLOTS] }
     }
 
+    #[inline]
     pub(crate) fn push_back(&mut self, links: &mut [Link], slot: usize, index: u32, id: u32) {
         self.slots[slot].push_back(links, index, id);
         self.occupied |= 1 << slot;
     }
 
+    #[inline]
     pub(crate) fn remove(&mut self, links: &mut [Link], slot: usize, index: u32) {
         self.slots[slot].remove(links, index);
         if self.slots[slot].is_empty() {
@@ -38,6 +40,7 @@ impl Level {
     }
 
     /// The first occupied slot at or after `from`, by trailing zeros of the bitmap.
+    #[inline]
     pub(crate) fn next_occupied(&self, from: u32) -> Option<u32> {
         let ahead = self.occupied & (u64::MAX << from);
         (ahead != 0).then(|| ahead.trailing_zeros())

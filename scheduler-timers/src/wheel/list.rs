@@ -45,11 +45,13 @@ pub(crate) struct List {
 impl List {
     pub(crate) const EMPTY: List = List { head: NIL, tail: NIL };
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.head == NIL
     }
 
     /// Appends `index` (which must be filed nowhere) and marks it as in list `id`.
+    #[inline]
     pub(crate) fn push_back(&mut self, links: &mut [Link], index: u32, id: u32) {
         let link = &mut links[index as usize];
         link.prev = self.tail;
@@ -64,6 +66,7 @@ impl List {
     }
 
     /// Removes `index`, which must be in this list, and marks it as filed nowhere.
+    #[inline]
     pub(crate) fn remove(&mut self, links: &mut [Link], index: u32) {
         let Link { prev, next, .. } = links[index as usize];
         if prev == NIL {

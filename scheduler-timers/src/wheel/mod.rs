@@ -59,7 +59,7 @@ fn level_for(elapsed: u64, when: u64) -> usize {
 /// One shard's wheel.
 #[derive(Debug)]
 pub(crate) struct Wheel {
-    tick_ns: u64,
+    tick_shift: u32,
     elapsed: u64,
     levels: Vec<Level>,
     links: Vec<Link>,
@@ -81,9 +81,9 @@ pub(crate) struct Wheel {
 const SPARE_CAP: usize = 1 << 16;
 
 impl Wheel {
-    pub(crate) fn new(tick_ns: u64, levels: usize) -> Self {
+    pub(crate) fn new(tick_shift: u32, levels: usize) -> Self {
         Wheel {
-            tick_ns,
+            tick_shift,
             elapsed: 0,
             levels: (0..levels).map(|_| Level::new()).collect(),
             links: Vec::new(),
@@ -97,6 +97,7 @@ impl Wheel {
     }
 
     /// Gives `index` a link and, if its occupant (`generation`) is new, the next `seq`.
+    #[inline]
     pub(crate) fn admit(&mut self, index: u32, generation: u32) {
         let i = index as usize;
         if i >= self.links.len() {
@@ -111,8 +112,9 @@ impl Wheel {
     }
 
     /// Files an admitted, unfiled entry by its deadline.
+    #[inline]
     pub(crate) fn file(&mut self, index: u32, deadline_ns: u64) {
-        let tick = deadline_ns / self.tick_ns;
+        let tick = deadline_ns >> self.tick_shift;
         if tick <= self.elapsed {
             let link = &mut self.links[index as usize];
             link.stamp = link.stamp.wrapping_add(1);
@@ -132,6 +134,7 @@ impl Wheel {
     }
 
     /// Takes `index` out of wherever it is filed (O(1)).
+    #[inline]
     pub(crate) fn unlink(&mut self, index: u32) {
         let Some(link) = self.links.get_mut(index as usize) else { return };
         match link.list {
@@ -149,6 +152,7 @@ impl Wheel {
     }
 
     /// Whether `index` is filed somewhere.
+    #[inline]
     pub(crate) fn is_filed(&self, index: u32) -> bool {
         self.links.get(index as usize).is_some_and(|l| l.list != LIST_NONE)
     }
@@ -166,12 +170,14 @@ impl Wheel {
 
     /// Unlinks a finished, unqueued entry and returns its slot to the private spare list,
     /// handing back whatever payload it still held (a cancelled timer's).
+    #[inline]
     pub(crate) fn reclaim<T>(&mut self, slab: &Slab<T>, index: u32) -> Option<T> {
         self.reclaim_to(slab, index, false)
     }
 
     /// As [`reclaim`](Self::reclaim); with `shared` (slots that came through the inbox) the
     /// slot goes to the slab's shared free list, where remote inserters find it.
+    #[inline]
     pub(crate) fn reclaim_to<T>(&mut self, slab: &Slab<T>, index: u32, shared: bool) -> Option<T> {
         self.unlink(index);
         let entry = slab.get(index)?;
@@ -263,6 +269,11 @@ impl Wheel {
         }
     }
 
+    /// The first nanosecond of `tick` (saturating).
+    fn tick_start_ns(&self, tick: u64) -> u64 {
+        tick.saturating_mul(1 << self.tick_shift)
+    }
+
     /// The exact earliest pending deadline, expiring slots ahead of time as needed (never
     /// firing anything).
     pub(crate) fn earliest<T>(&mut self, slab: &Slab<T>) -> Option<u64> {
@@ -270,9 +281,7 @@ impl Wheel {
             let top = self.settle(slab);
             let next = self.next_candidate();
             match (top, next) {
-                (Some(d), Some(c)) if d <= c.start().saturating_mul(self.tick_ns) => {
-                    return Some(d)
-                }
+                (Some(d), Some(c)) if d <= self.tick_start_ns(c.start()) => return Some(d),
                 (Some(d), None) => return Some(d),
                 (None, None) => return None,
                 (_, Some(c)) => self.expire(slab, c),
@@ -283,7 +292,7 @@ impl Wheel {
     /// Fires the next timer due at `now_ns`, in `(deadline, seq)` order; `None` when nothing
     /// more is due. The payload may be `None` only for a slot corrupted by a bug.
     pub(crate) fn pop_due<T>(&mut self, slab: &Slab<T>, now_ns: u64) -> Option<Option<T>> {
-        let now_tick = now_ns / self.tick_ns;
+        let now_tick = now_ns >> self.tick_shift;
         while let Some(c) = self.next_candidate() {
             if c.start() > now_tick {
                 break;
