@@ -1,34 +1,7 @@
 //! [`Deferred<T>`]: the typed handle over a type-erased callback chain.
 //!
-//! # Why a type-erased chain
-//!
-//! Twisted callbacks may change the result's type at each step. A `Deferred<T>` is a cheap
-//! handle (one `Arc`) to a chain whose values are stored as `Box<dyn Any>`; each `add_*` method
-//! consumes the handle and returns a `Deferred<U>` over the *same* chain, typed for the value
-//! the new callback will produce. Nothing is allocated per type change, and a callback whose
-//! output has its input's type reuses the value's box (see `chain.rs`).
-//!
-//! The type of a handle is the chain's type *when the handle was made*. A producer keeps a
-//! clone taken at creation and fires through it; consumers keep using the handle the last
-//! `add_*` returned. A handle used out of turn (a stale clone after a type-changing callback)
-//! cannot break the chain: the mismatch surfaces as a [`TypeMismatch`] failure.
-//!
-//! # Why several `add_callback` methods
-//!
-//! Rust cannot take "a value, a `Result` or a `Deferred`" through one closure type without
-//! inference trouble, so each return shape has its own method:
-//!
-//! | callback returns | method |
-//! |---|---|
-//! | `U` | [`add_callback`](Deferred::add_callback) |
-//! | `Result<U, Failure>` | [`add_callback_result`](Deferred::add_callback_result) |
-//! | `Deferred<U>` (chaining) | [`add_callback_deferred`](Deferred::add_callback_deferred) |
-//! | errback `Result<T, Failure>` | [`add_errback`](Deferred::add_errback) |
-//! | errback `Deferred<T>` | [`add_errback_deferred`](Deferred::add_errback_deferred) |
-//! | both halves, one function | [`add_both`](Deferred::add_both), [`add_both_deferred`](Deferred::add_both_deferred) |
-//! | a callback/errback pair | [`add_callbacks`](Deferred::add_callbacks) |
-//!
-//! A panic inside any callback is caught and becomes the chain's [`Failure`].
+//! The design notes (type-erased chain, one method per callback shape) are on [`Deferred`]
+//! itself, where users read them.
 
 use std::any::type_name;
 use std::fmt;
@@ -67,7 +40,47 @@ use crate::Failure;
 /// assert_eq!(*seen.lock().unwrap(), Some(42));
 /// assert!(producer.callback(1).is_err()); // AlreadyCalled
 /// ```
-#[must_use = "a Deferred does nothing unless fired, and its failure is reported if dropped"]
+///
+/// # Handles and types: a type-erased chain
+///
+/// Twisted callbacks may change the result's type at each step. A `Deferred<T>` is a cheap
+/// handle (one `Arc`) to a chain whose values are stored type-erased; each `add_*` method
+/// consumes the handle and returns a `Deferred<U>` over the *same* chain, typed for the value
+/// the new callback will produce. Nothing is allocated per type change, and a callback whose
+/// output has its input's type reuses the value's allocation.
+///
+/// The type of a handle is the chain's type *when the handle was made*. A producer keeps a
+/// clone taken at creation and fires through it; consumers keep using the handle the last
+/// `add_*` returned. A handle used out of turn (a stale clone after a type-changing callback)
+/// cannot break the chain: the mismatch surfaces as a [`TypeMismatch`] failure.
+///
+/// # One method per callback shape
+///
+/// Rust cannot take "a value, a `Result` or a `Deferred`" through one closure type without
+/// inference trouble, so each return shape has its own method:
+///
+/// | callback returns | method |
+/// |---|---|
+/// | `U` | [`add_callback`](Deferred::add_callback) |
+/// | `Result<U, Failure>` | [`add_callback_result`](Deferred::add_callback_result) |
+/// | `Deferred<U>` (chaining) | [`add_callback_deferred`](Deferred::add_callback_deferred) |
+/// | errback `Result<T, Failure>` | [`add_errback`](Deferred::add_errback) |
+/// | errback `Deferred<T>` | [`add_errback_deferred`](Deferred::add_errback_deferred) |
+/// | both halves, one function | [`add_both`](Deferred::add_both), [`add_both_deferred`](Deferred::add_both_deferred) |
+/// | a callback/errback pair | [`add_callbacks`](Deferred::add_callbacks) |
+///
+/// A panic inside any callback is caught and becomes the chain's [`Failure`].
+///
+/// # Results that moved on
+///
+/// A result taken by an `.await`, by [`take_result`](Deferred::take_result), by a Deferred
+/// chained onto this one, or by a [`DeferredList`](crate::DeferredList) leaves the chain
+/// *spent*: callbacks added afterwards are dropped without running (Twisted passes them
+/// `None`, which has no Rust counterpart of type `T`), and awaiting it again gives a
+/// [`ResultTaken`](crate::ResultTaken) failure.
+///
+/// The handle returned by an `add_*` method may be dropped (`d.add_callback(f);`): it is the
+/// same chain, kept alive by the other handles. Constructors are `#[must_use]`.
 pub struct Deferred<T> {
     pub(crate) core: Arc<Core>,
     _type: PhantomData<fn() -> T>,
@@ -106,6 +119,7 @@ impl<T: Send + 'static> Deferred<T> {
     }
 
     /// A new, unfired Deferred without a canceller.
+    #[must_use = "a new Deferred does nothing unless kept to be fired or awaited"]
     pub fn new() -> Self {
         Deferred::from_core(Core::new(None))
     }
@@ -113,6 +127,7 @@ impl<T: Send + 'static> Deferred<T> {
     /// A new, unfired Deferred whose [`cancel`](Deferred::cancel) calls `canceller` first
     /// (with the Deferred itself). If the canceller does not fire it, `cancel` fails it with
     /// [`Cancelled`](crate::Cancelled). The canceller is dropped once the Deferred fires.
+    #[must_use = "a new Deferred does nothing unless kept to be fired or awaited"]
     pub fn with_canceller<F>(canceller: F) -> Self
     where
         F: FnOnce(&Deferred<T>) + Send + 'static,
@@ -122,11 +137,13 @@ impl<T: Send + 'static> Deferred<T> {
     }
 
     /// A Deferred already fired with `value` (Twisted's `succeed`).
+    #[must_use = "a new Deferred does nothing unless kept to be fired or awaited"]
     pub fn succeed(value: T) -> Self {
         Deferred::from_core(Core::fired(Ok(boxed(value))))
     }
 
     /// A Deferred already failed with `failure` (Twisted's `fail`).
+    #[must_use = "a new Deferred does nothing unless kept to be fired or awaited"]
     pub fn fail(failure: impl Into<Failure>) -> Self {
         Deferred::from_core(Core::fired(Err(failure.into())))
     }
