@@ -18,9 +18,11 @@
 //! # Memory
 //!
 //! A pending timer costs [`timer_overhead_bytes::<T>()`](timer_overhead_bytes) bytes beside its
-//! payload: 56 bytes on 64-bit targets (a 24-byte shared entry: state word, deadline, link;
-//! and a 32-byte wheel link: list links, list id, stamp, generation, `seq`), within the
-//! 64-byte budget. Slots are reused, never freed while the shard lives.
+//! payload: 48 bytes on 64-bit targets for a payload with a niche such as `Box<dyn FnOnce()>`
+//! or `Waker` (a 24-byte slab entry: state word 8, deadline 8, inbox / free-list link 4,
+//! padding 4; and the wheel's 24-byte link: list links 2 x 4, list id 4, heap stamp 4,
+//! insertion `seq` 8), within the 64-byte budget; 8 more for a payload without a niche
+//! (the `Option` tag). Slots are reused, never freed while the shard lives.
 //!
 //! # Examples
 //! ```

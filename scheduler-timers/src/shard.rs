@@ -214,12 +214,12 @@ impl<T> Shared<T> {
         loop {
             match s.phase() {
                 Phase::Pending => {
-                    wheel.admit(index, s.generation());
+                    wheel.admit(index);
                     wheel.unlink(index);
                     return wheel.file(index, entry.deadline());
                 }
                 Phase::Resetting => {
-                    wheel.admit(index, s.generation());
+                    wheel.admit(index);
                     wheel.unlink(index);
                     if entry.request_refile() {
                         return;
@@ -289,7 +289,7 @@ impl<T> Shared<T> {
             };
             let entry = self.slab.get(index).ok_or(TimerError::Stale)?;
             let generation = entry.arm(deadline, payload.take().expect("taken once"), false);
-            wheel.admit(index, generation);
+            wheel.admit(index);
             wheel.file(index, deadline);
             Ok(self.key(index, generation))
         });

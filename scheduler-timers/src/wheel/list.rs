@@ -12,8 +12,10 @@ pub(crate) const LIST_NONE: u32 = u32::MAX;
 pub(crate) const LIST_DUE: u32 = u32::MAX - 1;
 /// In the overflow list.
 pub(crate) const LIST_OVERFLOW: u32 = u32::MAX - 2;
+/// `Link::seq` of an occupant not admitted yet (set again when the slot is reclaimed).
+pub(crate) const SEQ_UNASSIGNED: u64 = u64::MAX;
 
-/// The wheel's private half of a timer entry.
+/// The wheel's private half of a timer entry (24 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Link {
     pub(crate) prev: u32,
@@ -23,15 +25,14 @@ pub(crate) struct Link {
     /// Bumped whenever the entry leaves the due heap or its slot is reclaimed, so heap items
     /// with an older stamp are recognised as stale (lazy deletion from the heap).
     pub(crate) stamp: u32,
-    /// The occupant generation `seq` belongs to; a new occupant gets a new `seq`.
-    pub(crate) generation: u32,
-    /// Insertion order within the shard: ties on the deadline fire in `seq` order.
+    /// Insertion order within the shard: ties on the deadline fire in `seq` order;
+    /// `SEQ_UNASSIGNED` until the occupant is admitted.
     pub(crate) seq: u64,
 }
 
 impl Default for Link {
     fn default() -> Self {
-        Link { prev: NIL, next: NIL, list: LIST_NONE, stamp: 0, generation: 0, seq: 0 }
+        Link { prev: NIL, next: NIL, list: LIST_NONE, stamp: 0, seq: SEQ_UNASSIGNED }
     }
 }
 

@@ -27,7 +27,7 @@ mod list;
 use crate::entry::{FireAttempt, Phase, NIL};
 use crate::slab::Slab;
 use level::{Level, SLOTS, SLOT_BITS};
-use list::{Link, List, LIST_DUE, LIST_NONE, LIST_OVERFLOW};
+use list::{Link, List, LIST_DUE, LIST_NONE, LIST_OVERFLOW, SEQ_UNASSIGNED};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -96,16 +96,15 @@ impl Wheel {
         }
     }
 
-    /// Gives `index` a link and, if its occupant (`generation`) is new, the next `seq`.
+    /// Gives `index` a link and, if its occupant is new (not admitted before), the next `seq`.
     #[inline]
-    pub(crate) fn admit(&mut self, index: u32, generation: u32) {
+    pub(crate) fn admit(&mut self, index: u32) {
         let i = index as usize;
         if i >= self.links.len() {
             self.links.resize(i + 1, Link::default());
         }
         let link = &mut self.links[i];
-        if link.generation != generation {
-            link.generation = generation;
+        if link.seq == SEQ_UNASSIGNED {
             link.seq = self.next_seq;
             self.next_seq += 1;
         }
@@ -183,6 +182,7 @@ impl Wheel {
         let entry = slab.get(index)?;
         if let Some(link) = self.links.get_mut(index as usize) {
             link.stamp = link.stamp.wrapping_add(1);
+            link.seq = SEQ_UNASSIGNED;
         }
         let payload = entry.take_payload_for_reclaim();
         if shared || self.spare.len() >= SPARE_CAP || slab.take_starved() {
