@@ -1,8 +1,10 @@
 //! The one door to every synchronisation primitive this crate uses.
 //!
 //! Under `cfg(loom)` everything maps to `loom`, so the models in `loom-tests` check the real
-//! protocol code; otherwise to `std` atomics and `parking_lot` locks. Code in this crate never
-//! names `std::sync::atomic` or `parking_lot` directly.
+//! protocol code; otherwise to `std` atomics, `parking_lot` locks and the crate's own
+//! [`SpinLock`](crate::spin) for the chain state. Code in this crate never names
+//! `std::sync::atomic` or `parking_lot` directly (except `spin.rs`, which is the lock itself,
+//! and the `Failure` hook's configuration lock, which no protocol uses).
 
 #![allow(dead_code, unused_imports)] // the facade offers more than each build uses
 
