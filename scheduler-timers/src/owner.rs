@@ -23,6 +23,17 @@ use std::time::Duration;
 ///
 /// Deadlines are nanoseconds on the shard's clock (see [`Clock`](crate::Clock)); the wheel
 /// itself never reads a clock, the caller passes `now`.
+///
+/// The owner handle cannot be shared between threads:
+/// ```compile_fail
+/// fn needs_sync<S: Sync>() {}
+/// needs_sync::<scheduler_timers::TimerShard<u32>>();
+/// ```
+/// and a remote handle needs a `Send` payload:
+/// ```compile_fail
+/// fn needs_send<S: Send>() {}
+/// needs_send::<scheduler_timers::RemoteShard<std::rc::Rc<u32>>>();
+/// ```
 pub struct TimerShard<T> {
     shared: Arc<Shared<T>>,
     _one_thread: PhantomData<Cell<()>>,

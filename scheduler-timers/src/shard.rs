@@ -6,8 +6,8 @@
 //! - **Entries** (state word, deadline, payload) follow the state machine of
 //!   [`crate::entry`]: any thread may cancel or reset with CASes on the state word; pages never
 //!   free while the shard lives, so a stale handle only ever fails a CAS.
-//! - **The wheel** (levels, links, due heap, overflow, the free-list *pushes* of reclaimed
-//!   slots) is touched only by the holder of the shard's **expiry right**, `expiry: AtomicBool`.
+//! - **The wheel** (levels, links, due heap, overflow, the private list of spare slots) is
+//!   touched only by the holder of the shard's **expiry right**, `expiry: AtomicBool`.
 //!   It is taken with a *try*-acquire (`compare_exchange(false, true, Acquire)`) and released
 //!   with a `Release` store; nobody ever waits for it. Its owner takes it for each insert,
 //!   cancel, reset or expiry step (one uncontended CAS and one store: the owner's insert path
@@ -21,12 +21,20 @@
 //!
 //! # Operations
 //!
-//! - *Insert* by the right's holder: pop a free slot (or grow), arm it, admit (give it the next
-//!   `seq`) and file it. By anyone else (or by the owner when a stealer holds the right): arm it
-//!   with `QUEUED` and push it; the holder admits it at its next drain. A remote insert whose
-//!   free list is empty first tries to take the right and drain, so cancelled slots are
-//!   reclaimed even when the owner is busy: remote insert-and-cancel churn runs in bounded
-//!   memory.
+//! - *Slots*: the right's holder takes a slot from its private spare list, else from the
+//!   slab's shared free list (a tagged Treiber stack, see [`crate::slab`]), else grows the slab
+//!   by a chunk of 32 (one CAS). Anyone else pops the shared free list; if it is empty, it
+//!   try-acquires the right and takes a spare (after draining the inbox, which reclaims
+//!   remotely cancelled slots); only if that fails too does it grow the slab by one and set
+//!   the slab's `starved` hint, which sends the holder's next reclaim to the shared list.
+//!   Reclaimed slots go to the spare list (no CAS), except those that came through the inbox
+//!   (they go to the shared list). So insert-and-cancel churn, owner or remote, runs in
+//!   bounded memory (tests: `*_keep_constant_memory`).
+//! - *Insert* by the right's holder: take a slot, arm it, admit it (give it the next `seq`)
+//!   and file it; before that, drain the inbox if it is non-empty (one load when empty), so
+//!   inserts ordered by happens-before get `seq`s in that order. By anyone else (or by the
+//!   owner when a stealer holds the right): arm it with `QUEUED` and push it; the holder
+//!   admits it at its next drain.
 //! - *Cancel*: one CAS `PENDING -> CANCELLED`. With the right, the owner unlinks and reclaims at
 //!   once; otherwise the CAS also sets `QUEUED` (if it was clear) and the index is pushed, so the
 //!   right's holder unlinks and reclaims it at its next drain.
