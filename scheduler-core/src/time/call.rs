@@ -27,7 +27,7 @@ const PENDING: usize = 0;
 const CALLED: usize = 1;
 const CANCELLED: usize = 2;
 
-type CallFn = Box<dyn FnOnce() + Send + 'static>;
+pub(crate) type CallFn = Box<dyn FnOnce() + Send + 'static>;
 
 struct CallSlot {
     key: Option<TimerKey>,

@@ -40,8 +40,9 @@
 //! fence(SeqCst); load shutdown flag* with the shutdown's *store flag; fence(SeqCst); drain*,
 //! and drains again itself when it sees the flag.
 
-use super::call::CallInner;
+use super::call::{CallFn, CallInner};
 pub(crate) use super::reactor::dispatch;
+use crate::priority::{Priority, CLASSES};
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::Arc;
 use scheduler_timers::{
@@ -58,12 +59,62 @@ pub(crate) const STEAL_BATCH: usize = 256;
 /// How long after another shard's next deadline a parked worker wakes to steal it (1 ms).
 pub(crate) const STEAL_GRACE_NS: u64 = 1_000_000;
 
+/// A deadline closer than this (30 us) is waited for without sleeping (bounded spinning
+/// through the worker loop), since a timed sleep would overshoot it by the timer slack.
+pub(crate) const NEAR_DEADLINE_NS: u64 = 30_000;
+
 /// What a timer hands out when it fires.
 pub(crate) enum TimerPayload {
     /// Wake a task (sleep, timeout): done inline by whoever fires it.
     Wake(Waker),
     /// Run a [`DelayedCall`](super::DelayedCall)'s function.
     Call(Arc<CallInner>),
+}
+
+/// What a runtime does with fired timers: wake a task, or run a batch of calls (in firing
+/// order) as one task in their class.
+pub(crate) enum Fired {
+    Wake(Waker),
+    Calls(Vec<CallFn>, Priority),
+}
+
+/// Calls fired in one pass that run as one task: one spawn (and one wake-up of an idle worker)
+/// per chunk instead of per call; chunks keep parallelism across workers.
+pub(crate) const CALL_CHUNK: usize = 32;
+
+/// Groups the calls of one expiry pass by class, in firing order.
+struct Batcher {
+    calls: [Vec<CallFn>; CLASSES],
+}
+
+impl Batcher {
+    fn new() -> Self {
+        Batcher { calls: [Vec::new(), Vec::new(), Vec::new()] }
+    }
+
+    fn push(&mut self, payload: TimerPayload, dispatch: &mut impl FnMut(Fired)) {
+        match payload {
+            TimerPayload::Wake(w) => dispatch(Fired::Wake(w)),
+            TimerPayload::Call(call) => {
+                let Some(f) = call.begin_call() else { return };
+                let class = call.priority();
+                let batch = &mut self.calls[class.index()];
+                batch.push(f);
+                if batch.len() >= CALL_CHUNK {
+                    dispatch(Fired::Calls(std::mem::take(batch), class));
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self, dispatch: &mut impl FnMut(Fired)) {
+        for class in Priority::ALL {
+            let batch = &mut self.calls[class.index()];
+            if !batch.is_empty() {
+                dispatch(Fired::Calls(std::mem::take(batch), class));
+            }
+        }
+    }
 }
 
 impl fmt::Debug for TimerPayload {
@@ -200,7 +251,8 @@ impl TimeDriver {
 
     /// Worker `index`'s maintenance: fires its own due timers, then steals overdue timers of
     /// the other shards. Returns how many fired.
-    pub(crate) fn maintain(&self, index: usize, mut dispatch: impl FnMut(TimerPayload)) -> usize {
+    pub(crate) fn maintain(&self, index: usize, mut dispatch: impl FnMut(Fired)) -> usize {
+        let mut batch = Batcher::new();
         let n = self.shards.len();
         let mut now = None;
         let mut fired = 0;
@@ -213,10 +265,11 @@ impl TimeDriver {
                 continue;
             }
             let max = if j == index { usize::MAX } else { STEAL_BATCH };
-            if let Ok(pass) = shard.steal_expired(now, max, &mut dispatch) {
+            if let Ok(pass) = shard.steal_expired(now, max, |p| batch.push(p, &mut dispatch)) {
                 fired += pass.fired;
             }
         }
+        batch.flush(&mut dispatch);
         fired
     }
 
@@ -231,20 +284,23 @@ impl TimeDriver {
                 best = Some(best.map_or(d, |b| b.min(d)));
             }
         }
-        best.and_then(|ns| clock.epoch().checked_add(Duration::from_nanos(ns)))
+        let best = best?;
+        if best <= clock.now_ns().saturating_add(NEAR_DEADLINE_NS) {
+            // Sleeping this little costs more than it saves: a timed futex wait wakes up to
+            // the kernel's timer slack (50 us) late. Come straight back instead.
+            return Some(Instant::now());
+        }
+        clock.epoch().checked_add(Duration::from_nanos(best))
     }
 
     /// Fires every timer due at `now_ns` on every shard from the calling thread (manual
     /// clock: `Handle::advance`). Returns how many fired.
-    pub(crate) fn fire_all_due(
-        &self,
-        now_ns: u64,
-        mut dispatch: impl FnMut(TimerPayload),
-    ) -> usize {
+    pub(crate) fn fire_all_due(&self, now_ns: u64, mut dispatch: impl FnMut(Fired)) -> usize {
+        let mut batch = Batcher::new();
         let mut fired = 0;
         for shard in self.shards.iter() {
             loop {
-                match shard.steal_expired(now_ns, usize::MAX, &mut dispatch) {
+                match shard.steal_expired(now_ns, usize::MAX, |p| batch.push(p, &mut dispatch)) {
                     Ok(pass) => {
                         fired += pass.fired;
                         break;
@@ -253,6 +309,7 @@ impl TimeDriver {
                 }
             }
         }
+        batch.flush(&mut dispatch);
         fired
     }
 

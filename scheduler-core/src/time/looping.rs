@@ -22,13 +22,42 @@ use super::error::{secs_f64, LoopingCallError};
 use super::reactor::ReactorTime;
 use crate::priority::Priority;
 use crate::sync::{Arc, Mutex};
-use scheduler_deferred::{Deferred, Failure, IntoDeferred};
+use scheduler_deferred::{Deferred, Failure};
 use scheduler_timers::duration_to_ns;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-type LoopFn = Box<dyn FnMut(u64) -> Deferred<()> + Send + 'static>;
+type LoopFn = Box<dyn FnMut(u64) -> LoopOutcome + Send + 'static>;
+
+/// What a [`LoopingCall`]'s function returns: the call is over (`Done`), or the loop waits
+/// for a Deferred (`Wait`). Built with `.into()` from `()`, a `Result<(), E>` or a
+/// `Deferred<()>`, so the function may return any of those.
+#[derive(Debug)]
+pub enum LoopOutcome {
+    /// The call finished: `Ok` schedules the next one, `Err` fails and stops the loop.
+    Done(Result<(), Failure>),
+    /// Wait for this Deferred before scheduling the next call (its failure stops the loop).
+    Wait(Deferred<()>),
+}
+
+impl From<()> for LoopOutcome {
+    fn from((): ()) -> Self {
+        LoopOutcome::Done(Ok(()))
+    }
+}
+
+impl<E: Into<Failure>> From<Result<(), E>> for LoopOutcome {
+    fn from(r: Result<(), E>) -> Self {
+        LoopOutcome::Done(r.map_err(Into::into))
+    }
+}
+
+impl From<Deferred<()>> for LoopOutcome {
+    fn from(d: Deferred<()>) -> Self {
+        LoopOutcome::Wait(d)
+    }
+}
 
 #[derive(Default)]
 struct LoopState {
@@ -95,12 +124,12 @@ impl fmt::Debug for LoopingCall {
 }
 
 impl LoopingCall {
-    /// A loop calling `f` on `clock`; `f` returns a `Result` or a `Deferred` (see
-    /// [`IntoDeferred`]).
+    /// A loop calling `f` on `clock`; `f` returns `()`, a `Result` or a `Deferred` (see
+    /// [`LoopOutcome`]).
     pub fn new<C, R, F>(clock: C, mut f: F) -> LoopingCall
     where
         C: ReactorTime + 'static,
-        R: IntoDeferred<()>,
+        R: Into<LoopOutcome>,
         F: FnMut() -> R + Send + 'static,
     {
         Self::build(Arc::new(clock), false, Box::new(move |_| call_user(&mut f)))
@@ -111,7 +140,7 @@ impl LoopingCall {
     pub fn with_count<C, R, F>(clock: C, mut f: F) -> LoopingCall
     where
         C: ReactorTime + 'static,
-        R: IntoDeferred<()>,
+        R: Into<LoopOutcome>,
         F: FnMut(u64) -> R + Send + 'static,
     {
         Self::build(Arc::new(clock), true, Box::new(move |n| call_user(&mut || f(n))))
@@ -279,15 +308,20 @@ impl LoopingCall {
             }
             self.count(&mut st)
         };
-        let result = match count {
+        let outcome = match count {
             Some(n) => self.run_f(n),
-            None => Deferred::succeed(()),
+            None => LoopOutcome::Done(Ok(())),
         };
-        let me = self.clone();
-        drop(result.add_both(move |r: Result<(), Failure>| {
-            me.finished(r);
-            Ok::<(), Failure>(())
-        }));
+        match outcome {
+            LoopOutcome::Done(r) => self.finished(r),
+            LoopOutcome::Wait(d) => {
+                let me = self.clone();
+                drop(d.add_both(move |r: Result<(), Failure>| {
+                    me.finished(r);
+                    Ok::<(), Failure>(())
+                }));
+            }
+        }
     }
 
     /// `with_count`'s count (None: skip this call, the float-rounding guard of Twisted).
@@ -315,9 +349,9 @@ impl LoopingCall {
         Some(u64::try_from(count).unwrap_or(u64::MAX))
     }
 
-    fn run_f(&self, n: u64) -> Deferred<()> {
+    fn run_f(&self, n: u64) -> LoopOutcome {
         let f = self.inner.f.lock().take();
-        let Some(mut f) = f else { return Deferred::succeed(()) };
+        let Some(mut f) = f else { return LoopOutcome::Done(Ok(())) };
         let d = f(n);
         *self.inner.f.lock() = Some(f);
         d
@@ -350,10 +384,10 @@ impl LoopingCall {
     }
 }
 
-/// Calls the user's function, turning a panic into a failed Deferred.
-fn call_user<R: IntoDeferred<()>>(f: &mut dyn FnMut() -> R) -> Deferred<()> {
+/// Calls the user's function, turning a panic into a failure.
+fn call_user<R: Into<LoopOutcome>>(f: &mut dyn FnMut() -> R) -> LoopOutcome {
     match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(r) => r.into_deferred(),
-        Err(payload) => Deferred::fail(Failure::from_panic(payload)),
+        Ok(r) => r.into(),
+        Err(payload) => LoopOutcome::Done(Err(Failure::from_panic(payload))),
     }
 }

@@ -16,8 +16,8 @@ use std::time::Duration;
 struct Inner {
     clock: ManualClock,
     shard: RemoteShard<TimerPayload>,
-    /// The owner handle, kept only for its slab scan (`pending_calls`); all timer operations
-    /// go through `shard`, which any thread may use.
+    /// The owner handle, for inserts (the fast, direct path) and the slab scan of
+    /// `pending_calls`; firing, cancels and resets go through `shard`.
     owner: Mutex<TimerShard<TimerPayload>>,
 }
 
@@ -175,7 +175,9 @@ impl ManualReactor {
         deadline_ns: u64,
         payload: TimerPayload,
     ) -> Result<TimerKey, TimerError> {
-        self.inner.shard.insert(deadline_ns, payload).map(|(key, _)| key)
+        // The owner path files the timer directly (no inbox round trip, no fence): about a
+        // fifth of a looping call's tick. The mutex is never held while a callback runs.
+        self.inner.owner.lock().insert(deadline_ns, payload)
     }
 
     pub(crate) fn cancel_key(&self, key: TimerKey) -> Result<(), TimerError> {

@@ -44,7 +44,7 @@ pub use error::{
     secs_f64, DelayedCallError, Elapsed, InvalidDelay, LoopingCallError, SchedulerStopped,
     TaskFinished, TaskStopped,
 };
-pub use looping::LoopingCall;
+pub use looping::{LoopOutcome, LoopingCall};
 pub use manual::ManualReactor;
 pub use react::{react, react_on, SystemExit};
 pub use reactor::ReactorTime;

@@ -2,8 +2,9 @@
 //! runtime [`Handle`] and by [`ManualReactor`], so timed logic is written once and tested on
 //! virtual time.
 
+use super::call::CallFn;
 use super::call::DelayedCall;
-use super::driver::TimerPayload;
+use super::driver::{Fired, TimerPayload};
 use super::error::InvalidDelay;
 use super::manual::ManualReactor;
 use crate::context;
@@ -12,6 +13,7 @@ use crate::runtime::{Handle, Shared};
 use crate::sync::atomic::{fence, Ordering};
 use scheduler_timers::{deadline_after, duration_to_ns, TimerError, TimerKey};
 use std::fmt;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 /// A clock that can run functions later (Twisted's `IReactorTime`).
@@ -163,15 +165,27 @@ fn runtime_insert(shared: &Shared, deadline_ns: u64, payload: TimerPayload) -> O
     Some(key)
 }
 
-/// Runs a fired payload on a runtime: wakers inline, calls as tasks in their class.
-pub(crate) fn dispatch(shared: &Shared, payload: TimerPayload) {
-    match payload {
-        TimerPayload::Wake(waker) => waker.wake(),
-        TimerPayload::Call(call) => {
-            if let Some(f) = call.begin_call() {
-                drop(shared.spawn(async move { f() }, call.priority()));
-            }
+/// Runs what fired on a runtime: wakers inline, calls as one task per batch in their class.
+/// A panicking call does not stop the rest of its batch; the first panic is re-raised at the
+/// end, so the task counts as panicked (runtime metrics).
+pub(crate) fn dispatch(shared: &Shared, fired: Fired) {
+    match fired {
+        Fired::Wake(waker) => waker.wake(),
+        Fired::Calls(calls, priority) => {
+            drop(shared.spawn(async move { run_batch(calls) }, priority));
         }
+    }
+}
+
+fn run_batch(calls: Vec<CallFn>) {
+    let mut first_panic = None;
+    for f in calls {
+        if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
+            first_panic.get_or_insert(p);
+        }
+    }
+    if let Some(p) = first_panic {
+        resume_unwind(p);
     }
 }
 
