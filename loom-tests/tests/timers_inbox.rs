@@ -60,3 +60,13 @@ fn remote_insert_and_cancel_race_owner_drain() {
         assert_eq!(shard.slab_len(), 1);
     });
 }
+
+/// The same race with the Dekker fences removed: the model must find the oversleep. Proves
+/// the first model has teeth (loom only; plain runs have no fences to remove).
+#[cfg(loom)]
+#[test]
+#[should_panic(expected = "owner would oversleep")]
+fn without_the_fences_the_owner_can_oversleep() {
+    scheduler_timers::loom_api::break_dekker_fences(true);
+    remote_insert_races_owner_drain_and_publish();
+}

@@ -60,6 +60,17 @@ pub use manual::{Callback, ManualTimers};
 pub use owner::TimerShard;
 pub use remote::RemoteShard;
 
+/// Hooks for the loom models in `loom-tests` only (built under `--cfg loom`).
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_api {
+    /// Removes (or restores) the SeqCst fences of the published-deadline Dekker pair on the
+    /// calling OS thread, so a `#[should_panic]` model can show they are needed.
+    pub fn break_dekker_fences(broken: bool) {
+        crate::sync::set_skip_dekker_fences(broken);
+    }
+}
+
 /// Bytes a pending timer costs beside its payload `T`: the slab entry minus the payload, plus
 /// the wheel's link for it.
 pub fn timer_overhead_bytes<T>() -> usize {

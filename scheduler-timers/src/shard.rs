@@ -72,8 +72,8 @@ use crate::entry::{Cancelled, Entry, Phase, NIL};
 use crate::error::TimerError;
 use crate::key::{TimerKey, Wake};
 use crate::slab::Slab;
-use crate::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
-use crate::sync::UnsafeCell;
+use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use crate::sync::{dekker_fence, UnsafeCell};
 use crate::wheel::Wheel;
 use crate::TimerConfig;
 
@@ -88,7 +88,11 @@ const OWNER_GROW_CHUNK: u32 = 1;
 const NONE_PENDING: u64 = u64::MAX;
 
 /// The state one shard shares between its owner, remote handles and stealers.
+///
+/// Aligned to 128 bytes (two cache lines, the prefetch pair) so two shards' hot words never
+/// share a line: each owner CASes its own `expiry` on every operation.
 #[derive(Debug)]
+#[repr(align(128))]
 pub(crate) struct Shared<T> {
     pub(crate) id: u32,
     pub(crate) slab: Slab<T>,
@@ -190,7 +194,7 @@ impl<T> Shared<T> {
     /// Pushes `index`, then lowers the published deadline (the Dekker pair of `publish`).
     fn push_and_announce(&self, index: u32, entry: &Entry<T>, deadline: u64) -> Wake {
         self.push_inbox(index, entry);
-        fence(Ordering::SeqCst);
+        dekker_fence();
         Wake::from_earlier(self.lower_published(deadline))
     }
 
@@ -251,7 +255,7 @@ impl<T> Shared<T> {
             self.drain_inbox(wheel);
             let next = wheel.earliest(&self.slab);
             self.next_deadline.store(next.unwrap_or(NONE_PENDING), Ordering::Release);
-            fence(Ordering::SeqCst);
+            dekker_fence();
             if self.inbox.load(Ordering::Relaxed) == NIL {
                 return next;
             }
@@ -400,7 +404,7 @@ impl<T> Shared<T> {
         if end.must_push {
             return Ok(self.push_and_announce(key.index, entry, deadline));
         }
-        fence(Ordering::SeqCst);
+        dekker_fence();
         Ok(Wake::from_earlier(self.lower_published(deadline)))
     }
 

@@ -50,6 +50,12 @@ mod imp {
     pub(crate) fn spin_loop() {
         std::hint::spin_loop();
     }
+
+    /// The SeqCst fence of a Dekker pair (see `shard`'s published-deadline protocol).
+    #[inline(always)]
+    pub(crate) fn dekker_fence() {
+        atomic::fence(atomic::Ordering::SeqCst);
+    }
 }
 
 #[cfg(loom)]
@@ -86,6 +92,24 @@ mod imp {
     /// Under loom a spin must yield, or the model never lets the awaited thread run.
     pub(crate) fn spin_loop() {
         loom::thread::yield_now();
+    }
+
+    std::thread_local! {
+        /// Test knob (`loom_api::break_dekker_fences`): per OS thread, so it only affects the
+        /// model run on the thread that set it. Not part of any protocol.
+        static SKIP_DEKKER_FENCES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// The SeqCst fence of a Dekker pair; a model may remove it to show it is needed.
+    pub(crate) fn dekker_fence() {
+        if !SKIP_DEKKER_FENCES.with(|skip| skip.get()) {
+            atomic::fence(atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// Sets the knob read by [`dekker_fence`].
+    pub(crate) fn set_skip_dekker_fences(skip: bool) {
+        SKIP_DEKKER_FENCES.with(|cell| cell.set(skip));
     }
 }
 

@@ -71,14 +71,11 @@ pub(crate) struct Wheel {
     pub(crate) scratch: Vec<u32>,
     /// Free slots only the right's holder hands out (no CAS on the owner's insert / cancel
     /// path). Reclaimed slots go here unless a remote inserter had to grow the slab since the
-    /// last reclaim (`Slab::take_starved`), or the list holds `SPARE_CAP` slots: then they go
-    /// to the slab's shared free list, so remote inserts never grow the slab while the owner
-    /// hoards free slots.
+    /// last reclaim (`Slab::take_starved`): then they go to the slab's shared free list, so
+    /// remote inserts do not keep growing the slab while the owner holds free slots. The list
+    /// costs 4 bytes per free slot at most.
     spare: Vec<u32>,
 }
-
-/// Most slots kept on the private spare list.
-const SPARE_CAP: usize = 1 << 16;
 
 impl Wheel {
     pub(crate) fn new(tick_shift: u32, levels: usize) -> Self {
@@ -185,7 +182,7 @@ impl Wheel {
             link.seq = SEQ_UNASSIGNED;
         }
         let payload = entry.take_payload_for_reclaim();
-        if shared || self.spare.len() >= SPARE_CAP || slab.take_starved() {
+        if shared || slab.take_starved() {
             slab.push_free(index, entry);
         } else {
             self.spare.push(index);
