@@ -50,14 +50,17 @@
 //! # The published next deadline
 //!
 //! `next_deadline: AtomicU64` (`u64::MAX` = none) is a lower bound of every pending deadline,
-//! so a worker that parks until it never oversleeps. It is lowered with `fetch_min` by every
-//! insert or earlier reset (whose return value tells a remote caller whether to unpark the
+//! so a worker that parks until it never oversleeps. It is lowered (a load, then `fetch_min`
+//! only if the new deadline is earlier) by every insert or earlier reset (whose return value tells a remote caller whether to unpark the
 //! owner: [`Wake`](crate::Wake)), and replaced with an exact value by the right's holder after
 //! an expiry pass. The replacement could hide a remote insert that the holder's drain missed;
-//! this is excluded Dekker-style: the remote side does *push; `fence(SeqCst)`; `fetch_min`*,
-//! the holder *store; `fence(SeqCst)`; load `inbox`* and drains again if it is non-empty. In any
-//! interleaving either the holder sees the push, or the remote `fetch_min` is ordered after the
-//! store and reports [`Wake::Owner`](crate::Wake) (model: `loom-tests/tests/timers_inbox.rs`).
+//! this is excluded Dekker-style: the remote side does *push; `fence(SeqCst)`; read
+//! `next_deadline` (then `fetch_min` if earlier)*, the holder *store; `fence(SeqCst)`; load
+//! `inbox`* and drains again if it is non-empty. By the two SeqCst fences, in any interleaving
+//! either the holder's load sees the push (and files the timer), or the remote read sees the
+//! holder's store, so it lowers the new value and reports [`Wake::Owner`](crate::Wake) if its
+//! timer is earlier (model: `loom-tests/tests/timers_inbox.rs`, which fails without the
+//! fences).
 //!
 //! # Timer stealing
 //!
@@ -167,7 +170,14 @@ impl<T> Shared<T> {
     }
 
     /// Lowers the published deadline; true if `deadline` is earlier than what was published.
+    /// A plain load first: most new timers are later than the earliest one, and then no
+    /// read-modify-write is needed (the Dekker argument in the module doc only needs the
+    /// *read* of `next_deadline` after the fence; `fetch_min` keeps concurrent lowerings).
+    #[inline]
     fn lower_published(&self, deadline: u64) -> bool {
+        if deadline >= self.next_deadline.load(Ordering::Acquire) {
+            return false;
+        }
         // AcqRel: a read-modify-write, ordered by the SeqCst fences around it (module doc).
         deadline < self.next_deadline.fetch_min(deadline, Ordering::AcqRel)
     }
@@ -308,9 +318,7 @@ impl<T> Shared<T> {
         match (filed, payload) {
             (Some(key), _) => {
                 let key = key?;
-                if deadline < self.next_deadline.load(Ordering::Relaxed) {
-                    let _ = self.lower_published(deadline);
-                }
+                let _ = self.lower_published(deadline);
                 Ok(key)
             }
             (None, Some(payload)) => self.insert_remote(deadline, payload).map(|(key, _)| key),
@@ -384,7 +392,7 @@ impl<T> Shared<T> {
             });
             if let Some(result) = done {
                 drop(dropped);
-                if result? && deadline < self.next_deadline.load(Ordering::Relaxed) {
+                if result? {
                     let _ = self.lower_published(deadline);
                 }
                 return Ok(Wake::NotNeeded);

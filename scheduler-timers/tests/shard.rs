@@ -286,3 +286,57 @@ fn handles_are_send_and_sync_as_documented() {
     sync::<scheduler_timers::RemoteShard<u32>>();
     assert_eq!(std::mem::size_of::<scheduler_timers::TimerKey>(), 12);
 }
+
+#[test]
+fn crossing_the_top_level_boundary_neither_wraps_nor_fires_early() {
+    // tokio #8334: a deadline just past the top level's span, after the wheel has advanced
+    // close to the boundary. 2 levels of 64 slots: the span is 4096 ticks of 2^20 ns.
+    let config = TimerConfig::default().with_levels(2).unwrap();
+    let tick = config.tick_ns();
+    let s = TimerShard::new(0, config);
+    assert_eq!(fire(&s, 4090 * tick), Vec::<u32>::new());
+    s.insert(4100 * tick, 1).unwrap(); // next top-level block: overflow
+    s.insert(4095 * tick + 5, 2).unwrap(); // this block, level 0
+    s.insert(8192 * tick + 1, 3).unwrap(); // two blocks ahead
+    assert_eq!(s.earliest_deadline(), Ok(Some(4095 * tick + 5)));
+    assert_eq!(fire(&s, 4095 * tick + 4), Vec::<u32>::new());
+    assert_eq!(fire(&s, 4099 * tick), vec![2]);
+    assert_eq!(fire(&s, 4100 * tick - 1), Vec::<u32>::new());
+    assert_eq!(fire(&s, 8192 * tick), vec![1]);
+    assert_eq!(fire(&s, 8192 * tick + 1), vec![3]);
+}
+
+#[test]
+fn a_later_timer_in_a_slot_does_not_hide_an_earlier_one_at_cascade_boundaries() {
+    // glommio PR #44 review: entries sharing a coarse slot, the later one inserted first, and
+    // deadlines a nanosecond either side of tick boundaries.
+    let s = shard();
+    let tick = TimerConfig::default().tick_ns();
+    let base = 64 * 64 * tick; // start of a level-2 slot
+    s.insert(base + 70 * tick, 1).unwrap();
+    s.insert(base + tick - 1, 2).unwrap();
+    s.insert(base + tick, 3).unwrap();
+    s.insert(base - 1, 4).unwrap();
+    assert_eq!(s.earliest_deadline(), Ok(Some(base - 1)));
+    assert_eq!(fire(&s, base - 1), vec![4]);
+    assert_eq!(s.earliest_deadline(), Ok(Some(base + tick - 1)));
+    assert_eq!(fire(&s, base + tick), vec![2, 3]);
+    assert_eq!(fire(&s, base + 70 * tick), vec![1]);
+}
+
+#[test]
+fn earliest_deadline_agrees_with_what_fires_next() {
+    // tokio #8402: peek and poll must agree.
+    let s = shard();
+    for (i, d) in [900, 5, 77_000, 5, 4_096_000_000, 3].iter().enumerate() {
+        s.insert(d * MS, i as u32).unwrap();
+    }
+    let mut order = Vec::new();
+    while let Ok(Some(next)) = s.earliest_deadline() {
+        let fired = fire(&s, next);
+        assert!(!fired.is_empty(), "nothing fired at the announced deadline {next}");
+        assert_eq!(fire(&s, next), Vec::<u32>::new());
+        order.extend(fired);
+    }
+    assert_eq!(order, vec![5, 1, 3, 0, 2, 4]);
+}
