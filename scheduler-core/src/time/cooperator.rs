@@ -83,7 +83,7 @@ struct CoopState {
 }
 
 struct CoopInner {
-    clock: Arc<dyn ReactorTime>,
+    clock: Box<dyn ReactorTime>,
     budget: SliceBudget,
     state: Mutex<CoopState>,
 }
@@ -133,7 +133,7 @@ impl Cooperator {
     pub fn with_budget<C: ReactorTime + 'static>(clock: C, budget: SliceBudget) -> Cooperator {
         Cooperator {
             inner: Arc::new(CoopInner {
-                clock: Arc::new(clock),
+                clock: Box::new(clock),
                 budget,
                 state: Mutex::new(CoopState::default()),
             }),

@@ -71,7 +71,7 @@ struct LoopState {
 }
 
 struct LoopInner {
-    clock: Arc<dyn ReactorTime>,
+    clock: Box<dyn ReactorTime>,
     with_count: bool,
     priority: Priority,
     f: Mutex<Option<LoopFn>>,
@@ -132,7 +132,7 @@ impl LoopingCall {
         R: Into<LoopOutcome>,
         F: FnMut() -> R + Send + 'static,
     {
-        Self::build(Arc::new(clock), false, Box::new(move |_| call_user(&mut f)))
+        Self::build(Box::new(clock), false, Box::new(move |_| call_user(&mut f)))
     }
 
     /// A loop calling `f(count)`, where `count` is the number of intervals that passed since
@@ -143,10 +143,10 @@ impl LoopingCall {
         R: Into<LoopOutcome>,
         F: FnMut(u64) -> R + Send + 'static,
     {
-        Self::build(Arc::new(clock), true, Box::new(move |n| call_user(&mut || f(n))))
+        Self::build(Box::new(clock), true, Box::new(move |n| call_user(&mut || f(n))))
     }
 
-    fn build(clock: Arc<dyn ReactorTime>, with_count: bool, f: LoopFn) -> LoopingCall {
+    fn build(clock: Box<dyn ReactorTime>, with_count: bool, f: LoopFn) -> LoopingCall {
         LoopingCall {
             inner: Arc::new(LoopInner {
                 clock,
