@@ -66,7 +66,7 @@ impl<T> TimerShard<T> {
     /// [`TimerError::Full`] when the shard's slab cannot grow (about 2^31 live timers).
     #[inline]
     pub fn insert(&self, deadline_ns: u64, payload: T) -> Result<TimerKey, TimerError> {
-        self.shared.insert_owner(deadline_ns, payload)
+        self.shared.insert_owner(deadline_ns, payload).map(|(key, _)| key)
     }
 
     /// Inserts a timer firing `delay` after `now_ns` (clamped at `u64::MAX` ns).

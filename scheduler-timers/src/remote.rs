@@ -51,6 +51,32 @@ impl<T> RemoteShard<T> {
         self.shared.insert_remote(deadline_ns, payload)
     }
 
+    /// Inserts the way the owner does: if the shard's expiry right is free (one CAS on it), the
+    /// timer is filed at once (no inbox traffic, its `seq` assigned now); otherwise it goes
+    /// through the inbox like [`insert`](Self::insert). For a worker that keeps only remote
+    /// handles but inserts into its own shard; from other threads it contends with the owner
+    /// on the right's cache line, so prefer [`insert`](Self::insert) there.
+    ///
+    /// # Errors
+    /// As [`insert`](Self::insert).
+    pub fn insert_direct(
+        &self,
+        deadline_ns: u64,
+        payload: T,
+    ) -> Result<(TimerKey, Wake), TimerError> {
+        self.shared.insert_owner(deadline_ns, payload)
+    }
+
+    /// Cancels the way the owner does: with the expiry right free, the entry is unlinked and
+    /// its slot reclaimed at once and the payload dropped before returning; otherwise as
+    /// [`cancel`](Self::cancel).
+    ///
+    /// # Errors
+    /// As [`cancel`](Self::cancel).
+    pub fn cancel_direct(&self, key: TimerKey) -> Result<(), TimerError> {
+        self.shared.cancel(key, true)
+    }
+
     /// Cancels a pending timer: one CAS, plus one push so the owner unlinks it promptly.
     /// The payload is dropped by the owner's next expiry pass.
     ///

@@ -296,7 +296,11 @@ impl<T> Shared<T> {
 
     /// Insert by the right's holder; on a busy right, falls back to the inbox.
     #[inline]
-    pub(crate) fn insert_owner(&self, deadline: u64, payload: T) -> Result<TimerKey, TimerError> {
+    pub(crate) fn insert_owner(
+        &self,
+        deadline: u64,
+        payload: T,
+    ) -> Result<(TimerKey, Wake), TimerError> {
         let mut payload = Some(payload);
         let filed = self.with_wheel(|wheel| {
             self.drain_inbox(wheel);
@@ -310,7 +314,8 @@ impl<T> Shared<T> {
                 }
             };
             let entry = self.slab.get(index).ok_or(TimerError::Stale)?;
-            let generation = entry.arm(deadline, payload.take().expect("taken once"), false);
+            let Some(payload) = payload.take() else { return Err(TimerError::Stale) };
+            let generation = entry.arm(deadline, payload, false);
             wheel.admit(index);
             wheel.file(index, deadline);
             Ok(self.key(index, generation))
@@ -318,10 +323,9 @@ impl<T> Shared<T> {
         match (filed, payload) {
             (Some(key), _) => {
                 let key = key?;
-                let _ = self.lower_published(deadline);
-                Ok(key)
+                Ok((key, Wake::from_earlier(self.lower_published(deadline))))
             }
-            (None, Some(payload)) => self.insert_remote(deadline, payload).map(|(key, _)| key),
+            (None, Some(payload)) => self.insert_remote(deadline, payload),
             (None, None) => Err(TimerError::Stale), // unreachable: the closure did not run
         }
     }

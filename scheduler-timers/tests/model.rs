@@ -1,6 +1,6 @@
 //! Model-based test: one shard against a `BTreeMap<(deadline, seq), id>` reference.
 //!
-//! Random sequences of owner and remote inserts, cancels and resets, time moving forwards (by
+//! Random sequences of owner, remote and remote-direct inserts, cancels and resets, time moving forwards (by
 //! small steps, across levels, past the top level, to `u64::MAX`) and backwards, stealing
 //! passes with a bound, and exact-earliest queries. After every step the exact set and order
 //! of fired ids, every error value and the earliest deadline must match the model.
@@ -118,7 +118,9 @@ fn run(config: TimerConfig, ops: Vec<Op>) {
         match op {
             Op::Insert { delay, remote: via_remote } => {
                 let deadline = now.saturating_add(delay);
-                let key = if via_remote {
+                let key = if via_remote && delay % 3 == 0 {
+                    remote.insert_direct(deadline, next_id).unwrap().0
+                } else if via_remote {
                     remote.insert(deadline, next_id).unwrap().0
                 } else {
                     shard.insert(deadline, next_id).unwrap()
@@ -132,7 +134,11 @@ fn run(config: TimerConfig, ops: Vec<Op>) {
             Op::Cancel { pick, remote: via_remote } if !keys.is_empty() => {
                 let (id, key) = keys[pick % keys.len()];
                 let expected = model.expected_error(id);
-                let result = if via_remote { remote.cancel(key) } else { shard.cancel(key) };
+                let result = match (via_remote, pick % 3) {
+                    (true, 0) => remote.cancel_direct(key),
+                    (true, _) => remote.cancel(key),
+                    (false, _) => shard.cancel(key),
+                };
                 check_error(result, expected);
                 if let Fate::Pending(d, s) = model.fate[&id] {
                     model.queue.remove(&(d, s));

@@ -340,3 +340,23 @@ fn earliest_deadline_agrees_with_what_fires_next() {
     }
     assert_eq!(order, vec![5, 1, 3, 0, 2, 4]);
 }
+
+#[test]
+fn remote_direct_path_files_at_once_and_reclaims_at_once() {
+    let s = shard();
+    let r = s.remote();
+    let (a, wake) = r.insert_direct(5 * MS, 1).unwrap();
+    assert_eq!(wake, Wake::Owner);
+    let (b, wake) = r.insert_direct(9 * MS, 2).unwrap();
+    assert_eq!(wake, Wake::NotNeeded);
+    r.cancel_direct(a).unwrap();
+    assert_eq!(r.cancel_direct(a), Err(TimerError::AlreadyCancelled));
+    let len = s.slab_len();
+    for i in 0..1000 {
+        let (k, _) = r.insert_direct(10 * MS + i, 0).unwrap();
+        r.cancel_direct(k).unwrap();
+    }
+    assert_eq!(s.slab_len(), len);
+    assert_eq!(fire(&s, 9 * MS), vec![2]);
+    assert_eq!(r.cancel_direct(b), Err(TimerError::AlreadyFired));
+}
