@@ -343,3 +343,20 @@ impl<T> Future for DetJoinHandle<T> {
         }
     }
 }
+
+impl crate::Runtime {
+    /// A [`DeterministicRuntime`] with the given seed: one thread, a manual clock, seeded task
+    /// order (see its docs for the supported subset of the API).
+    ///
+    /// # Examples
+    /// ```
+    /// use scheduler_core::{time, Runtime};
+    /// use std::time::Duration;
+    /// let rt = Runtime::deterministic(1);
+    /// rt.block_on(time::sleep(Duration::from_secs(3600))).unwrap(); // instant
+    /// assert_eq!(rt.now(), Duration::from_secs(3600));
+    /// ```
+    pub fn deterministic(seed: u64) -> DeterministicRuntime {
+        DeterministicRuntime::new(seed)
+    }
+}

@@ -333,3 +333,39 @@ fn reactor_time_now_moves_forward() {
     rt.block_on(rt.handle().sleep(ms(1)));
     assert!(ReactorTime::now(rt.handle()) > a);
 }
+
+#[test]
+fn idle_worker_steals_timers_of_a_blocked_worker() {
+    // Worker A inserts a timer into its own shard, then blocks (spins) until the call has run;
+    // worker B, kept busy by a yielding task, fires A's overdue timer in its maintenance step.
+    use std::sync::atomic::AtomicBool;
+    let rt = rt(2);
+    let done = Arc::new(AtomicBool::new(false));
+    let ran_on = Arc::new(Mutex::new(None));
+    let h = rt.handle().clone();
+    let (d, r) = (done.clone(), ran_on.clone());
+    let blocked = rt.spawn_fn(move || {
+        let me = std::thread::current().id();
+        let (d2, r2) = (d.clone(), r.clone());
+        let _call = h.call_later(ms(1), move || {
+            *r2.lock().unwrap() = Some(std::thread::current().id());
+            d2.store(true, Ordering::SeqCst);
+        });
+        let give_up = Instant::now() + Duration::from_secs(20); // only against a hang
+        while !d.load(Ordering::SeqCst) && Instant::now() < give_up {
+            std::hint::spin_loop();
+        }
+        me
+    });
+    let d3 = done.clone();
+    let busy = rt.spawn(async move {
+        let give_up = Instant::now() + Duration::from_secs(20);
+        while !d3.load(Ordering::SeqCst) && Instant::now() < give_up {
+            scheduler_core::yield_now().await;
+        }
+    });
+    let blocked_thread = rt.block_on(blocked).unwrap();
+    rt.block_on(busy).unwrap();
+    assert!(done.load(Ordering::SeqCst), "the call ran while its shard's worker was blocked");
+    assert_ne!(*ran_on.lock().unwrap(), Some(blocked_thread));
+}
