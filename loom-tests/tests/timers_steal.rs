@@ -3,7 +3,8 @@
 //! right is held). Checks the expiry-right try-acquire and the stealing protocol in the module
 //! doc of `scheduler-timers/src/shard.rs`.
 //!
-//! Threads: main (owner firing and inserting) + 1 spawned (stealer).
+//! Threads: main (owner firing and inserting) + 1 spawned (stealer); one model adds a second
+//! spawned thread (remote canceller).
 //! Bound: LOOM_MAX_PREEMPTIONS=2, LOOM_MAX_BRANCHES=10000.
 
 #[cfg(loom)]
@@ -56,5 +57,56 @@ fn owner_insert_during_steal_is_not_lost() {
         all.sort_unstable();
         assert_eq!(all, [1, 2]);
         assert_eq!(shard.next_deadline(), None);
+    });
+}
+
+#[test]
+fn stealer_and_remote_cancel_race_owner_fire() {
+    // Two spawned threads (the suite's bound): a stealer and a remote canceller.
+    loom_tests::model(|| {
+        let shard: TimerShard<u8> = TimerShard::new(0, TimerConfig::default());
+        let victim = shard.insert(1, 1).unwrap();
+        shard.insert(1, 2).unwrap();
+        let (thief, canceller) = (shard.remote(), shard.remote());
+        let stealer = thread::spawn(move || {
+            let mut stolen = Vec::new();
+            let _ = thief.steal_expired(1, usize::MAX, |p| stolen.push(p));
+            stolen
+        });
+        let cancel = thread::spawn(move || canceller.cancel(victim));
+        let mut fired = Vec::new();
+        let _ = shard.fire_due(1, |p| fired.push(p));
+        let stolen = stealer.join().unwrap();
+        let cancelled = cancel.join().unwrap().is_ok();
+        let _ = shard.fire_due(1, |p| fired.push(p));
+        let mut all: Vec<u8> = stolen.iter().chain(&fired).copied().collect();
+        all.sort_unstable();
+        if cancelled {
+            assert_eq!(all, [2], "a cancelled timer fired, or one was lost");
+        } else {
+            assert_eq!(all, [1, 2]);
+        }
+        assert_eq!(shard.next_deadline(), None);
+    });
+}
+
+#[test]
+fn remote_insert_drained_by_a_stealer_is_not_lost() {
+    loom_tests::model(|| {
+        let shard: TimerShard<u8> = TimerShard::new(0, TimerConfig::default());
+        shard.insert(1, 1).unwrap();
+        let (thief, inserter) = (shard.remote(), shard.remote());
+        let stealer = thread::spawn(move || {
+            let mut stolen = Vec::new();
+            let _ = thief.steal_expired(1, usize::MAX, |p| stolen.push(p));
+            stolen
+        });
+        let _ = inserter.insert(1, 2).unwrap();
+        let stolen = stealer.join().unwrap();
+        let mut fired = Vec::new();
+        let _ = shard.fire_due(1, |p| fired.push(p));
+        let mut all: Vec<u8> = stolen.iter().chain(&fired).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, [1, 2]);
     });
 }
