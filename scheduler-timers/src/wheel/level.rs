@@ -3,6 +3,10 @@
 use super::list::{Link, List};
 
 /// Slots per level; a level's slot index is 6 bits of the tick.
+///
+/// Not shrunk under `cfg(loom)`: the wheel is plain data touched only under the shard's
+/// expiry right, so loom explores none of it (only the atomics around it), and a 64-bit
+/// occupancy bitmap is the design. The models shrink the slab pages instead (`slab.rs`).
 pub(crate) const SLOTS: usize = 64;
 /// Bits of the tick consumed per level.
 pub(crate) const SLOT_BITS: u32 = 6;
