@@ -369,3 +369,36 @@ fn idle_worker_steals_timers_of_a_blocked_worker() {
     assert!(done.load(Ordering::SeqCst), "the call ran while its shard's worker was blocked");
     assert_ne!(*ran_on.lock().unwrap(), Some(blocked_thread));
 }
+
+#[test]
+fn parked_worker_steals_timer_of_a_worker_blocked_after_inserting() {
+    // Worker A inserts a timer into its own shard, then blocks; worker B is parked with no
+    // deadline of its own. A's insert wakes B to re-read the deadlines, so B fires it.
+    use std::sync::atomic::AtomicBool;
+    let rt = rt(2);
+    // Let both workers go idle first (B parks with nothing to wait for).
+    rt.block_on(rt.spawn(async {})).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let ran_on = Arc::new(Mutex::new(None));
+    let h = rt.handle().clone();
+    let (d, r) = (done.clone(), ran_on.clone());
+    let blocked = rt.spawn_fn(move || {
+        let me = std::thread::current().id();
+        // Give B time to park (if it has not, the test passes without exercising the wake-up;
+        // it never fails because of this wait).
+        std::thread::sleep(ms(20));
+        let (d2, r2) = (d.clone(), r.clone());
+        let _call = h.call_later(ms(2), move || {
+            *r2.lock().unwrap() = Some(std::thread::current().id());
+            d2.store(true, Ordering::SeqCst);
+        });
+        let give_up = Instant::now() + Duration::from_secs(5); // only against a hang
+        while !d.load(Ordering::SeqCst) && Instant::now() < give_up {
+            std::hint::spin_loop();
+        }
+        me
+    });
+    let blocked_thread = rt.block_on(blocked).unwrap();
+    assert!(done.load(Ordering::SeqCst), "the call ran while its shard's worker was blocked");
+    assert_ne!(*ran_on.lock().unwrap(), Some(blocked_thread));
+}

@@ -31,7 +31,17 @@
 //! try-acquired expiry right makes this safe against the owner). A parked worker wakes at its
 //! own next deadline, or at another shard's next deadline plus [`STEAL_GRACE_NS`]: a worker
 //! blocked in a long task has its overdue timers fired by an idle worker within about that
-//! grace (as long as the idle worker knew the deadline when it parked).
+//! grace.
+//!
+//! For that, a parked worker must learn of deadlines that appear after it parked. Each worker
+//! publishes in `parked_until` the deadline it parks until: before computing it, it stores
+//! `PARKING`, then `fence(SeqCst)`, then reads the shards' published deadlines. A worker that
+//! lowers its own shard's deadline while running a task (an owner insert answered
+//! `Wake::Owner`) does `fence(SeqCst)` after that `fetch_min` and reads every
+//! `parked_until`; it unparks the workers parked (or parking) past the new deadline plus the
+//! grace. By the fences, either the parking worker reads the new deadline, or the inserting
+//! worker reads `PARKING` or the stale deadline and unparks it (a token unpark, so it is not
+//! lost if it lands before the park). A worker resets its entry to `AWAKE` in maintenance.
 //!
 //! # Shutdown
 //!
@@ -43,7 +53,7 @@
 use super::call::{CallFn, CallInner};
 pub(crate) use super::reactor::dispatch;
 use crate::priority::{Priority, CLASSES};
-use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::Arc;
 use scheduler_timers::{
     Clock, ConfigError, ManualClock, RemoteShard, SystemClock, TimerConfig, TimerError, TimerKey,
@@ -162,7 +172,15 @@ pub(crate) struct TimeDriver {
     source: TimeSource,
     shards: Box<[RemoteShard<TimerPayload>]>,
     next_external: AtomicUsize,
+    /// Per worker: the deadline (ns) it parks until, [`PARKING`] while it computes it,
+    /// `u64::MAX` for "until unparked", [`AWAKE`] once it runs its maintenance again.
+    parked_until: Box<[AtomicU64]>,
 }
+
+/// `parked_until` value of a worker that is running (not parked).
+const AWAKE: u64 = 0;
+/// `parked_until` value of a worker about to park whose deadline is not computed yet.
+const PARKING: u64 = u64::MAX - 1;
 
 impl fmt::Debug for TimeDriver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -188,7 +206,8 @@ impl TimeDriver {
         let shards =
             (0..workers).map(|i| TimerShard::new(i as u32, config).remote()).collect::<Box<[_]>>();
         let source = source.unwrap_or_else(|| TimeSource::System(SystemClock::new()));
-        Ok(TimeDriver { source, shards, next_external: AtomicUsize::new(0) })
+        let parked_until = (0..workers).map(|_| AtomicU64::new(AWAKE)).collect();
+        Ok(TimeDriver { source, shards, next_external: AtomicUsize::new(0), parked_until })
     }
 
     pub(crate) fn source(&self) -> &TimeSource {
@@ -207,7 +226,7 @@ impl TimeDriver {
         local: Option<usize>,
         deadline_ns: u64,
         payload: TimerPayload,
-        unpark: impl FnOnce(usize),
+        unpark: impl Fn(usize),
     ) -> Result<TimerKey, TimerError> {
         let (index, remote) = match local {
             Some(i) => (i, false),
@@ -218,10 +237,33 @@ impl TimeDriver {
             }
         };
         let (key, wake) = self.shards[index].insert(deadline_ns, payload)?;
-        if remote && wake.is_needed() {
-            unpark(index);
+        if wake.is_needed() {
+            if remote {
+                unpark(index);
+            } else {
+                self.wake_stealers(index, deadline_ns, unpark);
+            }
         }
         Ok(key)
+    }
+
+    /// Worker `owner` lowered its shard's deadline to `deadline_ns` while running a task (which
+    /// may turn out long): wake the parked workers that would sleep past it plus the steal
+    /// grace, so they re-read it (module doc, "Timer stealing").
+    fn wake_stealers(&self, owner: usize, deadline_ns: u64, unpark: impl Fn(usize)) {
+        if self.parked_until.len() < 2 {
+            return;
+        }
+        // SeqCst fence: pairs with the one in `park_deadline` (after its PARKING store): either
+        // that worker reads our lowered deadline, or we read its PARKING / deadline here.
+        fence(Ordering::SeqCst);
+        let latest_useful = deadline_ns.saturating_add(STEAL_GRACE_NS);
+        for (j, until) in self.parked_until.iter().enumerate() {
+            // Relaxed: ordered by the fences.
+            if j != owner && until.load(Ordering::Relaxed) > latest_useful {
+                unpark(j);
+            }
+        }
     }
 
     /// Cancels a timer (any thread; the owner reclaims the slot at its next pass).
@@ -252,6 +294,8 @@ impl TimeDriver {
     /// Worker `index`'s maintenance: fires its own due timers, then steals overdue timers of
     /// the other shards. Returns how many fired.
     pub(crate) fn maintain(&self, index: usize, mut dispatch: impl FnMut(Fired)) -> usize {
+        // Relaxed: a stale value only costs a spare unpark (see `wake_stealers`).
+        self.parked_until[index].store(AWAKE, Ordering::Relaxed);
         let mut batch = Batcher::new();
         let n = self.shards.len();
         let mut now = None;
@@ -277,6 +321,17 @@ impl TimeDriver {
     /// plus [`STEAL_GRACE_NS`]. `None` (no timer, or a manual clock): sleep until unparked.
     pub(crate) fn park_deadline(&self, index: usize) -> Option<Instant> {
         let TimeSource::System(clock) = &self.source else { return None };
+        let until = &self.parked_until[index];
+        until.store(PARKING, Ordering::Relaxed);
+        // SeqCst fence: pairs with the one in `wake_stealers` (Dekker).
+        fence(Ordering::SeqCst);
+        let deadline = self.earliest_wake(index, clock);
+        until.store(deadline.map_or(u64::MAX, |(ns, _)| ns), Ordering::Relaxed);
+        deadline.map(|(_, at)| at)
+    }
+
+    /// The park deadline of worker `index` in clock ns and as an instant.
+    fn earliest_wake(&self, index: usize, clock: &SystemClock) -> Option<(u64, Instant)> {
         let mut best: Option<u64> = None;
         for (j, shard) in self.shards.iter().enumerate() {
             if let Some(d) = shard.next_deadline() {
@@ -285,12 +340,13 @@ impl TimeDriver {
             }
         }
         let best = best?;
-        if best <= clock.now_ns().saturating_add(NEAR_DEADLINE_NS) {
+        let now = clock.now_ns();
+        if best <= now.saturating_add(NEAR_DEADLINE_NS) {
             // Sleeping this little costs more than it saves: a timed futex wait wakes up to
             // the kernel's timer slack (50 us) late. Come straight back instead.
-            return Some(Instant::now());
+            return Some((now, Instant::now()));
         }
-        clock.epoch().checked_add(Duration::from_nanos(best))
+        clock.epoch().checked_add(Duration::from_nanos(best)).map(|at| (best, at))
     }
 
     /// Fires every timer due at `now_ns` on every shard from the calling thread (manual
