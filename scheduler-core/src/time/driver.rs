@@ -256,7 +256,7 @@ impl TimeDriver {
         }
         // SeqCst fence: pairs with the one in `park_deadline` (after its PARKING store): either
         // that worker reads our lowered deadline, or we read its PARKING / deadline here.
-        fence(Ordering::SeqCst);
+        dekker_fence();
         let latest_useful = deadline_ns.saturating_add(STEAL_GRACE_NS);
         for (j, until) in self.parked_until.iter().enumerate() {
             // Relaxed: ordered by the fences.
@@ -324,7 +324,7 @@ impl TimeDriver {
         let until = &self.parked_until[index];
         until.store(PARKING, Ordering::Relaxed);
         // SeqCst fence: pairs with the one in `wake_stealers` (Dekker).
-        fence(Ordering::SeqCst);
+        dekker_fence();
         let deadline = self.earliest_wake(index, clock);
         until.store(deadline.map_or(u64::MAX, |(ns, _)| ns), Ordering::Relaxed);
         deadline.map(|(_, at)| at)
@@ -382,6 +382,25 @@ impl TimeDriver {
         for i in 0..self.shards.len() {
             self.drain_shard(i);
         }
+    }
+}
+
+/// The `SeqCst` fence of the `parked_until` protocol. Under loom a model may switch it off
+/// (`loom_api::break_parked_fences`) to show that its model catches the lost wake-up.
+#[inline]
+fn dekker_fence() {
+    #[cfg(loom)]
+    if super::loom_api::fences_broken() {
+        return;
+    }
+    fence(Ordering::SeqCst);
+}
+
+#[cfg(loom)]
+impl TimeDriver {
+    /// What worker `index` stored as its park deadline (for the models).
+    pub(crate) fn parked_until(&self, index: usize) -> u64 {
+        self.parked_until[index].load(Ordering::Relaxed)
     }
 }
 

@@ -31,6 +31,9 @@ mod defer_later;
 pub(crate) mod driver;
 mod error;
 mod handle_api;
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_api;
 mod looping;
 mod manual;
 mod react;
