@@ -46,6 +46,9 @@ impl Unit {
 pub enum Target {
     /// ours / best peer must be at most this.
     RatioToBestPeer(f64),
+    /// ours / each named peer must be at most the paired bound (all must hold). The first pair
+    /// is the headline: its ratio and bound are what the table and JSON show.
+    RatioToPeers(&'static [(&'static str, f64)]),
     /// our figure itself must be at most this (in the workload's unit).
     AtMost(f64),
     /// our figure itself must be at least this (in the workload's unit).

@@ -121,6 +121,11 @@ fn best_peer(unit: Unit, rows: &[Row]) -> Option<f64> {
 
 fn judge(w: &Workload, rows: &mut [Row]) {
     let best = best_peer(w.unit, rows);
+    let named: Vec<(&str, f64)> = rows
+        .iter()
+        .filter(|r| r.system != "ours" && r.median.is_finite())
+        .map(|r| (r.system, r.median))
+        .collect();
     let Some(ours) = rows.iter_mut().find(|r| r.system == "ours") else { return };
     match w.target {
         Target::RatioToBestPeer(t) => {
@@ -130,6 +135,22 @@ fn judge(w: &Workload, rows: &mut [Row]) {
                 ours.ratio = Some(ratio);
                 ours.pass = Some(ratio.is_finite() && ratio <= t);
             }
+        }
+        Target::RatioToPeers(bounds) => {
+            let ratios: Vec<Option<f64>> = bounds
+                .iter()
+                .map(|(peer, _)| {
+                    named[..].iter().find(|(n, _)| n == peer).map(|(_, m)| ours.median / m)
+                })
+                .collect();
+            ours.ratio = ratios.first().copied().flatten();
+            ours.target = bounds.first().map(|(_, t)| *t);
+            ours.pass = Some(
+                bounds
+                    .iter()
+                    .zip(&ratios)
+                    .all(|((_, t), r)| r.is_some_and(|r| r.is_finite() && r <= *t)),
+            );
         }
         Target::AtMost(t) => {
             ours.ratio = best.map(|b| ours.median / b);
@@ -318,6 +339,15 @@ mod tests {
         assert_eq!(j[0]["ratio"], json!(0.5));
         assert_eq!(j[1]["ratio"], Value::Null);
         assert_eq!(j[0]["runs"], json!(3));
+    }
+
+    #[test]
+    fn named_peer_bounds_must_all_hold() {
+        let w = workload(Target::RatioToPeers(&[("tokio", 0.5), ("rayon", 0.4)]));
+        let rows = measure_workload(&w, &RunConfig { workers: 2, n: 1 }, 1, &|_| {});
+        assert_eq!(rows[0].ratio, Some(0.4));
+        assert_eq!(rows[0].target, Some(0.5));
+        assert_eq!(rows[0].pass, Some(false), "40/80 = 0.5 > 0.4 against rayon");
     }
 
     #[test]
