@@ -23,7 +23,20 @@
 //! for stealing). Why no timer is lost is written in `driver.rs`.
 //!
 //! A fired timer either wakes a waker inline ([`sleep`]) or runs its callback as a task
-//! spawned at the timer's [`Priority`](crate::Priority) ([`DelayedCall`]).
+//! spawned at the timer's [`Priority`](crate::Priority) ([`DelayedCall`]). Calls that fire in
+//! the same expiry pass share tasks: up to 32 per task, run in firing order (one spawn and one
+//! wake-up per batch instead of per call; a panic in one call does not skip the others). So a
+//! call that blocks delays the calls batched after it: hand blocking work to
+//! [`Handle::spawn_blocking`](crate::Handle::spawn_blocking).
+//!
+//! # Guarantees
+//!
+//! - Never early: a call runs, and a sleep completes, only once the clock reads its deadline.
+//! - Equal deadlines in one shard fire first-in first-out; deadlines are exact nanoseconds
+//!   (the wheel's tick only buckets them).
+//! - Exactly once: a call is either run or cancelled (one compare-exchange decides), whatever
+//!   threads race.
+//! - Nothing leaks at shutdown: pending calls are dropped unrun (and report `cancelled()`).
 
 mod call;
 mod cooperator;
