@@ -43,6 +43,11 @@
 //! worker reads `PARKING` or the stale deadline and unparks it (a token unpark, so it is not
 //! lost if it lands before the park). A worker resets its entry to `AWAKE` in maintenance.
 //!
+//! A worker never parks longer than [`MAX_PARK_NS`] (1 s), so `parked_until` is at most a
+//! second ahead and a timer due later than that wakes nobody: the worker re-reads the
+//! deadlines before it matters. Only timers due within the second (and earlier than what a
+//! parked worker waits for) cost a wake-up, which an idle worker pays.
+//!
 //! # Shutdown
 //!
 //! [`TimeDriver::shutdown`] drops every pending payload (so a callback holding a `Handle`
@@ -68,6 +73,11 @@ pub(crate) const STEAL_BATCH: usize = 256;
 
 /// How long after another shard's next deadline a parked worker wakes to steal it (1 ms).
 pub(crate) const STEAL_GRACE_NS: u64 = 1_000_000;
+
+/// The longest a worker parks on the system clock (1 s): one wake-up per second per idle
+/// worker buys that a new timer more than this far away never needs to wake anyone (the
+/// common request-timeout pattern), while nearer ones wake idle workers so they can steal.
+pub(crate) const MAX_PARK_NS: u64 = 1_000_000_000;
 
 /// A deadline closer than this (30 us) is waited for without sleeping (bounded spinning
 /// through the worker loop), since a timed sleep would overshoot it by the timer slack.
@@ -339,8 +349,10 @@ impl TimeDriver {
                 best = Some(best.map_or(d, |b| b.min(d)));
             }
         }
-        let best = best?;
         let now = clock.now_ns();
+        // Never sleep longer than the horizon: deadlines that appear later than that need no
+        // wake-up (`wake_stealers`), this worker re-reads them in time.
+        let best = best.unwrap_or(u64::MAX).min(now.saturating_add(MAX_PARK_NS));
         if best <= now.saturating_add(NEAR_DEADLINE_NS) {
             // Sleeping this little costs more than it saves: a timed futex wait wakes up to
             // the kernel's timer slack (50 us) late. Come straight back instead.
