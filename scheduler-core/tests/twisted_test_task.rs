@@ -2,6 +2,15 @@
 //! `test_cooperator.py`), one Rust test per Twisted test, named after it. Everything runs on
 //! a `ManualReactor` (Twisted's `task.Clock`): no test waits on real time, except the `react`
 //! ports, which run a real runtime and assert outcomes, never durations.
+//!
+//! Not ported, with the reason: `test_defaultClock` (no global reactor: the clock is passed
+//! in), `test_reprFunction` / `test_reprMethod` (Python reprs), `test_deferredDeprecation`
+//! (no deprecated `deferred` attribute), `test_withCountFloatingPointBoundary` is ported with
+//! an interval of 1/3 s (ns integers have no float drift; the invariant "counts sum to the
+//! intervals, never 0" is what is checked), and the `react` tests about `reactor.stop()`
+//! (`test_singleStopCallback`, `test_singleStopErrback`, `test_synchronousStop`,
+//! `test_asynchronousStop`, `test_arguments`, `test_defaultReactor`): our `react` owns its
+//! runtime and has no separate stop or argv; it returns when the main Deferred fires.
 
 use scheduler_core::time::{
     defer_later, react_on, Cooperator, DelayedCallError, LoopingCall, LoopingCallError,
