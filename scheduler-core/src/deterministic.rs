@@ -110,6 +110,12 @@ struct Inner {
 /// assert_eq!(attempts.get(), 4);
 /// assert_eq!(rt.now(), Duration::from_millis(700));
 /// ```
+///
+/// It is single-threaded: it cannot be sent to another thread.
+/// ```compile_fail
+/// fn send<T: Send>(_: T) {}
+/// send(scheduler_core::DeterministicRuntime::new(1));
+/// ```
 #[derive(Clone)]
 pub struct DeterministicRuntime {
     inner: Rc<Inner>,
