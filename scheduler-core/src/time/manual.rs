@@ -30,6 +30,12 @@ struct Inner {
 /// function sees the final time). A panic in a function propagates out of `advance` (as an
 /// exception does out of Twisted's), leaving the later calls pending. Clones share the clock.
 ///
+/// A pending call that holds a clone of its reactor (a running [`LoopingCall`] does) keeps
+/// the reactor alive, as Twisted's reactor keeps a running loop alive: stop loops (or cancel
+/// the calls) before dropping the last handle, or their captures stay allocated.
+///
+/// [`LoopingCall`]: crate::LoopingCall
+///
 /// # Examples
 /// ```
 /// use scheduler_core::time::ManualReactor;
