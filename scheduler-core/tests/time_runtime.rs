@@ -402,3 +402,16 @@ fn parked_worker_steals_timer_of_a_worker_blocked_after_inserting() {
     assert!(done.load(Ordering::SeqCst), "the call ran while its shard's worker was blocked");
     assert_ne!(*ran_on.lock().unwrap(), Some(blocked_thread));
 }
+
+#[test]
+fn call_later_after_shutdown_is_born_cancelled() {
+    let rt = rt(1);
+    let h = rt.handle().clone();
+    drop(rt);
+    let call = h.call_later(ms(1), || panic!("never runs"));
+    assert!(call.cancelled());
+    assert_eq!(call.cancel(), Err(DelayedCallError::AlreadyCancelled));
+    let d = defer_later(&h, ms(1), || Ok::<_, Failure>(()));
+    let failure = d.take_result().unwrap().unwrap_err();
+    assert!(failure.is::<scheduler_deferred::Cancelled>(), "its timer would never fire");
+}

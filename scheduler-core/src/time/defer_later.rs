@@ -9,7 +9,8 @@ use std::time::Duration;
 /// A Deferred that fires with `f()`'s result once `delay` has passed on `clock` (Twisted's
 /// `deferLater`). `f` may return a `Result` or a `Deferred` (which chains); a panic fails the
 /// Deferred. Cancelling the Deferred before the delay cancels the timer: `f` never runs and
-/// the Deferred fails with [`Cancelled`](scheduler_deferred::Cancelled).
+/// the Deferred fails with [`Cancelled`](scheduler_deferred::Cancelled). On a runtime that has
+/// shut down it fails with `Cancelled` at once.
 ///
 /// # Examples
 /// ```
@@ -45,6 +46,10 @@ where
             let _ = fire.callback(());
         }),
     );
+    let refused = call.cancelled(); // the runtime has shut down: the timer never fires
     *slot.lock() = Some(call);
+    if refused {
+        ready.cancel();
+    }
     ready.add_callback_deferred(move |()| maybe_deferred(f))
 }
