@@ -132,6 +132,32 @@ impl DelayedCall {
         DelayedCall { inner }
     }
 
+    /// Re-arms a call whose time came (`CALLED`) with a new function and deadline, reusing its
+    /// allocation: a `LoopingCall`'s next tick. The handle must not be shared outside its
+    /// owner (the loop), which serialises re-arms and cancels under its own lock.
+    ///
+    /// # Errors
+    /// The function back, untouched, if the call is not `CALLED`.
+    pub(crate) fn rearm(&self, deadline_ns: u64, f: CallFn) -> Result<(), CallFn> {
+        let inner = &*self.inner;
+        if inner.state.load(Ordering::Acquire) != CALLED {
+            return Err(f);
+        }
+        {
+            let mut slot = inner.slot.lock();
+            slot.f = Some(f);
+            slot.key = None;
+        }
+        inner.deadline_ns.store(deadline_ns, Ordering::Release);
+        // Release: the function stored above is visible to whoever wins the call after this.
+        inner.state.store(PENDING, Ordering::Release);
+        match inner.host.insert(deadline_ns, TimerPayload::Call(self.inner.clone())) {
+            Some(key) => inner.slot.lock().key = Some(key),
+            None => inner.discard(),
+        }
+        Ok(())
+    }
+
     /// Cancels the call: its function will not run and is dropped now.
     ///
     /// # Errors

@@ -66,6 +66,8 @@ struct LoopState {
     start_ns: u64,
     run_at_start: bool,
     call: Option<DelayedCall>,
+    /// The call that last ran, re-armed for the next tick (no allocation per tick).
+    spare: Option<DelayedCall>,
     deferred: Option<Deferred<LoopingCall>>,
     real_last_ns: Option<u64>,
 }
@@ -283,20 +285,26 @@ impl LoopingCall {
             st.interval_ns - since % st.interval_ns
         };
         let me = self.clone();
-        let at = Duration::from_nanos(when.saturating_add(delay));
-        let call = self.inner.clock.call_at_boxed_with(
-            self.inner.priority,
-            at,
-            Box::new(move || me.call()),
-        );
-        st.call = Some(call);
+        let at = when.saturating_add(delay);
+        let mut f: Box<dyn FnOnce() + Send> = Box::new(move || me.call());
+        if let Some(spare) = st.spare.take() {
+            match spare.rearm(at, f) {
+                Ok(()) => {
+                    st.call = Some(spare);
+                    return;
+                }
+                Err(back) => f = back, // it never ran (cancelled by `reset`): a fresh call
+            }
+        }
+        let at = Duration::from_nanos(at);
+        st.call = Some(self.inner.clock.call_at_boxed_with(self.inner.priority, at, f));
     }
 
     /// One run of the loop (Twisted's `__call__`).
     fn call(&self) {
         let count = {
             let mut st = self.inner.state.lock();
-            st.call = None;
+            st.spare = st.call.take();
             if !st.running {
                 // Stopped while this call was on its way: the stop is completed here.
                 let d = st.deferred.take();
