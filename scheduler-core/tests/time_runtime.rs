@@ -415,3 +415,39 @@ fn call_later_after_shutdown_is_born_cancelled() {
     let failure = d.take_result().unwrap().unwrap_err();
     assert!(failure.is::<scheduler_deferred::Cancelled>(), "its timer would never fire");
 }
+
+#[test]
+fn advance_stepping_fires_each_call_at_its_deadline() {
+    let clock = ManualClock::new();
+    let rt = Runtime::builder().worker_threads(2).clock(clock.clone()).build().unwrap();
+    let (tx, rx) = mpsc::channel();
+    for d in [30u64, 10, 20] {
+        let tx = tx.clone();
+        let c = clock.clone();
+        // The clock when the call runs is at least its deadline, and stepping never jumps
+        // past the next deadline before firing it.
+        let _call = rt.call_later(ms(d), move || tx.send((d, c.now())).unwrap());
+    }
+    // Calls run as tasks while `advance_stepping` continues, and workers also fire what is due
+    // in their maintenance, so which thread fired each one and what time it reads later may
+    // vary; the set fired and the final time are exact.
+    assert!(rt.handle().advance_stepping(ms(25)).is_some());
+    assert_eq!(clock.now(), ms(25));
+    let mut got: Vec<(u64, Duration)> = (0..2).map(|_| rx.recv().unwrap()).collect();
+    got.sort();
+    assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), [10, 20]);
+    assert!(got.iter().all(|(d, seen)| *seen >= ms(*d)));
+    assert!(rx.try_recv().is_err(), "the 30 ms call cannot run before the clock reads 30 ms");
+    assert!(rt.handle().advance_stepping(ms(5)).is_some());
+    assert_eq!(rx.recv().unwrap().0, 30);
+    assert_eq!(rt.handle().advance_stepping(ms(1)), Some(0));
+    assert_eq!(rt.handle().advance_stepping(Duration::ZERO), Some(0));
+}
+
+#[test]
+fn bad_timer_tick_is_a_build_error() {
+    let err = Runtime::builder().worker_threads(1).timer_tick(Duration::from_nanos(1)).build();
+    assert_eq!(err.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+    let ok = Runtime::builder().worker_threads(1).timer_tick(Duration::from_micros(100)).build();
+    assert!(ok.is_ok());
+}

@@ -381,6 +381,19 @@ impl TimeDriver {
         fired
     }
 
+    /// The exact earliest pending deadline over all shards (manual-clock stepping).
+    pub(crate) fn earliest_deadline(&self) -> Option<u64> {
+        self.shards
+            .iter()
+            .filter_map(|shard| loop {
+                match shard.earliest_deadline() {
+                    Ok(next) => break next,
+                    Err(_) => std::thread::yield_now(), // an expiry pass is brief
+                }
+            })
+            .min()
+    }
+
     /// Drops every pending payload of shard `index` (shutdown).
     pub(crate) fn drain_shard(&self, index: usize) {
         let shard = &self.shards[index];

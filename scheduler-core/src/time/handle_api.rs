@@ -8,7 +8,7 @@ use super::sleep::{Sleep, Timeout};
 use crate::priority::Priority;
 use crate::runtime::{Builder, Handle, Runtime};
 use crate::sync::Arc;
-use scheduler_timers::{duration_to_ns, ManualClock};
+use scheduler_timers::{duration_to_ns, Clock, ManualClock};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -138,6 +138,30 @@ impl Handle {
         let now = clock.advance(d);
         let shared = Arc::clone(&self.shared);
         Some(self.shared.time.fire_all_due(now, |p| super::reactor::dispatch(&shared, p)))
+    }
+
+    /// With a manual clock: moves time forward by `d` deadline by deadline: the clock is set
+    /// to each next deadline in turn and the timers due then fire (from the calling thread),
+    /// so a call sees its own deadline as the time when it is fired, and `advance_stepping(a);
+    /// advance_stepping(b)` equals `advance_stepping(a + b)`. The tasks the calls start run
+    /// concurrently on the workers (no barrier between steps: for a step-by-step quiescent run
+    /// use [`DeterministicRuntime`](crate::DeterministicRuntime)). Returns how many fired,
+    /// or `None` on the system clock.
+    pub fn advance_stepping(&self, d: Duration) -> Option<usize> {
+        let TimeSource::Manual(clock) = self.shared.time.source() else { return None };
+        let target = scheduler_timers::deadline_after(clock.now_ns(), d);
+        let shared = &*self.shared;
+        let mut fired = 0;
+        while let Some(next) = shared.time.earliest_deadline() {
+            if next > target {
+                break;
+            }
+            let now = next.max(clock.now_ns());
+            clock.set_ns(now);
+            fired += shared.time.fire_all_due(now, |p| super::reactor::dispatch(shared, p));
+        }
+        clock.set_ns(target.max(clock.now_ns()));
+        Some(fired)
     }
 }
 
