@@ -451,3 +451,29 @@ fn bad_timer_tick_is_a_build_error() {
     let ok = Runtime::builder().worker_threads(1).timer_tick(Duration::from_micros(100)).build();
     assert!(ok.is_ok());
 }
+
+#[test]
+fn cooperator_on_the_runtime() {
+    use scheduler_core::time::Cooperator;
+    let rt = rt(2);
+    let coop = Cooperator::new(rt.handle().clone());
+    let sums = Arc::new(Mutex::new(Vec::new()));
+    let done: Vec<_> = (0..4u64)
+        .map(|k| {
+            let sums = sums.clone();
+            let mut acc = 0u64;
+            coop.coiterate((0..1000u64).map(move |i| {
+                acc += i * k;
+                if i == 999 {
+                    sums.lock().unwrap().push((k, acc));
+                }
+            }))
+        })
+        .collect();
+    for d in done {
+        rt.block_on(d).unwrap();
+    }
+    let mut sums = sums.lock().unwrap().clone();
+    sums.sort_unstable();
+    assert_eq!(sums, (0..4u64).map(|k| (k, k * 499_500)).collect::<Vec<_>>());
+}

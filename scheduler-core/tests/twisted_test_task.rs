@@ -240,6 +240,24 @@ fn test_cancel_during_advance() {
     assert_eq!(later.reset(secs(1.0)), Err(DelayedCallError::AlreadyCancelled));
 }
 
+/// Twisted's `Clock.advance` lets an exception escape; the popped call is consumed and later
+/// calls stay pending (port notes, section 1.3).
+#[test]
+fn test_advance_propagates_a_panicking_call() {
+    let clock = ManualReactor::new();
+    let ran = log();
+    let r = ran.clone();
+    let _bad = clock.call_later(secs(1.0), || panic!("boom"));
+    let _later = clock.call_later(secs(2.0), move || r.lock().unwrap().push(()));
+    let c2 = clock.clone();
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || c2.advance(secs(1.0))));
+    assert!(outcome.is_err());
+    assert_eq!(clock.pending_calls(), [secs(2.0)]);
+    clock.advance(secs(1.0));
+    assert_eq!(snapshot(&ran).len(), 1);
+}
+
 #[test]
 fn test_call_later_rejects_bad_float_delays() {
     let clock = ManualReactor::new();
