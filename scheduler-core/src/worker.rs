@@ -12,7 +12,8 @@
 //!
 //! When all that is empty it searches (`Core::steal`), at most half the workers at once
 //! ([`crate::idle`]): per class, the injector then other workers' deques in random victim
-//! order, and last other workers' LIFO slots. Then it runs the maintenance step and parks.
+//! order, and last other workers' LIFO slots. Then the searcher polls the queues for a few
+//! microseconds ([`SPIN_ROUNDS`]), and finally the worker runs the maintenance step and parks.
 //!
 //! Wake-ups are batched: a task pushed by `spawn` posts a notification (one `SeqCst` fence),
 //! a task re-queued by `yield_now` does not (this worker will run it); the maintenance step
@@ -42,6 +43,9 @@ pub(crate) const MAINTENANCE_INTERVAL: u32 = 61;
 /// Shrunk under loom, as above.
 #[cfg(loom)]
 pub(crate) const MAINTENANCE_INTERVAL: u32 = 4;
+
+/// Rounds of 64 spin hints the searcher polls the queues for before it parks (a few µs).
+pub(crate) const SPIN_ROUNDS: u32 = 32;
 
 /// Consecutive runs from the LIFO slot before its occupant goes to the back of the queue.
 pub(crate) const LIFO_CAP: u32 = 3;
@@ -320,6 +324,25 @@ impl Core {
         }
     }
 
+    /// Before parking, the searcher (only it: at most half the workers) polls the queues for
+    /// a few microseconds: a producer that spawns just after we looked then costs neither a
+    /// futex wake on its side nor a park/unpark on ours. Bounded ([`SPIN_ROUNDS`]); returns
+    /// true when work showed up.
+    fn spin_for_work(&self) -> bool {
+        if !self.searching.get() {
+            return false;
+        }
+        for _ in 0..SPIN_ROUNDS {
+            for _ in 0..64 {
+                std::hint::spin_loop();
+            }
+            if self.shared.has_work() || self.shared.is_shutdown() {
+                return true;
+            }
+        }
+        false
+    }
+
     /// The maintenance step: runs every `MAINTENANCE_INTERVAL` ticks and before parking.
     /// Per-worker extra work (the timer wheel's expiry, for instance) belongs here.
     pub(crate) fn maintenance(&self) {
@@ -362,6 +385,9 @@ impl Core {
             if let Some(work) = self.steal() {
                 self.found_work();
                 self.run(work);
+                continue;
+            }
+            if self.spin_for_work() {
                 continue;
             }
             self.maintenance();
