@@ -93,3 +93,29 @@ fn looping_call_on_deterministic_runtime() {
     assert_eq!(*ticks.lock().unwrap(), [ms(100), ms(200), ms(300)]);
     assert!(rt.block_on(done).unwrap().is_ok());
 }
+
+#[test]
+fn tasks_spawn_tasks_and_await_them() {
+    let rt = DeterministicRuntime::new(11);
+    let inner_rt = rt.clone();
+    let out = rt
+        .block_on(async move {
+            let children: Vec<_> = (0..5u64)
+                .map(|i| {
+                    inner_rt.spawn(async move {
+                        time::sleep(ms(10 * (5 - i))).await;
+                        i * i
+                    })
+                })
+                .collect();
+            let mut total = 0;
+            for c in children {
+                total += c.await;
+            }
+            total
+        })
+        .unwrap();
+    assert_eq!(out, 30);
+    assert_eq!(rt.now(), ms(50));
+    assert_eq!(rt.live_tasks(), 0);
+}
