@@ -4,9 +4,9 @@
 //!
 //! `state` (a mutex) holds what Twisted keeps in attributes: `running`, the interval, the
 //! start time, the pending `DelayedCall`, the `start()` Deferred, and `_realLastTime` for
-//! `with_count`. The lock is never held while `f` runs or while a Deferred fires, so `f` may
-//! call `stop`, `reset` or `start` on its own loop. The function itself is taken out of its
-//! slot while it runs (a re-entrant call finds the slot empty and skips).
+//! `with_count`, and the function itself, which is taken out while it runs (a re-entrant call
+//! finds it absent and skips). The lock is never held while `f` runs or while a Deferred
+//! fires, so `f` may call `stop`, `reset` or `start` on its own loop.
 //!
 //! # Schedule
 //!
@@ -61,6 +61,8 @@ impl From<Deferred<()>> for LoopOutcome {
 
 #[derive(Default)]
 struct LoopState {
+    /// The function; taken out while it runs (a re-entrant call finds `None` and skips).
+    f: Option<LoopFn>,
     running: bool,
     interval_ns: u64,
     start_ns: u64,
@@ -76,7 +78,6 @@ struct LoopInner {
     clock: Box<dyn ReactorTime>,
     with_count: bool,
     priority: Priority,
-    f: Mutex<Option<LoopFn>>,
     state: Mutex<LoopState>,
 }
 
@@ -154,8 +155,7 @@ impl LoopingCall {
                 clock,
                 with_count,
                 priority: Priority::Normal,
-                f: Mutex::new(Some(f)),
-                state: Mutex::new(LoopState::default()),
+                state: Mutex::new(LoopState { f: Some(f), ..LoopState::default() }),
             }),
         }
     }
@@ -302,7 +302,7 @@ impl LoopingCall {
 
     /// One run of the loop (Twisted's `__call__`).
     fn call(&self) {
-        let count = {
+        let (count, f) = {
             let mut st = self.inner.state.lock();
             st.spare = st.call.take();
             if !st.running {
@@ -314,18 +314,22 @@ impl LoopingCall {
                 }
                 return;
             }
-            self.count(&mut st)
+            let count = self.count(&mut st);
+            (count, if count.is_some() { st.f.take() } else { None })
         };
-        let outcome = match count {
-            Some(n) => self.run_f(n),
-            None => LoopOutcome::Done(Ok(())),
+        let (outcome, f) = match (count, f) {
+            (Some(n), Some(mut f)) => (f(n), Some(f)),
+            _ => (LoopOutcome::Done(Ok(())), None),
         };
         match outcome {
-            LoopOutcome::Done(r) => self.finished(r),
+            LoopOutcome::Done(r) => self.finished(f, r),
             LoopOutcome::Wait(d) => {
+                if let Some(f) = f {
+                    self.inner.state.lock().f = Some(f);
+                }
                 let me = self.clone();
                 drop(d.add_both(move |r: Result<(), Failure>| {
-                    me.finished(r);
+                    me.finished(None, r);
                     Ok::<(), Failure>(())
                 }));
             }
@@ -357,17 +361,13 @@ impl LoopingCall {
         Some(u64::try_from(count).unwrap_or(u64::MAX))
     }
 
-    fn run_f(&self, n: u64) -> LoopOutcome {
-        let f = self.inner.f.lock().take();
-        let Some(mut f) = f else { return LoopOutcome::Done(Ok(())) };
-        let d = f(n);
-        *self.inner.f.lock() = Some(f);
-        d
-    }
-
-    /// `f`'s result is in: schedule the next call, or complete the `start` Deferred.
-    fn finished(&self, result: Result<(), Failure>) {
+    /// `f`'s result is in: put `f` back (if it was taken for this call), then schedule the
+    /// next call or complete the `start` Deferred.
+    fn finished(&self, f: Option<LoopFn>, result: Result<(), Failure>) {
         let mut st = self.inner.state.lock();
+        if f.is_some() {
+            st.f = f;
+        }
         match result {
             Ok(()) if st.running => {
                 let now = self.now_ns();
