@@ -27,7 +27,22 @@ const PENDING: usize = 0;
 const CALLED: usize = 1;
 const CANCELLED: usize = 2;
 
-pub(crate) type CallFn = Box<dyn FnOnce() + Send + 'static>;
+/// The function of a call: any closure, or the next tick of a `LoopingCall` (which re-arms
+/// its call every tick, so this saves an allocation per tick).
+pub(crate) enum CallFn {
+    Once(Box<dyn FnOnce() + Send + 'static>),
+    Loop(crate::LoopingCall),
+}
+
+impl CallFn {
+    /// Runs the function.
+    pub(crate) fn run(self) {
+        match self {
+            CallFn::Once(f) => f(),
+            CallFn::Loop(lc) => lc.tick(),
+        }
+    }
+}
 
 struct CallSlot {
     key: Option<TimerKey>,

@@ -1,6 +1,6 @@
 //! The time API on [`Handle`] and [`Runtime`], and [`Builder::clock`].
 
-use super::call::DelayedCall;
+use super::call::{CallFn, DelayedCall};
 use super::driver::TimeSource;
 use super::error::InvalidDelay;
 use super::reactor::{Host, ReactorTime};
@@ -76,7 +76,7 @@ impl Handle {
         F: FnOnce() + Send + 'static,
     {
         let at = self.shared.time.now_ns().saturating_add(duration_to_ns(delay));
-        DelayedCall::schedule(self.host(), at, priority, Box::new(f))
+        DelayedCall::schedule(self.host(), at, priority, CallFn::Once(Box::new(f)))
     }
 
     /// [`call_later`](Self::call_later) with the delay in `f64` seconds (Twisted's float).
@@ -104,7 +104,7 @@ impl Handle {
         F: FnOnce() + Send + 'static,
     {
         let at = self.shared.time.source().deadline_of(deadline);
-        DelayedCall::schedule(self.host(), at, priority, Box::new(f))
+        DelayedCall::schedule(self.host(), at, priority, CallFn::Once(Box::new(f)))
     }
 
     /// A future that completes once `delay` has passed on this runtime's clock (usable from

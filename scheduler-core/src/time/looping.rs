@@ -17,7 +17,7 @@
 //! never starves other tasks; on a [`ManualReactor`](super::ManualReactor) it runs again
 //! within the same `advance`, like Twisted's `Clock`, until stopped.
 
-use super::call::DelayedCall;
+use super::call::{CallFn, DelayedCall};
 use super::error::{secs_f64, LoopingCallError};
 use super::reactor::ReactorTime;
 use crate::priority::Priority;
@@ -189,7 +189,7 @@ impl LoopingCall {
             }
         }
         if now {
-            self.call();
+            self.tick();
         }
         Ok(d)
     }
@@ -284,24 +284,22 @@ impl LoopingCall {
             let since = when.saturating_sub(st.start_ns);
             st.interval_ns - since % st.interval_ns
         };
-        let me = self.clone();
         let at = when.saturating_add(delay);
-        let mut f: Box<dyn FnOnce() + Send> = Box::new(move || me.call());
         if let Some(spare) = st.spare.take() {
-            match spare.rearm(at, f) {
-                Ok(()) => {
-                    st.call = Some(spare);
-                    return;
-                }
-                Err(back) => f = back, // it never ran (cancelled by `reset`): a fresh call
+            if spare.rearm(at, CallFn::Loop(self.clone())).is_ok() {
+                st.call = Some(spare);
+                return;
             }
+            // It never ran (cancelled by `reset`): schedule a fresh call.
         }
+        let me = self.clone();
         let at = Duration::from_nanos(at);
+        let f = Box::new(move || me.tick());
         st.call = Some(self.inner.clock.call_at_boxed_with(self.inner.priority, at, f));
     }
 
     /// One run of the loop (Twisted's `__call__`).
-    fn call(&self) {
+    pub(crate) fn tick(&self) {
         let (count, f) = {
             let mut st = self.inner.state.lock();
             st.spare = st.call.take();

@@ -1,6 +1,6 @@
 //! [`ManualReactor`]: Twisted's `task.Clock`, thread-safe, as a [`ReactorTime`].
 
-use super::call::DelayedCall;
+use super::call::{CallFn, DelayedCall};
 use super::driver::TimerPayload;
 use super::reactor::{Host, ReactorTime};
 use crate::priority::Priority;
@@ -113,7 +113,7 @@ impl ManualReactor {
         F: FnOnce() + Send + 'static,
     {
         let host = Host::Manual(self.clone());
-        DelayedCall::schedule(host, duration_to_ns(at), Priority::Normal, Box::new(f))
+        DelayedCall::schedule(host, duration_to_ns(at), Priority::Normal, CallFn::Once(Box::new(f)))
     }
 
     /// Times of the pending calls, sorted (Twisted's `getDelayedCalls`, by time).
@@ -201,7 +201,7 @@ fn run_payload(payload: TimerPayload) {
         TimerPayload::Wake(waker) => waker.wake(),
         TimerPayload::Call(call) => {
             if let Some(f) = call.begin_call() {
-                f();
+                f.run();
             }
         }
     }
@@ -218,7 +218,8 @@ impl ReactorTime for ManualReactor {
         deadline: Duration,
         f: Box<dyn FnOnce() + Send + 'static>,
     ) -> DelayedCall {
-        DelayedCall::schedule(Host::Manual(self.clone()), duration_to_ns(deadline), priority, f)
+        let host = Host::Manual(self.clone());
+        DelayedCall::schedule(host, duration_to_ns(deadline), priority, CallFn::Once(f))
     }
 }
 

@@ -180,7 +180,7 @@ pub(crate) fn dispatch(shared: &Shared, fired: Fired) {
 fn run_batch(calls: Vec<CallFn>) {
     let mut first_panic = None;
     for f in calls {
-        if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| f.run())) {
             first_panic.get_or_insert(p);
         }
     }
@@ -200,7 +200,8 @@ impl ReactorTime for Handle {
         deadline: Duration,
         f: Box<dyn FnOnce() + Send + 'static>,
     ) -> DelayedCall {
-        DelayedCall::schedule(Host::Runtime(self.clone()), duration_to_ns(deadline), priority, f)
+        let host = Host::Runtime(self.clone());
+        DelayedCall::schedule(host, duration_to_ns(deadline), priority, CallFn::Once(f))
     }
 }
 
