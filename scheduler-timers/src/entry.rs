@@ -34,10 +34,57 @@
 //! `PENDING -> CANCELLED` exclude each other, so a cancelled timer never runs and a running
 //! one is never reported cancelled.
 //!
+//! # Reset by the right's holder
+//!
+//! The holder of the shard's expiry right (the owner's one-shot `reset` when the right is free,
+//! or a [`TimerSession`](crate::TimerSession)) resets with [`Entry::reset_held`]: store the
+//! deadline, then one CAS `PENDING -> PENDING` that bumps the epoch (one read-modify-write; an
+//! earlier deadline is then re-filed by the holder at once). No `RESETTING` window is needed:
+//!
+//! - no firer can read the deadline meanwhile: firing (`PENDING -> FIRING`) is done only by the
+//!   right's holder, that is by this thread, later;
+//! - the store cannot land on another occupant: the slot returns to a free list only through a
+//!   reclaim, which also needs the right, so while we hold it the generation we checked stays;
+//! - a remote canceller that wins first leaves `CANCELLED` (our CAS fails and we report
+//!   `AlreadyCancelled`; the deadline we stored is never read again); a remote resetter in its
+//!   window is waited for (it never needs the right), then our deadline is stored again, so the
+//!   value left is that of the reset whose CAS came last.
+//!
+//! The CAS is still needed: a remote resetter compares its new deadline with the old one it
+//! reads after its own `PENDING -> RESETTING` CAS, to decide whether the entry must be re-filed
+//! (earlier) or may stay where it is filed (later, lazily). A plain store of ours, not followed
+//! by a `Release` write to the state word, need not be visible to that read (the resetter could
+//! read an older, smaller deadline than ours, skip the re-file, and its timer would fire late
+//! at our later deadline's slot); our CAS is in the modification order that its CAS reads from,
+//! so it sees our deadline.
+//!
+//! # Why a remote reset-later is not one atomic store
+//!
+//! DESIGN hoped for "a reset to a later deadline is one atomic store, from any thread". A
+//! thread without the right cannot do that safely here:
+//!
+//! - *Firers race it.* A firer reads the state, then the deadline, then CASes `PENDING ->
+//!   FIRING`. If a reset changed only the deadline, a firer that read the old, due deadline
+//!   would still win its CAS and fire early; the reset must change the state word too (the
+//!   epoch, found by loom as an ABA), so at least one CAS on the state. A 128-bit CAS over
+//!   state and deadline would make that one step, but stable Rust and loom have none, and the
+//!   state word has no room for a 64-bit deadline.
+//! - *The slot can change occupant under it.* Between reading the generation and storing the
+//!   deadline, the timer can fire, be reclaimed and the slot re-armed for another timer; a
+//!   store then silently moves *that* timer (a store cannot be conditional on the generation).
+//!   So the deadline may only be written by a thread that owns it for the moment: the armer,
+//!   the right's holder (above), or a resetter inside its `RESETTING` window, which the
+//!   closing CAS ends (a second RMW, also the one that honours `CANCEL_REQ` / `REFILE` set
+//!   meanwhile).
+//!
+//! Hence: reset by the right's holder = one store + one CAS; remote reset = two CASes + one
+//! store (`timers_reset_fire` models both, and that the held path is unsafe without the
+//! right).
+//!
 //! # The other fields
 //!
 //! `deadline` is written only by the slot's armer (before the `Release` store that publishes
-//! the arm) and by a resetter holding `RESETTING`; it is read by the expiry-right holder after
+//! the arm), by a resetter holding `RESETTING`, and by the expiry-right holder's reset; it is read by the expiry-right holder after
 //! an `Acquire` load of the state. `next` links the slot into the inbox or the free list (never
 //! both). `payload` is written by the armer while the slot is free, taken by the firer after
 //! winning `FIRING`, or by the reclaimer of a `CANCELLED` slot; those three never overlap.
@@ -297,6 +344,46 @@ impl<T> Entry<T> {
                 }
                 Phase::Resetting if s.has(CANCEL_REQ) => return Err(TimerError::AlreadyCancelled),
                 Phase::Resetting => {
+                    spin_loop();
+                    s = self.snapshot();
+                }
+                _ => return Err(s.finished_error()),
+            }
+            if s.generation() != generation {
+                return Err(TimerError::Stale);
+            }
+        }
+    }
+
+    /// Reset by the holder of the shard's expiry right: one store of the deadline, then one
+    /// CAS that keeps `PENDING` and bumps the reset epoch; returns the deadline it replaced.
+    /// See "Reset by the right's holder" in the module docs for why no `RESETTING` window is
+    /// needed and why the CAS is.
+    #[inline]
+    pub(crate) fn reset_held(&self, generation: u32, deadline_ns: u64) -> Result<u64, TimerError> {
+        let mut s = self.checked(generation)?;
+        let old = self.deadline();
+        loop {
+            match s.phase() {
+                Phase::Pending => {
+                    self.deadline.store(deadline_ns, Ordering::Relaxed);
+                    // Release: the deadline store travels with the new epoch to whoever next
+                    // reads-from the state word (a remote resetter's begin CAS reads the old
+                    // deadline it compares with). Acquire on failure: a remote reset's state.
+                    match self.state.compare_exchange(
+                        s.0,
+                        s.next_epoch().0,
+                        Ordering::Release,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => return Ok(old),
+                        Err(actual) => s = Snapshot(actual),
+                    }
+                }
+                Phase::Resetting if s.has(CANCEL_REQ) => return Err(TimerError::AlreadyCancelled),
+                Phase::Resetting => {
+                    // A remote reset is in its two-step window: it never needs the right, so
+                    // waiting for it while holding the right cannot deadlock.
                     spin_loop();
                     s = self.snapshot();
                 }

@@ -5,6 +5,9 @@
 //!   over a slab of entries whose pages never free while the shard lives. The owner inserts,
 //!   cancels and resets in O(1) with no lock; [`fire_due`](TimerShard::fire_due) hands due
 //!   payloads to a callback in exact `(deadline_ns, insertion)` order, never early.
+//! - [`TimerSession`]: the owner's batch of operations under one hold of the shard's expiry
+//!   right ([`TimerShard::session`]): inserts with no atomic read-modify-write, cancels and
+//!   resets with one CAS on the timer's entry.
 //! - [`RemoteShard<T>`]: a `Send + Sync` handle for other threads: inserts, cancels and resets
 //!   through a lock-free inbox, and **timer stealing** ([`RemoteShard::steal_expired`]) so an
 //!   idle thread can fire the overdue timers of a busy shard.
@@ -47,6 +50,7 @@ mod key;
 mod manual;
 mod owner;
 mod remote;
+mod session;
 mod shard;
 mod slab;
 mod sync;
@@ -59,6 +63,7 @@ pub use key::{Expired, TimerKey, Wake};
 pub use manual::{Callback, ManualTimers};
 pub use owner::TimerShard;
 pub use remote::RemoteShard;
+pub use session::TimerSession;
 
 /// Hooks for the loom models in `loom-tests` only (built under `--cfg loom`).
 #[cfg(loom)]

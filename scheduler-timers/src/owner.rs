@@ -4,6 +4,7 @@ use crate::clock::deadline_after;
 use crate::error::{ShardBusy, TimerError};
 use crate::key::{Expired, TimerKey};
 use crate::remote::RemoteShard;
+use crate::session::TimerSession;
 use crate::shard::Shared;
 use crate::sync::Arc;
 use crate::TimerConfig;
@@ -64,9 +65,45 @@ impl<T> TimerShard<T> {
     ///
     /// # Errors
     /// [`TimerError::Full`] when the shard's slab cannot grow (about 2^31 live timers).
-    #[inline]
+    #[inline(always)]
     pub fn insert(&self, deadline_ns: u64, payload: T) -> Result<TimerKey, TimerError> {
-        self.shared.insert_owner(deadline_ns, payload).map(|(key, _)| key)
+        // Not `insert_owner(..).map(..)`: re-wrapping the key costs a store-forwarding stall.
+        match self.shared.try_right() {
+            Some(mut right) => {
+                let (index, generation) =
+                    self.shared.insert_held(&mut right, deadline_ns, payload)?;
+                drop(right);
+                let _ = self.shared.lower_published(deadline_ns);
+                Ok(self.shared.key(index, generation))
+            }
+            None => self.shared.insert_remote(deadline_ns, payload).map(|(key, _)| key),
+        }
+    }
+
+    /// Opens a [`TimerSession`]: takes the shard's expiry right once for a batch of inserts,
+    /// cancels and resets, each cheaper than the one-shot method (no atomic read-modify-write
+    /// per insert, one CAS per cancel or reset). While the session lives, stealers and
+    /// [`fire_due`](Self::fire_due) find the shard busy and this handle's one-shot methods take
+    /// the inbox path, so keep it to a bounded batch of timer work.
+    ///
+    /// ```
+    /// use scheduler_timers::{TimerConfig, TimerShard};
+    ///
+    /// let shard = TimerShard::new(0, TimerConfig::default());
+    /// let mut session = shard.session().unwrap();
+    /// let (a, _) = session.insert(2_000_000, "a").unwrap();
+    /// session.insert(1_000_000, "b").unwrap();
+    /// session.cancel(a).unwrap();
+    /// drop(session);
+    /// let mut fired = Vec::new();
+    /// let _ = shard.fire_due(5_000_000, |name| fired.push(name));
+    /// assert_eq!(fired, vec!["b"]);
+    /// ```
+    ///
+    /// # Errors
+    /// [`ShardBusy`] when a stealer holds the expiry right at this moment.
+    pub fn session(&self) -> Result<TimerSession<'_, T>, ShardBusy> {
+        TimerSession::open(&self.shared).ok_or(ShardBusy)
     }
 
     /// Inserts a timer firing `delay` after `now_ns` (clamped at `u64::MAX` ns).
@@ -88,7 +125,7 @@ impl<T> TimerShard<T> {
     /// # Errors
     /// [`TimerError::AlreadyFired`], [`TimerError::AlreadyCancelled`], [`TimerError::Stale`]
     /// or [`TimerError::WrongShard`]; nothing changes.
-    #[inline]
+    #[inline(always)]
     pub fn cancel(&self, key: TimerKey) -> Result<(), TimerError> {
         self.shared.cancel(key, true)
     }

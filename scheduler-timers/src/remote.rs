@@ -2,6 +2,7 @@
 
 use crate::error::{ShardBusy, TimerError};
 use crate::key::{Expired, TimerKey, Wake};
+use crate::session::TimerSession;
 use crate::shard::Shared;
 use crate::sync::Arc;
 use std::fmt;
@@ -65,6 +66,16 @@ impl<T> RemoteShard<T> {
         payload: T,
     ) -> Result<(TimerKey, Wake), TimerError> {
         self.shared.insert_owner(deadline_ns, payload)
+    }
+
+    /// Opens a [`TimerSession`] the way [`TimerShard::session`](crate::TimerShard::session)
+    /// does: for a worker that keeps only remote handles, to batch operations on its own shard
+    /// under one hold of the expiry right.
+    ///
+    /// # Errors
+    /// [`ShardBusy`] if the owner or a stealer holds the expiry right at this moment.
+    pub fn session_direct(&self) -> Result<TimerSession<'_, T>, ShardBusy> {
+        TimerSession::open(&self.shared).ok_or(ShardBusy)
     }
 
     /// Cancels the way the owner does: with the expiry right free, the entry is unlinked and

@@ -11,7 +11,11 @@
 //!   It is taken with a *try*-acquire (`compare_exchange(false, true, Acquire)`) and released
 //!   with a `Release` store; nobody ever waits for it. Its owner takes it for each insert,
 //!   cancel, reset or expiry step (one uncontended CAS and one store: the owner's insert path
-//!   stays a few nanoseconds); a **stealer** takes it for each timer it fires.
+//!   stays a few nanoseconds), or once for a batch of them (a
+//!   [`TimerSession`](crate::TimerSession)); a **stealer** takes it for each timer it fires.
+//!   Holding it is proven by a `Right` value (not `Send`, released on drop); the wheel is
+//!   reached only through `held_wheel(&mut Right)`, so at most one `&mut Wheel` exists per
+//!   hold.
 //! - **The inbox** is an intrusive Treiber stack of slab indices linked through `Entry::next`:
 //!   push = one CAS on `inbox`, drain = one `swap(NIL)` by the right's holder. An index is in
 //!   the inbox at most once: pushing requires having set the entry's `QUEUED` flag in the same
@@ -38,9 +42,11 @@
 //! - *Cancel*: one CAS `PENDING -> CANCELLED`. With the right, the owner unlinks and reclaims at
 //!   once; otherwise the CAS also sets `QUEUED` (if it was clear) and the index is pushed, so the
 //!   right's holder unlinks and reclaims it at its next drain.
-//! - *Reset*: `PENDING -> RESETTING`, store the deadline, one CAS back to `PENDING`. A later
-//!   deadline needs nothing more (the entry is re-filed lazily when its old slot or heap item
-//!   comes up); an earlier one is re-filed at once by the holder, or pushed on the inbox.
+//! - *Reset*: by the right's holder, store the deadline and one CAS that bumps the entry's
+//!   epoch (`crate::entry`, "Reset by the right's holder"); by anyone else, `PENDING ->
+//!   RESETTING`, store the deadline, one CAS back to `PENDING`. A later deadline needs nothing
+//!   more (the entry is re-filed lazily when its old slot or heap item comes up); an earlier
+//!   one is re-filed at once by the holder, or pushed on the inbox.
 //! - *Expire*: the holder drains the inbox, then pops the next due timer from the wheel
 //!   (`PENDING -> FIRING -> FIRED`, payload moved out), releases the right, and only then calls
 //!   the fire callback: callbacks run outside the right, so they may insert, cancel and reset
@@ -76,9 +82,11 @@ use crate::error::TimerError;
 use crate::key::{TimerKey, Wake};
 use crate::slab::Slab;
 use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use crate::sync::{dekker_fence, UnsafeCell};
+use crate::sync::{dekker_fence, MutPtr, UnsafeCell};
 use crate::wheel::Wheel;
 use crate::TimerConfig;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
 
 /// Slots the owner claims from the slab at once when it must grow (one CAS per chunk).
 #[cfg(not(loom))]
@@ -106,20 +114,49 @@ pub(crate) struct Shared<T> {
 }
 
 // SAFETY: the wheel (the only `!Sync` field) is touched only by the holder of the expiry right,
-// one thread at a time (`with_wheel`); payloads of type `T` are moved between threads (armed on
+// one thread at a time (`held_wheel`); payloads of type `T` are moved between threads (armed on
 // one, fired or dropped on another) but never shared by reference, so `T: Send` suffices.
 unsafe impl<T: Send> Sync for Shared<T> {}
 // SAFETY: as above; moving the shard moves its payloads, which are `Send`.
 unsafe impl<T: Send> Send for Shared<T> {}
 
-/// Releases the expiry right on drop, so a panicking payload `Drop` cannot wedge the shard.
-struct RightGuard<'a>(&'a AtomicBool);
+/// Proof that the current thread holds a shard's expiry right; releases it on drop (so a
+/// panicking payload `Drop` cannot wedge the shard). Not `Send`: the right is released by the
+/// thread that took it.
+#[derive(Debug)]
+pub(crate) struct Right<'a> {
+    flag: &'a AtomicBool,
+    _not_send: PhantomData<*const ()>,
+}
 
-impl Drop for RightGuard<'_> {
+impl Drop for Right<'_> {
     #[inline]
     fn drop(&mut self) {
         // Release: pairs with the Acquire of the next try-acquire; the wheel travels with it.
-        self.0.store(false, Ordering::Release);
+        self.flag.store(false, Ordering::Release);
+    }
+}
+
+/// Exclusive access to a shard's wheel while its expiry right is held ([`Shared::held_wheel`]).
+pub(crate) struct HeldWheel<'r> {
+    wheel: &'r mut Wheel,
+    /// Keeps loom's record of the access open as long as `wheel` is usable.
+    _access: MutPtr<Wheel>,
+}
+
+impl Deref for HeldWheel<'_> {
+    type Target = Wheel;
+
+    #[inline(always)]
+    fn deref(&self) -> &Wheel {
+        self.wheel
+    }
+}
+
+impl DerefMut for HeldWheel<'_> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut Wheel {
+        self.wheel
     }
 }
 
@@ -135,22 +172,40 @@ impl<T> Shared<T> {
         }
     }
 
+    /// Takes the expiry right if it is free (one uncontended CAS); `None` if another thread
+    /// holds it. Nobody ever waits for the right.
+    #[inline(always)]
+    pub(crate) fn try_right(&self) -> Option<Right<'_>> {
+        // Acquire: pairs with the Release in `Right::drop` of the previous holder.
+        self.expiry
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| Right { flag: &self.expiry, _not_send: PhantomData })
+    }
+
+    /// The wheel, for as long as `right` (proof that this thread holds the expiry right) is
+    /// borrowed: at most one [`HeldWheel`] per hold of the right exists at a time.
+    #[inline(always)]
+    pub(crate) fn held_wheel<'r>(&'r self, right: &'r mut Right<'_>) -> HeldWheel<'r> {
+        debug_assert!(std::ptr::eq(right.flag, &self.expiry), "the right of another shard");
+        let access = self.wheel.get_mut();
+        // SAFETY: `right` proves that this thread holds this shard's expiry right, which gives
+        // exclusive access to the wheel until it drops; the `&mut Right` borrow for `'r` means
+        // no second `HeldWheel` of this hold exists while this one lives.
+        let wheel = unsafe { &mut *(access.deref() as *mut Wheel) };
+        HeldWheel { wheel, _access: access }
+    }
+
     /// Runs `f` with the wheel if the expiry right is free; `None` if another thread holds it.
     #[inline]
     pub(crate) fn with_wheel<R>(&self, f: impl FnOnce(&mut Wheel) -> R) -> Option<R> {
-        // Acquire: pairs with the Release in `RightGuard::drop` of the previous holder.
-        if self.expiry.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err()
-        {
-            return None;
-        }
-        let _guard = RightGuard(&self.expiry);
-        // SAFETY: holding the expiry right gives exclusive access to the wheel until the guard
-        // drops; `f` cannot re-enter (a nested try-acquire fails and takes the inbox path).
-        Some(self.wheel.with_mut(|w| f(unsafe { &mut *w })))
+        let mut right = self.try_right()?;
+        let mut wheel = self.held_wheel(&mut right);
+        Some(f(&mut wheel))
     }
 
     /// The entry a key names, after the shard check.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn entry(&self, key: TimerKey) -> Result<&Entry<T>, TimerError> {
         if key.shard != self.id {
             return Err(TimerError::WrongShard);
@@ -158,8 +213,8 @@ impl<T> Shared<T> {
         self.slab.get(key.index).ok_or(TimerError::Stale)
     }
 
-    #[inline]
-    fn key(&self, index: u32, generation: u32) -> TimerKey {
+    #[inline(always)]
+    pub(crate) fn key(&self, index: u32, generation: u32) -> TimerKey {
         TimerKey { shard: self.id, index, generation }
     }
 
@@ -174,7 +229,7 @@ impl<T> Shared<T> {
     /// read-modify-write is needed (the Dekker argument in the module doc only needs the
     /// *read* of `next_deadline` after the fence; `fetch_min` keeps concurrent lowerings).
     #[inline]
-    fn lower_published(&self, deadline: u64) -> bool {
+    pub(crate) fn lower_published(&self, deadline: u64) -> bool {
         if deadline >= self.next_deadline.load(Ordering::Acquire) {
             return false;
         }
@@ -208,12 +263,17 @@ impl<T> Shared<T> {
         Wake::from_earlier(self.lower_published(deadline))
     }
 
-    /// Admits everything in the inbox into the wheel (right held).
-    #[inline]
+    /// Admits everything in the inbox into the wheel (right held): one load when it is empty.
+    #[inline(always)]
     pub(crate) fn drain_inbox(&self, wheel: &mut Wheel) {
-        if self.inbox.load(Ordering::Relaxed) == NIL {
-            return;
+        if self.inbox.load(Ordering::Relaxed) != NIL {
+            self.drain_inbox_slow(wheel);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn drain_inbox_slow(&self, wheel: &mut Wheel) {
         // Acquire: pairs with the Release CAS of every push (release sequence of the head).
         let mut index = self.inbox.swap(NIL, Ordering::Acquire);
         let mut batch = std::mem::take(&mut wheel.scratch);
@@ -294,40 +354,57 @@ impl<T> Shared<T> {
 
     // ----- operations -----
 
-    /// Insert by the right's holder; on a busy right, falls back to the inbox.
-    #[inline]
+    /// Insert by the owner: through the expiry right if it is free, else through the inbox.
+    #[inline(always)]
     pub(crate) fn insert_owner(
         &self,
         deadline: u64,
         payload: T,
     ) -> Result<(TimerKey, Wake), TimerError> {
-        let mut payload = Some(payload);
-        let filed = self.with_wheel(|wheel| {
-            self.drain_inbox(wheel);
-            let index = match wheel.take_spare().or_else(|| self.slab.pop_free()) {
-                Some(index) => index,
-                None => {
-                    let fresh = self.slab.grow(OWNER_GROW_CHUNK)?;
-                    let first = fresh.start;
-                    wheel.add_spares(fresh.start + 1..fresh.end);
-                    first
-                }
-            };
-            let entry = self.slab.get(index).ok_or(TimerError::Stale)?;
-            let Some(payload) = payload.take() else { return Err(TimerError::Stale) };
-            let generation = entry.arm(deadline, payload, false);
-            wheel.admit(index);
-            wheel.file(index, deadline);
-            Ok(self.key(index, generation))
-        });
-        match (filed, payload) {
-            (Some(key), _) => {
-                let key = key?;
-                Ok((key, Wake::from_earlier(self.lower_published(deadline))))
+        match self.try_right() {
+            Some(mut right) => {
+                let (index, generation) = self.insert_held(&mut right, deadline, payload)?;
+                drop(right);
+                let wake = Wake::from_earlier(self.lower_published(deadline));
+                Ok((self.key(index, generation), wake))
             }
-            (None, Some(payload)) => self.insert_remote(deadline, payload),
-            (None, None) => Err(TimerError::Stale), // unreachable: the closure did not run
+            None => self.insert_remote(deadline, payload),
         }
+    }
+
+    /// Insert by the right's holder: take a slot, arm it, admit and file it (no RMW once the
+    /// slab has grown). Returns `(index, generation)` (the caller builds the key: plain
+    /// scalars keep the key out of memory on the hot path) and lowers the published deadline.
+    #[inline(always)]
+    pub(crate) fn insert_held(
+        &self,
+        right: &mut Right<'_>,
+        deadline: u64,
+        payload: T,
+    ) -> Result<(u32, u32), TimerError> {
+        let mut wheel = self.held_wheel(right);
+        self.drain_inbox(&mut wheel);
+        let index = match wheel.take_spare() {
+            Some(index) => index,
+            None => self.alloc_held(&mut wheel)?,
+        };
+        let entry = self.slab.get(index).ok_or(TimerError::Stale)?;
+        let generation = entry.arm(deadline, payload, false);
+        wheel.admit(index);
+        wheel.file(index, deadline);
+        Ok((index, generation))
+    }
+
+    /// A slot for the right's holder when its spares are empty: the shared free list, else a
+    /// chunk of fresh slots.
+    #[cold]
+    fn alloc_held(&self, wheel: &mut Wheel) -> Result<u32, TimerError> {
+        if let Some(index) = self.slab.pop_free() {
+            return Ok(index);
+        }
+        let fresh = self.slab.grow(OWNER_GROW_CHUNK)?;
+        wheel.add_spares(fresh.start + 1..fresh.end);
+        Ok(fresh.start)
     }
 
     /// Insert through the inbox.
@@ -345,30 +422,43 @@ impl<T> Shared<T> {
 
     /// Cancel; with the right the entry is unlinked and reclaimed at once, without it the index
     /// goes to the inbox. The cancelled payload is dropped after the right is released.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn cancel(&self, key: TimerKey, try_owner: bool) -> Result<(), TimerError> {
         let entry = self.entry(key)?;
         if try_owner {
-            let mut dropped = None;
-            let done = self.with_wheel(|wheel| {
-                if let Cancelled::Now { was_queued, .. } = entry.cancel(key.generation, false)? {
-                    if was_queued {
-                        wheel.unlink(key.index);
-                    } else {
-                        dropped = wheel.reclaim(&self.slab, key.index);
-                    }
-                }
-                Ok(())
-            });
-            if let Some(result) = done {
-                drop(dropped);
-                return result;
+            if let Some(mut right) = self.try_right() {
+                let dropped = self.cancel_held(&mut right, key, entry);
+                drop(right);
+                return dropped.map(drop);
             }
         }
         if let Cancelled::Now { must_push: true, .. } = entry.cancel(key.generation, true)? {
             self.push_inbox(key.index, entry);
         }
         Ok(())
+    }
+
+    /// Cancel by the right's holder (one CAS on the entry): unlinks and reclaims at once, and
+    /// returns the payload for the caller to drop (after the wheel access ends).
+    #[inline(always)]
+    pub(crate) fn cancel_held(
+        &self,
+        right: &mut Right<'_>,
+        key: TimerKey,
+        entry: &Entry<T>,
+    ) -> Result<Option<T>, TimerError> {
+        let outcome = entry.cancel(key.generation, false)?;
+        let mut wheel = self.held_wheel(right);
+        Ok(match outcome {
+            Cancelled::Now { was_queued: false, .. } => {
+                wheel.reclaim_entry(&self.slab, key.index, entry)
+            }
+            Cancelled::Now { was_queued: true, .. } => {
+                wheel.unlink(key.index);
+                None
+            }
+            Cancelled::Requested => None,
+        })
     }
 
     /// Reset to `deadline`. Returns whether the owner should be woken (remote path only).
@@ -380,23 +470,10 @@ impl<T> Shared<T> {
     ) -> Result<Wake, TimerError> {
         let entry = self.entry(key)?;
         if try_owner {
-            let mut dropped = None;
-            let done = self.with_wheel(|wheel| {
-                let old = entry.begin_reset(key.generation)?;
-                let end = entry.finish_reset(deadline, deadline < old, false);
-                if end.cancelled && !end.was_queued {
-                    dropped = wheel.reclaim(&self.slab, key.index);
-                } else if end.cancelled {
-                    wheel.unlink(key.index);
-                } else if end.needs_refile && wheel.is_filed(key.index) {
-                    wheel.unlink(key.index);
-                    wheel.file(key.index, deadline);
-                }
-                Ok(end.needs_refile && !end.cancelled)
-            });
-            if let Some(result) = done {
-                drop(dropped);
-                if result? {
+            if let Some(mut right) = self.try_right() {
+                let earlier = self.reset_held(&mut right, key, entry, deadline);
+                drop(right);
+                if earlier? {
                     let _ = self.lower_published(deadline);
                 }
                 return Ok(Wake::NotNeeded);
@@ -418,6 +495,29 @@ impl<T> Shared<T> {
         }
         dekker_fence();
         Ok(Wake::from_earlier(self.lower_published(deadline)))
+    }
+
+    /// Reset by the right's holder: one store and one CAS on the entry
+    /// ([`Entry::reset_held`]); an earlier deadline is re-filed at once. Returns whether the
+    /// deadline moved earlier (the caller lowers the published deadline).
+    #[inline]
+    pub(crate) fn reset_held(
+        &self,
+        right: &mut Right<'_>,
+        key: TimerKey,
+        entry: &Entry<T>,
+        deadline: u64,
+    ) -> Result<bool, TimerError> {
+        let old = entry.reset_held(key.generation, deadline)?;
+        let earlier = deadline < old;
+        if earlier {
+            let mut wheel = self.held_wheel(right);
+            if wheel.is_filed(key.index) {
+                wheel.unlink(key.index);
+                wheel.file(key.index, deadline);
+            }
+        }
+        Ok(earlier)
     }
 
     /// The pending deadline of a key.

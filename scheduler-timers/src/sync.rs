@@ -43,6 +43,30 @@ mod imp {
         pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
             f(self.0.get())
         }
+
+        /// A mutable raw pointer whose access lasts as long as the returned value (loom
+        /// tracks it until then).
+        #[inline(always)]
+        pub(crate) fn get_mut(&self) -> MutPtr<T> {
+            MutPtr(self.0.get())
+        }
+    }
+
+    /// A raw pointer from [`UnsafeCell::get_mut`], loom's shape.
+    #[derive(Debug)]
+    pub(crate) struct MutPtr<T>(*mut T);
+
+    impl<T> MutPtr<T> {
+        /// Dereferences the pointer.
+        ///
+        /// # Safety
+        /// As `&mut *ptr`: no other reference to the value may be live while the result is.
+        #[inline(always)]
+        #[allow(clippy::mut_from_ref)]
+        pub(crate) unsafe fn deref(&self) -> &mut T {
+            // SAFETY: forwarded to the caller.
+            unsafe { &mut *self.0 }
+        }
     }
 
     /// A busy-wait hint for the rare bounded waits of the protocols.
@@ -69,7 +93,7 @@ mod imp {
         };
     }
 
-    pub(crate) use loom::cell::UnsafeCell;
+    pub(crate) use loom::cell::{MutPtr, UnsafeCell};
 
     /// loom's mutex behind parking_lot's shape: `lock` returns the guard directly.
     #[derive(Debug, Default)]

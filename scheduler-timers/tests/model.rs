@@ -1,6 +1,6 @@
 //! Model-based test: one shard against a `BTreeMap<(deadline, seq), id>` reference.
 //!
-//! Random sequences of owner, remote and remote-direct inserts, cancels and resets, time moving forwards (by
+//! Random sequences of owner (one-shot and session), remote and remote-direct inserts, cancels and resets, time moving forwards (by
 //! small steps, across levels, past the top level, to `u64::MAX`) and backwards, stealing
 //! passes with a bound, and exact-earliest queries. After every step the exact set and order
 //! of fired ids, every error value and the earliest deadline must match the model.
@@ -122,6 +122,8 @@ fn run(config: TimerConfig, ops: Vec<Op>) {
                     remote.insert_direct(deadline, next_id).unwrap().0
                 } else if via_remote {
                     remote.insert(deadline, next_id).unwrap().0
+                } else if delay % 5 == 1 {
+                    shard.session().unwrap().insert(deadline, next_id).unwrap().0
                 } else {
                     shard.insert(deadline, next_id).unwrap()
                 };
@@ -137,6 +139,7 @@ fn run(config: TimerConfig, ops: Vec<Op>) {
                 let result = match (via_remote, pick % 3) {
                     (true, 0) => remote.cancel_direct(key),
                     (true, _) => remote.cancel(key),
+                    (false, 1) => shard.session().unwrap().cancel(key),
                     (false, _) => shard.cancel(key),
                 };
                 check_error(result, expected);
@@ -151,6 +154,8 @@ fn run(config: TimerConfig, ops: Vec<Op>) {
                 let expected = model.expected_error(id);
                 let result = if via_remote {
                     remote.reset(key, deadline).map(|_| ())
+                } else if pick % 3 == 1 {
+                    shard.session().unwrap().reset(key, deadline).map(|_| ())
                 } else {
                     shard.reset(key, deadline)
                 };

@@ -360,3 +360,73 @@ fn remote_direct_path_files_at_once_and_reclaims_at_once() {
     assert_eq!(fire(&s, 9 * MS), vec![2]);
     assert_eq!(r.cancel_direct(b), Err(TimerError::AlreadyFired));
 }
+
+#[test]
+fn a_session_inserts_cancels_and_resets_like_the_one_shot_methods() {
+    let s = shard();
+    let remote = s.remote();
+    let mut session = s.session().unwrap();
+    let (a, wake) = session.insert(5 * MS, 1).unwrap();
+    assert_eq!(wake, Wake::Owner, "first deadline lowers the published one");
+    let (b, wake) = session.insert(6 * MS, 2).unwrap();
+    assert_eq!(wake, Wake::NotNeeded);
+    let (c, _) = session.insert(7 * MS, 3).unwrap();
+    // A remote insert during the session goes through the inbox; the session's next insert
+    // drains it first, so it keeps its place (seq) before that insert.
+    let _ = remote.insert(5 * MS, 4).unwrap();
+    let _ = session.insert(5 * MS, 5).unwrap();
+    session.cancel(b).unwrap();
+    assert_eq!(session.cancel(b), Err(TimerError::AlreadyCancelled));
+    assert_eq!(session.reset(c, 2 * MS), Ok(Wake::Owner)); // earlier: re-filed at once
+    assert_eq!(session.reset(a, 9 * MS), Ok(Wake::NotNeeded)); // later: lazy
+    assert_eq!(session.reset(b, 9 * MS), Err(TimerError::AlreadyCancelled));
+    let other = TimerShard::<u32>::new(1, TimerConfig::default());
+    let foreign = other.insert(MS, 9).unwrap();
+    assert_eq!(session.cancel(foreign), Err(TimerError::WrongShard));
+    // While the session holds the expiry right, stealing and fire_due find the shard busy.
+    assert!(remote.steal_expired(u64::MAX, usize::MAX, |_| {}).is_err());
+    assert_eq!(s.fire_due(u64::MAX, |_| {}).fired, 0);
+    assert!(s.session().is_err() && remote.session_direct().is_err());
+    drop(session);
+    assert_eq!(s.next_deadline(), Some(2 * MS));
+    assert_eq!(fire(&s, 8 * MS), vec![3, 4, 5]);
+    assert_eq!(fire(&s, 9 * MS), vec![1]);
+    let mut session = remote.session_direct().unwrap();
+    assert_eq!(session.cancel(a), Err(TimerError::AlreadyFired));
+    assert_eq!(session.reset(a, MS), Err(TimerError::AlreadyFired));
+}
+
+#[test]
+fn one_shot_operations_during_a_session_take_the_inbox_path() {
+    let s = shard();
+    let early = s.insert(3 * MS, 1).unwrap();
+    let session = s.session().unwrap();
+    let late = s.insert(2 * MS, 2).unwrap(); // right taken: through the inbox
+    s.cancel(early).unwrap(); // a CAS and an inbox push
+    s.reset(late, 4 * MS).unwrap();
+    drop(session);
+    assert_eq!(fire(&s, 3 * MS), Vec::<u32>::new());
+    assert_eq!(fire(&s, 4 * MS), vec![2]);
+}
+
+#[test]
+fn session_cancel_drops_the_payload_before_returning_and_churn_keeps_constant_memory() {
+    use std::rc::Rc;
+    let s: TimerShard<Rc<()>> = TimerShard::new(0, TimerConfig::default());
+    let token = Rc::new(());
+    let mut session = s.session().unwrap();
+    for round in 0..50u64 {
+        let keys: Vec<_> = (0..100u64)
+            .map(|i| session.insert((round * 100 + i) * 1_000_000_007 % (1 << 40), token.clone()))
+            .map(|r| r.unwrap().0)
+            .collect();
+        assert_eq!(Rc::strong_count(&token), 101);
+        for key in keys {
+            session.cancel(key).unwrap();
+        }
+        assert_eq!(Rc::strong_count(&token), 1);
+    }
+    drop(session);
+    assert!(s.slab_len() <= 128, "slab grew to {}", s.slab_len());
+    assert_eq!(s.pending_deadlines(), Vec::<u64>::new());
+}

@@ -24,7 +24,7 @@
 mod level;
 mod list;
 
-use crate::entry::{FireAttempt, Phase, NIL};
+use crate::entry::{Entry, FireAttempt, Phase, NIL};
 use crate::slab::Slab;
 use level::{Level, SLOTS, SLOT_BITS};
 use list::{Link, List, LIST_DUE, LIST_NONE, LIST_OVERFLOW, SEQ_UNASSIGNED};
@@ -175,8 +175,30 @@ impl Wheel {
     /// slot goes to the slab's shared free list, where remote inserters find it.
     #[inline]
     pub(crate) fn reclaim_to<T>(&mut self, slab: &Slab<T>, index: u32, shared: bool) -> Option<T> {
-        self.unlink(index);
         let entry = slab.get(index)?;
+        self.reclaim_slot(slab, index, entry, shared)
+    }
+
+    /// [`reclaim`](Self::reclaim) for a caller that already holds the entry of `index`.
+    #[inline]
+    pub(crate) fn reclaim_entry<T>(
+        &mut self,
+        slab: &Slab<T>,
+        index: u32,
+        entry: &Entry<T>,
+    ) -> Option<T> {
+        self.reclaim_slot(slab, index, entry, false)
+    }
+
+    #[inline]
+    fn reclaim_slot<T>(
+        &mut self,
+        slab: &Slab<T>,
+        index: u32,
+        entry: &Entry<T>,
+        shared: bool,
+    ) -> Option<T> {
+        self.unlink(index);
         if let Some(link) = self.links.get_mut(index as usize) {
             link.stamp = link.stamp.wrapping_add(1);
             link.seq = SEQ_UNASSIGNED;
