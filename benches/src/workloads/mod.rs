@@ -7,6 +7,7 @@ use crate::Workload;
 
 pub mod deferred;
 pub mod executor;
+pub mod memory;
 pub mod timers;
 
 /// Every workload, grouped by crate.
@@ -14,5 +15,6 @@ pub fn all() -> Vec<Workload> {
     let mut all = executor::workloads();
     all.extend(timers::workloads());
     all.extend(deferred::workloads());
+    all.extend(memory::workloads());
     all
 }
