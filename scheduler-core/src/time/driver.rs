@@ -35,13 +35,13 @@
 //!
 //! For that, a parked worker must learn of deadlines that appear after it parked. Each worker
 //! publishes in `parked_until` the deadline it parks until: before computing it, it stores
-//! `PARKING`, then `fence(SeqCst)`, then reads the shards' published deadlines. A worker that
-//! lowers its own shard's deadline while running a task (an owner insert answered
-//! `Wake::Owner`) does `fence(SeqCst)` after that `fetch_min` and reads every
-//! `parked_until`; it unparks the workers parked (or parking) past the new deadline plus the
-//! grace. By the fences, either the parking worker reads the new deadline, or the inserting
-//! worker reads `PARKING` or the stale deadline and unparks it (a token unpark, so it is not
-//! lost if it lands before the park). A worker resets its entry to `AWAKE` in maintenance.
+//! `PARKING`, then `fence(SeqCst)`, then reads the shards' published deadlines. A thread that
+//! lowers a shard's deadline (an insert or earlier reset answered `Wake::Owner`) does
+//! `fence(SeqCst)` after that `fetch_min` and reads every other worker's `parked_until`; it
+//! unparks the workers parked (or parking) past the new deadline plus the grace. By the
+//! fences, either the parking worker reads the new deadline, or the inserting thread reads
+//! `PARKING` or the stale deadline and unparks it (a token unpark, so it is not lost if it
+//! lands before the park). A worker resets its entry to `AWAKE` in maintenance.
 //!
 //! A worker never parks longer than [`MAX_PARK_NS`] (1 s), so `parked_until` is at most a
 //! second ahead and a timer due later than that wakes nobody: the worker re-reads the
@@ -250,16 +250,15 @@ impl TimeDriver {
         if wake.is_needed() {
             if remote {
                 unpark(index);
-            } else {
-                self.wake_stealers(index, deadline_ns, unpark);
             }
+            self.wake_stealers(index, deadline_ns, unpark);
         }
         Ok(key)
     }
 
-    /// Worker `owner` lowered its shard's deadline to `deadline_ns` while running a task (which
-    /// may turn out long): wake the parked workers that would sleep past it plus the steal
-    /// grace, so they re-read it (module doc, "Timer stealing").
+    /// Shard `owner`'s deadline was lowered to `deadline_ns` (its worker may be running a task
+    /// that turns out long): wake the other parked workers that would sleep past it plus the
+    /// steal grace, so they re-read it (module doc, "Timer stealing").
     fn wake_stealers(&self, owner: usize, deadline_ns: u64, unpark: impl Fn(usize)) {
         if self.parked_until.len() < 2 {
             return;
@@ -287,12 +286,15 @@ impl TimeDriver {
         local: Option<usize>,
         key: TimerKey,
         deadline_ns: u64,
-        unpark: impl FnOnce(usize),
+        unpark: impl Fn(usize),
     ) -> Result<(), TimerError> {
         let wake = self.shard_of(key)?.reset(key, deadline_ns)?;
         let owner = key.shard() as usize;
-        if wake.is_needed() && local != Some(owner) {
-            unpark(owner);
+        if wake.is_needed() {
+            if local != Some(owner) {
+                unpark(owner);
+            }
+            self.wake_stealers(owner, deadline_ns, unpark);
         }
         Ok(())
     }

@@ -27,8 +27,10 @@ impl Builder {
     /// let rt = Runtime::builder().worker_threads(2).clock(ManualClock::new()).build().unwrap();
     /// let done = Arc::new(AtomicBool::new(false));
     /// let flag = done.clone();
-    /// let call = rt.call_later(Duration::from_secs(3600), move || flag.store(true, Ordering::SeqCst));
-    /// assert_eq!(rt.handle().advance(Duration::from_secs(3600)), Some(1)); // an hour, instantly
+    /// let hour = Duration::from_secs(3600);
+    /// let call = rt.call_later(hour, move || flag.store(true, Ordering::SeqCst));
+    /// // An hour passes instantly; the call fires from here or from a worker's maintenance.
+    /// assert!(rt.handle().advance(hour).is_some());
     /// while !done.load(Ordering::SeqCst) { std::thread::yield_now() } // the call runs as a task
     /// assert!(call.called());
     /// ```
@@ -131,8 +133,9 @@ impl Handle {
 
     /// With a manual clock ([`Builder::clock`]): moves time forward by `d` and fires every
     /// timer now due, from the calling thread (calls are spawned as tasks, sleeps are woken).
-    /// Returns how many fired, or `None` when the runtime runs on the system clock (which
-    /// cannot be moved).
+    /// Returns how many this call fired (a worker running its maintenance at the same moment
+    /// may fire some of them instead), or `None` when the runtime runs on the system clock
+    /// (which cannot be moved).
     pub fn advance(&self, d: Duration) -> Option<usize> {
         let TimeSource::Manual(clock) = self.shared.time.source() else { return None };
         let now = clock.advance(d);

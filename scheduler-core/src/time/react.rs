@@ -57,11 +57,10 @@ where
 /// use scheduler_core::{time::react_on, Runtime};
 /// use scheduler_deferred::{Deferred, Failure};
 ///
-/// let ok = react_on(Runtime::builder().worker_threads(1).build().unwrap(), |_| Deferred::succeed(()));
+/// let rt = || Runtime::builder().worker_threads(1).build().unwrap();
+/// let ok = react_on(rt(), |_| Deferred::succeed(()));
 /// assert_eq!(ok, 0);
-/// let failed = react_on(Runtime::builder().worker_threads(1).build().unwrap(), |_| {
-///     Deferred::<()>::fail(std::fmt::Error)
-/// });
+/// let failed = react_on(rt(), |_| Deferred::<()>::fail(std::fmt::Error));
 /// assert_eq!(failed, 1);
 /// ```
 pub fn react_on<T, F>(runtime: Runtime, main: F) -> u8
