@@ -8,7 +8,8 @@
 //! 2. the LIFO slot, at most [`LIFO_CAP`] times in a row, and only if no higher class waits;
 //! 3. its fork-join jobs (the continuation of a `join`/`scope` frame);
 //! 4. per class in the bounded-share order of [`crate::priority`]: its own deque, then the
-//!    injector of that class (a batch moves into the local deque).
+//!    injector of that class (a batch moves into the local deque), then, before going on to
+//!    a lower class, other workers' deques of that class (so priority holds across workers).
 //!
 //! When all that is empty it searches (`Core::steal`), at most half the workers at once
 //! ([`crate::idle`]): per class, the injector then other workers' deques in random victim
@@ -242,23 +243,52 @@ impl Core {
     #[inline]
     fn take_by_class(&self, injector_first: bool) -> Option<Notified> {
         let mut picker = self.picker.get();
-        for class in picker.order() {
+        let order = picker.order();
+        for (rank, class) in order.into_iter().enumerate() {
             let local = &self.locals[class];
             let inj = &self.shared.injector[class];
             // `is_empty` (two loads) first: an empty injector's `steal_batch` costs ~70
             // instructions, paid on every pick for each class above the one with work.
             let from_inj =
                 || if inj.is_empty() { None } else { queue::inject_steal_batch(inj, local) };
-            let found = if injector_first {
+            let mut found = if injector_first {
                 from_inj().or_else(|| local.pop())
             } else {
                 local.pop().or_else(from_inj)
             };
+            if found.is_none() && rank + 1 < CLASSES {
+                // Priority holds across workers: before a lower class runs here, take this
+                // class's work from another worker's deque.
+                found = self.steal_class(class);
+            }
             if let Some(task) = found {
                 picker.picked(class);
                 self.picker.set(picker);
                 self.lifo_streak.set(0);
                 return Some(task);
+            }
+        }
+        None
+    }
+
+    /// Steals a batch of `class` tasks from another worker (random victim order); cheap when
+    /// every victim's deque of that class is empty (two loads each, on lines that change only
+    /// when tasks of that class are queued).
+    fn steal_class(&self, class: usize) -> Option<Notified> {
+        let n = self.shared.workers.len();
+        if n == 1 {
+            return None;
+        }
+        let start = self.next_rand() as usize % n;
+        for k in 0..n {
+            let v = (start + k) % n;
+            let remote = &self.shared.workers[v].stealers[class];
+            if v == self.index || remote.is_empty() {
+                continue;
+            }
+            if let Some(t) = queue::steal_batch(remote, &self.locals[class]) {
+                self.count_steal(v);
+                return Some(t);
             }
         }
         None

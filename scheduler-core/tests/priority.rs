@@ -95,3 +95,62 @@ fn tasks_spawned_on_a_worker_keep_their_class() {
     rt.block_on(out).unwrap();
     assert_eq!(*log.lock().unwrap(), vec![Priority::High, Priority::Normal, Priority::Low]);
 }
+
+/// Two workers, deterministic: worker B queues High tasks in its own deque and stays blocked;
+/// Low tasks wait in the injector. Worker A, released, must take B's High tasks (stealing
+/// them) before the Low ones, following the bounded-share rule exactly.
+#[test]
+fn priority_holds_across_workers() {
+    let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    let (gate_a, gate_b1, gate_b2, spawned) =
+        (Gate::default(), Gate::default(), Gate::default(), Gate::default());
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let ga = gate_a.clone();
+    let holder_a = rt.spawn_with(Priority::High, async move { ga.wait() });
+    let (gb1, gb2, sp, l) = (gate_b1.clone(), gate_b2.clone(), spawned.clone(), log.clone());
+    let holder_b = rt.spawn_with(Priority::High, async move {
+        gb1.wait();
+        let h = scheduler_core::Handle::current();
+        let highs: Vec<_> = (0..20)
+            .map(|_| {
+                let l = l.clone();
+                h.spawn_with(Priority::High, async move {
+                    l.lock().unwrap().push((Priority::High, std::thread::current().id()))
+                })
+            })
+            .collect();
+        sp.wait(); // counts as "spawned"; the test opened it already
+        gb2.wait();
+        highs
+    });
+    gate_a.wait_for_waiters(1);
+    gate_b1.wait_for_waiters(1);
+    let lows: Vec<_> = (0..20)
+        .map(|_| {
+            let l = log.clone();
+            rt.spawn_with(Priority::Low, async move {
+                l.lock().unwrap().push((Priority::Low, std::thread::current().id()))
+            })
+        })
+        .collect();
+    spawned.open();
+    gate_b1.open();
+    spawned.wait_for_waiters(1); // B has queued its 20 High tasks and is about to block
+    gate_b2.wait_for_waiters(1);
+    gate_a.open(); // A runs everything while B stays blocked
+    rt.block_on(holder_a).unwrap();
+    for jh in lows {
+        rt.block_on(jh).unwrap();
+    }
+    gate_b2.open();
+    for jh in rt.block_on(holder_b).unwrap() {
+        rt.block_on(jh).unwrap();
+    }
+    let log = log.lock().unwrap();
+    let runner = log[0].1;
+    assert!(log.iter().all(|(_, t)| *t == runner), "B was blocked: A ran everything");
+    // A's holder was its first High pick: model it as one more High.
+    let expected = expected_order([21, 0, 20]);
+    let classes: Vec<Priority> = log.iter().map(|(p, _)| *p).collect();
+    assert_eq!(classes, expected[1..]);
+}
