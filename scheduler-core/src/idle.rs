@@ -51,7 +51,12 @@
 //! the wake-up stick even if it lands before `park` blocks. A worker that was not searching
 //! skips step 2: it is safe because either a searcher exists (and it will run step 2 when it
 //! parks in turn) or the pusher's read sees `searching == 0` and wakes someone.
-//! Model: `loom-tests/tests/executor_park.rs`.
+//! The short spin a searcher does before it parks (`worker.rs`, `SPIN_ROUNDS`) only looks at
+//! the queues; it is outside this protocol and changes none of its steps.
+//!
+//! Model: `loom-tests/tests/executor_park.rs`. Under loom the queues are a mutex-protected
+//! stand-in, which orders the two sides by itself; the fences matter for crossbeam's lock-free
+//! deque, where only the Dekker argument above holds.
 
 use crate::sync::atomic::{fence, AtomicUsize, Ordering};
 use crate::sync::{Condvar, Mutex};
