@@ -108,6 +108,10 @@ pub(crate) enum Phase {
 }
 
 const PHASE_MASK: u64 = 0b111;
+/// The phase and the three flags: `PENDING_BITS` under this mask = pending, no flag set.
+const FLAGS_AND_PHASE: u64 = 0xFF;
+/// The phase bits of `PENDING`.
+const PENDING_BITS: u64 = 1;
 const QUEUED: u64 = 1 << 3;
 const REFILE: u64 = 1 << 4;
 const CANCEL_REQ: u64 = 1 << 5;
@@ -297,6 +301,19 @@ impl<T> Entry<T> {
     #[inline]
     pub(crate) fn cancel(&self, generation: u32, queue: bool) -> Result<Cancelled, TimerError> {
         let mut s = self.checked(generation)?;
+        if !queue && s.0 & FLAGS_AND_PHASE == PENDING_BITS {
+            // The common case (pending, no flag): one CAS, no phase dispatch. Same CAS as in
+            // the loop below: AcqRel pairs with the arm / reset Release and publishes the
+            // cancel to the drain's and the firer's Acquire.
+            let next = s.with_phase(Phase::Cancelled);
+            match self.state.compare_exchange(s.0, next.0, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Ok(Cancelled::Now { was_queued: false, must_push: false }),
+                Err(actual) => s = Snapshot(actual),
+            }
+            if s.generation() != generation {
+                return Err(TimerError::Stale);
+            }
+        }
         loop {
             let (next, outcome) = match s.phase() {
                 Phase::Pending => {

@@ -74,6 +74,13 @@ pub mod loom_api {
     pub fn break_dekker_fences(broken: bool) {
         crate::sync::set_skip_dekker_fences(broken);
     }
+
+    /// Makes (or stops making) the owner's `TimerShard::reset` on the calling OS thread do the
+    /// held path's deadline store without taking the expiry right, so a `#[should_panic]`
+    /// model can show that the right is what makes that store safe.
+    pub fn reset_without_right(broken: bool) {
+        crate::sync::set_reset_without_right(broken);
+    }
 }
 
 /// Bytes a pending timer costs beside its payload `T`: the slab entry minus the payload, plus

@@ -469,6 +469,13 @@ impl<T> Shared<T> {
         try_owner: bool,
     ) -> Result<Wake, TimerError> {
         let entry = self.entry(key)?;
+        #[cfg(loom)]
+        if try_owner && crate::sync::reset_without_right() {
+            // The broken variant of a `should_panic` loom model (`loom_api`): the held path's
+            // store without the right.
+            entry.reset_held(key.generation, deadline)?;
+            return Ok(Wake::NotNeeded);
+        }
         if try_owner {
             if let Some(mut right) = self.try_right() {
                 let earlier = self.reset_held(&mut right, key, entry, deadline);

@@ -68,7 +68,7 @@ fn unpack(word: u64) -> (u32, u32) {
 /// The entries of one shard.
 #[derive(Debug)]
 pub(crate) struct Slab<T> {
-    pages: Box<[AtomicPtr<Entry<T>>]>,
+    pages: [AtomicPtr<Entry<T>>; PAGES],
     /// Indices handed out so far (the high-water mark).
     len: AtomicU32,
     /// Free-list head: `(tag, index)`.
@@ -83,7 +83,7 @@ pub(crate) struct Slab<T> {
 impl<T> Slab<T> {
     pub(crate) fn new() -> Self {
         Slab {
-            pages: (0..PAGES).map(|_| AtomicPtr::new(ptr::null_mut())).collect(),
+            pages: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             len: AtomicU32::new(0),
             free: AtomicU64::new(pack(0, NIL)),
             starved: AtomicBool::new(false),
@@ -94,9 +94,7 @@ impl<T> Slab<T> {
     /// The entry at `index`, if that index was ever handed out.
     #[inline]
     pub(crate) fn get(&self, index: u32) -> Option<&Entry<T>> {
-        if index == NIL {
-            return None;
-        }
+        // NIL (u32::MAX) locates past the last page: `pages.get` returns `None` for it.
         let (page, offset) = locate(index);
         // Acquire: pairs with the Release CAS that installed the page (its entries' init).
         let base = self.pages.get(page)?.load(Ordering::Acquire);

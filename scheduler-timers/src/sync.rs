@@ -131,6 +131,21 @@ mod imp {
         }
     }
 
+    std::thread_local! {
+        /// Test knob (`loom_api::reset_without_right`), per OS thread like the one above.
+        static RESET_WITHOUT_RIGHT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Whether the owner's reset skips the expiry right (test knob; never set outside models).
+    pub(crate) fn reset_without_right() -> bool {
+        RESET_WITHOUT_RIGHT.with(|cell| cell.get())
+    }
+
+    /// Sets the knob read by [`reset_without_right`].
+    pub(crate) fn set_reset_without_right(broken: bool) {
+        RESET_WITHOUT_RIGHT.with(|cell| cell.set(broken));
+    }
+
     /// Sets the knob read by [`dekker_fence`].
     pub(crate) fn set_skip_dekker_fences(skip: bool) {
         SKIP_DEKKER_FENCES.with(|cell| cell.set(skip));
