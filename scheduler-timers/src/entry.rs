@@ -289,7 +289,7 @@ impl<T> Entry<T> {
     #[inline]
     fn checked(&self, generation: u32) -> Result<Snapshot, TimerError> {
         let s = self.snapshot();
-        if s.generation() != generation || s.phase() == Phase::Free {
+        if s.generation() != generation || s.0 & PHASE_MASK == 0 {
             return Err(TimerError::Stale);
         }
         Ok(s)

@@ -94,7 +94,7 @@ impl Wheel {
     }
 
     /// Gives `index` a link and, if its occupant is new (not admitted before), the next `seq`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn admit(&mut self, index: u32) {
         let i = index as usize;
         if i >= self.links.len() {
@@ -108,7 +108,7 @@ impl Wheel {
     }
 
     /// Files an admitted, unfiled entry by its deadline.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn file(&mut self, index: u32, deadline_ns: u64) {
         let tick = deadline_ns >> self.tick_shift;
         if tick <= self.elapsed {
@@ -130,9 +130,14 @@ impl Wheel {
     }
 
     /// Takes `index` out of wherever it is filed (O(1)).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn unlink(&mut self, index: u32) {
         let Some(link) = self.links.get_mut(index as usize) else { return };
+        if link.list < LIST_OVERFLOW {
+            // The common case first: filed in a wheel slot.
+            let id = link.list as usize;
+            return self.levels[id / SLOTS].remove(&mut self.links, id % SLOTS, index);
+        }
         match link.list {
             LIST_NONE => {}
             LIST_DUE => {
@@ -190,7 +195,7 @@ impl Wheel {
         self.reclaim_slot(slab, index, entry, false)
     }
 
-    #[inline]
+    #[inline(always)]
     fn reclaim_slot<T>(
         &mut self,
         slab: &Slab<T>,
