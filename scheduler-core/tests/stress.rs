@@ -246,6 +246,11 @@ mod mix {
             self.task_outcome[id].store(o, Ordering::SeqCst);
         }
 
+        /// The task's Deferred failed with its panic.
+        pub(crate) fn panicked_via_deferred(&self, id: usize) {
+            self.task_outcome[id].store(OUT_PANIC, Ordering::SeqCst);
+        }
+
         pub(crate) fn timer_id(&self) -> Option<usize> {
             let id = self.next_timer.fetch_add(1, Ordering::Relaxed);
             (id < self.timer_fired.len()).then_some(id)
@@ -448,6 +453,33 @@ mod mix {
                     drop(jh); // detached
                     continue;
                 }
+                3 | 4 => {
+                    // Through a Deferred; cancelling it aborts the task (racing completion).
+                    let d = jh.into_deferred();
+                    let cancel = rng.chance(50);
+                    if cancel {
+                        mix.ledger.aborted(id);
+                        d.cancel();
+                    }
+                    match d.await {
+                        Ok(v) => {
+                            mix.ledger.outcome::<u64>(id, &Ok(v));
+                            sum += v & 0xff;
+                        }
+                        // A cancel may win over a completed task's undelivered value: a
+                        // Cancelled failure says nothing about the task then.
+                        Err(f) if f.is::<scheduler_deferred::Cancelled>() => {
+                            if !cancel && !h.is_shutdown() {
+                                mix.ledger.mismatches.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                        Err(f) if f.is_panic() => mix.ledger.panicked_via_deferred(id),
+                        Err(_) => {
+                            mix.ledger.mismatches.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    continue;
+                }
                 _ => {}
             }
             let r = jh.await;
@@ -580,6 +612,14 @@ fn quiet_panics() {
                 report(info);
             }
         }));
+        // A task aborted while awaiting a child's Deferred drops it; if the child then
+        // panics, the failure ends unhandled (Twisted logs it): expected for injected panics.
+        scheduler_deferred::set_unhandled_failure_hook(|failure| {
+            let msg = failure.panic_message().unwrap_or("");
+            if msg != "injected panic" && msg != "random panic" {
+                eprintln!("Unhandled error in Deferred: {failure:?}");
+            }
+        });
     });
 }
 
