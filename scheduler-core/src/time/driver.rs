@@ -83,6 +83,16 @@ pub(crate) const MAX_PARK_NS: u64 = 1_000_000_000;
 /// through the worker loop), since a timed sleep would overshoot it by the timer slack.
 pub(crate) const NEAR_DEADLINE_NS: u64 = 30_000;
 
+/// Wake-ups are rounded up to this grid (100 us) so that dense deadlines share one wake-up.
+pub(crate) const WAKE_GRID_NS: u64 = 100_000;
+
+/// Rounds a park deadline up to the wake grid: timers never fire early, and at most
+/// `WAKE_GRID_NS` late from coalescing, while a schedule of one deadline per microsecond costs
+/// one park per grid step instead of one per timer.
+fn coalesce(deadline_ns: u64) -> u64 {
+    deadline_ns.div_ceil(WAKE_GRID_NS).saturating_mul(WAKE_GRID_NS)
+}
+
 /// What a timer hands out when it fires.
 pub(crate) enum TimerPayload {
     /// Wake a task (sleep, timeout): done inline by whoever fires it.
@@ -360,6 +370,7 @@ impl TimeDriver {
             // the kernel's timer slack (50 us) late. Come straight back instead.
             return Some((now, Instant::now()));
         }
+        let best = coalesce(best);
         clock.epoch().checked_add(Duration::from_nanos(best)).map(|at| (best, at))
     }
 
