@@ -79,3 +79,8 @@ pub use scope::{scope, Scope};
 pub use task::{JoinError, JoinHandle};
 pub use time::{DelayedCall, LoopingCall};
 pub use yield_now::{yield_now, YieldNow};
+
+/// The README's tour, compiled and run as a doctest so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
