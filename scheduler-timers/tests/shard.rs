@@ -375,9 +375,14 @@ fn a_session_inserts_cancels_and_resets_like_the_one_shot_methods() {
     // drains it first, so it keeps its place (seq) before that insert.
     let _ = remote.insert(5 * MS, 4).unwrap();
     let _ = session.insert(5 * MS, 5).unwrap();
+    // Remote inserts not yet drained: the session cancels / resets them in the inbox.
+    let (queued, _) = remote.insert(MS, 6).unwrap();
+    session.cancel(queued).unwrap();
+    let (moved, _) = remote.insert(MS, 7).unwrap();
+    assert_eq!(session.reset(moved, 8 * MS), Ok(Wake::NotNeeded));
     session.cancel(b).unwrap();
     assert_eq!(session.cancel(b), Err(TimerError::AlreadyCancelled));
-    assert_eq!(session.reset(c, 2 * MS), Ok(Wake::Owner)); // earlier: re-filed at once
+    assert_eq!(session.reset(c, MS / 2), Ok(Wake::Owner)); // earlier: re-filed at once
     assert_eq!(session.reset(a, 9 * MS), Ok(Wake::NotNeeded)); // later: lazy
     assert_eq!(session.reset(b, 9 * MS), Err(TimerError::AlreadyCancelled));
     let other = TimerShard::<u32>::new(1, TimerConfig::default());
@@ -388,8 +393,8 @@ fn a_session_inserts_cancels_and_resets_like_the_one_shot_methods() {
     assert_eq!(s.fire_due(u64::MAX, |_| {}).fired, 0);
     assert!(s.session().is_err() && remote.session_direct().is_err());
     drop(session);
-    assert_eq!(s.next_deadline(), Some(2 * MS));
-    assert_eq!(fire(&s, 8 * MS), vec![3, 4, 5]);
+    assert_eq!(s.next_deadline(), Some(MS / 2));
+    assert_eq!(fire(&s, 8 * MS), vec![3, 4, 5, 7]);
     assert_eq!(fire(&s, 9 * MS), vec![1]);
     let mut session = remote.session_direct().unwrap();
     assert_eq!(session.cancel(a), Err(TimerError::AlreadyFired));
