@@ -13,6 +13,12 @@
 //!   injected; 0 live tasks in the metrics and 0 live futures / timer closures (drop guards)
 //!   after shutdown. 200,000 top-level items by default (~370,000 tasks, ~100,000 timers, a
 //!   few seconds in debug); `mixed_millions` (ignored) runs 2,000,000.
+//! - `looping_calls_and_defer_later_...`: 3,000 LoopingCalls (intervals 0..300 us, some
+//!   waiting on a Deferred per tick, some failing on purpose) stopped from their own function,
+//!   another task or another OS thread while they tick; 20,000 `defer_later` Deferreds
+//!   cancelled racing their timers. Every `start` Deferred fires exactly once, no tick runs
+//!   after it, failures arrive as injected; a `defer_later` function runs exactly once unless
+//!   its Deferred reports `Cancelled`, and then never.
 //! - `shutdown_mid_flight_...`: the runtime is dropped while tasks run, wait on Deferreds and
 //!   hour-long sleeps, spin in yield loops, while timers are pending and another thread keeps
 //!   spawning: every JoinHandle resolves, nothing leaks.
@@ -597,6 +603,8 @@ mod mix {
 }
 
 use mix::{Ledger, Mix, Rng};
+use scheduler_core::LoopingCall;
+use std::sync::atomic::AtomicBool;
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -825,4 +833,188 @@ fn shutdown_mid_flight_resolves_every_handle_and_leaks_nothing() {
     assert_eq!(mix.ledger.mismatches.load(Ordering::SeqCst), 0);
     let s = mix.ledger.check(false);
     eprintln!("shutdown mid-flight: {s:?}");
+}
+
+/// What the loop-and-defer_later race test counts.
+#[derive(Default)]
+struct LoopTally {
+    /// `start` Deferreds fired (each must fire exactly once).
+    loops_done: AtomicUsize,
+    /// Loop functions that failed on purpose, and `start` Deferreds that failed.
+    loop_failures_injected: AtomicUsize,
+    loop_failures_seen: AtomicUsize,
+    /// A tick that ran after its loop's `start` Deferred fired.
+    ticks_after_done: AtomicUsize,
+    ticks: AtomicUsize,
+    /// How each `defer_later` Deferred resolved.
+    later_ok: Mutex<Vec<usize>>,
+    later_cancelled: Mutex<Vec<usize>>,
+    wrong: AtomicUsize,
+}
+
+/// LoopingCalls stopped from their own function, from another task, from another OS thread,
+/// or failing on purpose, racing their ticks; `defer_later` Deferreds cancelled racing their
+/// timers. Every `start` Deferred fires exactly once and no tick follows it; every
+/// `defer_later` function runs exactly once unless its Deferred reports `Cancelled`.
+#[test]
+fn looping_calls_and_defer_later_under_stop_and_cancel_races() {
+    use scheduler_core::time::defer_later;
+    use scheduler_deferred::{Cancelled, Deferred, Failure};
+    quiet_panics();
+    const LOOPS: usize = 3_000;
+    const LATERS: usize = 20_000;
+    let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    let h = rt.handle().clone();
+    let tally = Arc::new(LoopTally::default());
+    let later_runs: Arc<Vec<AtomicUsize>> =
+        Arc::new((0..LATERS).map(|_| AtomicUsize::new(0)).collect());
+    let (to_thread, from_tasks) = mpsc::channel::<Box<dyn FnOnce() + Send>>();
+    let other_thread = std::thread::spawn(move || {
+        for job in from_tasks {
+            job();
+        }
+    });
+    let mut rng = Rng::new(0x5EED_0005);
+    let mut items = Vec::new();
+    for i in 0..LOOPS + LATERS {
+        let (h2, tally, to_thread, seed) =
+            (h.clone(), tally.clone(), to_thread.clone(), rng.next());
+        let later_runs = later_runs.clone();
+        let item = async move {
+            let mut rng = Rng::new(seed);
+            if i >= LOOPS {
+                let id = i - LOOPS;
+                let runs = later_runs.clone();
+                let d: Deferred<usize> = defer_later(&h2, rng.micros(400), move || {
+                    runs[id].fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, Failure>(id)
+                });
+                match rng.below(4) {
+                    0 => d.cancel(),
+                    1 => {
+                        yield_now().await;
+                        d.cancel();
+                    }
+                    2 => {
+                        let d2 = d.clone();
+                        let _ = to_thread.send(Box::new(move || d2.cancel()));
+                    }
+                    _ => {}
+                }
+                match d.await {
+                    Ok(v) if v == id => tally.later_ok.lock().unwrap().push(id),
+                    Err(f) if f.is::<Cancelled>() => tally.later_cancelled.lock().unwrap().push(id),
+                    _ => {
+                        tally.wrong.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                return;
+            }
+            let done = Arc::new(AtomicBool::new(false));
+            let fail_at = rng.chance(10).then(|| rng.below(4) + 1);
+            let stop_self_at = rng.chance(25).then(|| rng.below(4) + 1);
+            let waits = rng.chance(30);
+            let me: Arc<Mutex<Option<LoopingCall>>> = Arc::new(Mutex::new(None));
+            let f = {
+                let (tally, done, me, h3) = (tally.clone(), done.clone(), me.clone(), h2.clone());
+                let mut n = 0;
+                move || -> Deferred<()> {
+                    n += 1;
+                    if done.load(Ordering::SeqCst) {
+                        tally.ticks_after_done.fetch_add(1, Ordering::SeqCst);
+                    }
+                    tally.ticks.fetch_add(1, Ordering::SeqCst);
+                    if Some(n) == stop_self_at {
+                        if let Some(lc) = me.lock().unwrap().take() {
+                            let _ = lc.stop();
+                        }
+                    }
+                    if Some(n) == fail_at {
+                        tally.loop_failures_injected.fetch_add(1, Ordering::SeqCst);
+                        return Deferred::fail(Failure::new(std::io::Error::other("injected")));
+                    }
+                    if waits {
+                        // The next tick waits for this Deferred, fired by another task.
+                        let d = Deferred::new();
+                        let firer = d.clone();
+                        drop(h3.spawn_fn(move || firer.callback(()).unwrap()));
+                        d
+                    } else {
+                        Deferred::succeed(())
+                    }
+                }
+            };
+            let lc = LoopingCall::new(h2.clone(), f);
+            *me.lock().unwrap() = Some(lc.clone());
+            let started = lc.start(rng.micros(300), rng.chance(50)).unwrap();
+            let fired = {
+                let (tally, done) = (tally.clone(), done.clone());
+                started.add_both(move |r: Result<LoopingCall, Failure>| {
+                    done.store(true, Ordering::SeqCst);
+                    tally.loops_done.fetch_add(1, Ordering::SeqCst);
+                    if r.is_err() {
+                        tally.loop_failures_seen.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok::<_, Failure>(())
+                })
+            };
+            if stop_self_at.is_none() || rng.chance(50) {
+                for _ in 0..rng.below(20) {
+                    yield_now().await;
+                }
+                let stopper = me.lock().unwrap().take(); // whoever takes it stops it
+                if let Some(lc) = stopper {
+                    match rng.below(3) {
+                        0 => drop(lc.stop()),
+                        1 => drop(h2.spawn(async move {
+                            let _ = lc.stop();
+                        })),
+                        _ => {
+                            let _ = to_thread.send(Box::new(move || {
+                                let _ = lc.stop();
+                            }));
+                        }
+                    }
+                }
+            }
+            let _ = fired.await;
+            me.lock().unwrap().take(); // break the loop <-> function cycle if still there
+        };
+        items.push(h.spawn_with(rng.priority(), item));
+    }
+    drop(to_thread);
+    h.block_on(async move {
+        for item in items {
+            item.await.unwrap();
+        }
+    });
+    other_thread.join().unwrap();
+    drop(rt);
+
+    let t = &tally;
+    assert_eq!(t.wrong.load(Ordering::SeqCst), 0, "a defer_later Deferred got a wrong result");
+    assert_eq!(t.loops_done.load(Ordering::SeqCst), LOOPS, "every start Deferred fired once");
+    assert_eq!(t.ticks_after_done.load(Ordering::SeqCst), 0, "a tick ran after its loop ended");
+    assert_eq!(
+        t.loop_failures_seen.load(Ordering::SeqCst),
+        t.loop_failures_injected.load(Ordering::SeqCst),
+        "a failing loop function fails its start Deferred"
+    );
+    let ok = t.later_ok.lock().unwrap();
+    let cancelled = t.later_cancelled.lock().unwrap();
+    assert_eq!(ok.len() + cancelled.len(), LATERS);
+    for &id in ok.iter() {
+        assert_eq!(later_runs[id].load(Ordering::SeqCst), 1, "defer_later {id} ran once");
+    }
+    for &id in cancelled.iter() {
+        assert_eq!(later_runs[id].load(Ordering::SeqCst), 0, "cancelled defer_later {id} ran");
+    }
+    eprintln!(
+        "loops: {LOOPS}, ticks {}, failures {}; defer_later: {} ok, {} cancelled",
+        t.ticks.load(Ordering::SeqCst),
+        t.loop_failures_seen.load(Ordering::SeqCst),
+        ok.len(),
+        cancelled.len()
+    );
+    assert!(!ok.is_empty() && !cancelled.is_empty());
 }
