@@ -3,6 +3,8 @@
 //! right is held). Checks the expiry-right try-acquire and the stealing protocol in the module
 //! doc of `scheduler-timers/src/shard.rs`.
 //!
+//! A stealer racing an owner `TimerSession` (the right held across a batch) is checked too.
+//!
 //! Threads: main (owner firing and inserting) + 1 spawned (stealer); one model adds a second
 //! spawned thread (remote canceller).
 //! Bound: LOOM_MAX_PREEMPTIONS=2, LOOM_MAX_BRANCHES=10000.
@@ -108,5 +110,36 @@ fn remote_insert_drained_by_a_stealer_is_not_lost() {
         let mut all: Vec<u8> = stolen.iter().chain(&fired).copied().collect();
         all.sort_unstable();
         assert_eq!(all, [1, 2]);
+    });
+}
+
+#[test]
+fn stealer_racing_an_owner_session_fires_each_timer_once() {
+    // The owner batches an insert, a cancel and an insert under one session (one hold of the
+    // expiry right) while a stealer tries to fire: it finds the shard busy, or runs before
+    // or after the session; no timer is lost, fired twice, or fired after its cancel.
+    loom_tests::model(|| {
+        let shard: TimerShard<u8> = TimerShard::new(0, TimerConfig::default());
+        shard.insert(1, 1).unwrap();
+        let thief = shard.remote();
+        let stealer = thread::spawn(move || {
+            let mut stolen = Vec::new();
+            let _ = thief.steal_expired(1, usize::MAX, |p| stolen.push(p));
+            stolen
+        });
+        if let Ok(mut session) = shard.session() {
+            let (doomed, _) = session.insert(1, 2).unwrap();
+            let _ = session.insert(1, 3).unwrap();
+            session.cancel(doomed).unwrap();
+        } else {
+            shard.insert(1, 3).unwrap(); // the stealer holds the right: the inbox path
+        }
+        let stolen = stealer.join().unwrap();
+        let mut fired = Vec::new();
+        let _ = shard.fire_due(1, |p| fired.push(p));
+        let mut all: Vec<u8> = stolen.iter().chain(&fired).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, [1, 3]);
+        assert_eq!(shard.next_deadline(), None);
     });
 }
