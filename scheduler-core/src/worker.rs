@@ -242,8 +242,7 @@ impl Core {
     /// Walks the classes in bounded-share order: own deque then injector (or the reverse).
     #[inline]
     fn take_by_class(&self, injector_first: bool) -> Option<Notified> {
-        let mut picker = self.picker.get();
-        let order = picker.order();
+        let order = self.picker.get().order();
         for (rank, class) in order.into_iter().enumerate() {
             let local = &self.locals[class];
             let inj = &self.shared.injector[class];
@@ -262,8 +261,6 @@ impl Core {
                 found = self.steal_class(class);
             }
             if let Some(task) = found {
-                picker.picked(class);
-                self.picker.set(picker);
                 self.lifo_streak.set(0);
                 return Some(task);
             }
@@ -353,6 +350,11 @@ impl Core {
             }
             Work::Task(task) => {
                 crate::metrics::bump(&self.stats().polls);
+                // The bounded-share rule counts every task this worker runs, however it got it
+                // (own deque, injector, LIFO slot, or stolen).
+                let mut picker = self.picker.get();
+                picker.picked(task.priority().index());
+                self.picker.set(picker);
                 match task.run() {
                     RunOutcome::Idle => {}
                     RunOutcome::Yielded(task) => self.locals[task.priority().index()].push(task),
