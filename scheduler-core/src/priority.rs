@@ -5,7 +5,7 @@
 //! classes from `High` to `Low`, in its own queues, then the injector, then (when stealing)
 //! other workers' queues, so a class is preferred wherever its tasks wait.
 //!
-//! **Bounded share** ([`LOWER_CLASS_EVERY`] = K = 8): after a worker has taken K tasks in a row
+//! **Bounded share** ([`LOWER_CLASS_EVERY`] = K = 8): after a worker has run K task polls in a row
 //! of one class, its next pick starts one class lower (if that class has work). So while
 //! `High` work is saturated, the lower classes together still get at least 1 task in every
 //! K + 1 = 9 a worker runs, and while `High` and `Normal` are both saturated, `Low` gets at
