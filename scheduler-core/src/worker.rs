@@ -26,6 +26,7 @@ use crate::forkjoin::JobRef;
 use crate::priority::{ClassPicker, CLASSES};
 use crate::queue::{self, Local};
 use crate::runtime::{Handle, KeepAlive, Shared};
+use crate::sync::atomic::Ordering;
 use crate::sync::Arc;
 use crate::task::{Notified, RunOutcome};
 use std::cell::Cell;
@@ -74,6 +75,8 @@ pub(crate) struct Core {
     lifo_streak: Cell<u32>,
     rng: Cell<u64>,
     searching: Cell<bool>,
+    /// The owner's copy of `WorkerRemote::class_hint`.
+    class_hint: Cell<usize>,
 }
 
 impl Core {
@@ -95,6 +98,7 @@ impl Core {
                 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03),
             ),
             searching: Cell::new(false),
+            class_hint: Cell::new(0),
         }
     }
 
@@ -107,8 +111,28 @@ impl Core {
     /// A task spawned on this worker: back of its class's deque, then a notification.
     #[inline]
     pub(crate) fn push_spawned(&self, task: Notified) {
-        self.locals[task.priority().index()].push(task);
+        self.push_local(task);
         self.shared.idle.notify_work();
+    }
+
+    /// Back of the task's class deque (no notification).
+    #[inline]
+    fn push_local(&self, task: Notified) {
+        let class = task.priority().index();
+        self.locals[class].push(task);
+        self.mark_class(class, true);
+    }
+
+    /// Keeps `class_hint` in step with our deque of `class` (a store only on a change).
+    #[inline]
+    fn mark_class(&self, class: usize, nonempty: bool) {
+        let old = self.class_hint.get();
+        let new = if nonempty { old | (1 << class) } else { old & !(1 << class) };
+        if new != old {
+            self.class_hint.set(new);
+            // Relaxed: a hint; the deque's own synchronisation hands over the tasks.
+            self.shared.workers[self.index].class_hint.store(new, Ordering::Relaxed);
+        }
     }
 
     /// A task woken by code running on this worker: into the LIFO slot; the previous occupant
@@ -228,7 +252,7 @@ impl Core {
         if streak >= LIFO_CAP || self.higher_class_waiting(class) {
             // Cap reached (or a higher class waits): the occupant goes behind the others.
             self.lifo_streak.set(0);
-            self.locals[class].push(task);
+            self.push_local(task);
             return None;
         }
         self.lifo_streak.set(streak + 1);
@@ -248,12 +272,27 @@ impl Core {
             let inj = &self.shared.injector[class];
             // `is_empty` (two loads) first: an empty injector's `steal_batch` costs ~70
             // instructions, paid on every pick for each class above the one with work.
-            let from_inj =
-                || if inj.is_empty() { None } else { queue::inject_steal_batch(inj, local) };
+            let from_inj = || {
+                if inj.is_empty() {
+                    return None;
+                }
+                let t = queue::inject_steal_batch(inj, local);
+                if t.is_some() {
+                    self.mark_class(class, true); // the rest of the batch
+                }
+                t
+            };
+            let pop_local = || {
+                let t = local.pop();
+                if t.is_none() {
+                    self.mark_class(class, false);
+                }
+                t
+            };
             let mut found = if injector_first {
-                from_inj().or_else(|| local.pop())
+                from_inj().or_else(pop_local)
             } else {
-                local.pop().or_else(from_inj)
+                pop_local().or_else(from_inj)
             };
             if found.is_none() && rank + 1 < CLASSES {
                 // Priority holds across workers: before a lower class runs here, take this
@@ -268,22 +307,19 @@ impl Core {
         None
     }
 
-    /// Steals a batch of `class` tasks from another worker (random victim order); cheap when
-    /// every victim's deque of that class is empty (two loads each, on lines that change only
-    /// when tasks of that class are queued).
+    /// Steals a batch of `class` tasks from another worker; cheap when no victim advertises
+    /// tasks of that class in its `class_hint` (one load each, no fence).
     fn steal_class(&self, class: usize) -> Option<Notified> {
-        let n = self.shared.workers.len();
-        if n == 1 {
-            return None;
-        }
-        let start = self.next_rand() as usize % n;
-        for k in 0..n {
-            let v = (start + k) % n;
-            let remote = &self.shared.workers[v].stealers[class];
-            if v == self.index || remote.is_empty() {
+        let workers = &self.shared.workers;
+        let n = workers.len();
+        for k in 1..n {
+            let v = (self.index + k) % n;
+            // One Relaxed load of a line that changes only when that deque empties or refills.
+            if workers[v].class_hint.load(Ordering::Relaxed) & (1 << class) == 0 {
                 continue;
             }
-            if let Some(t) = queue::steal_batch(remote, &self.locals[class]) {
+            if let Some(t) = queue::steal_batch(&workers[v].stealers[class], &self.locals[class]) {
+                self.mark_class(class, true);
                 self.count_steal(v);
                 return Some(t);
             }
@@ -311,11 +347,13 @@ impl Core {
         for class in 0..CLASSES {
             if let Some(t) = queue::inject_steal_batch(&shared.injector[class], &self.locals[class])
             {
+                self.mark_class(class, true);
                 return Some(Work::Task(t));
             }
             for v in victims.clone() {
                 let remote = &shared.workers[v].stealers[class];
                 if let Some(t) = queue::steal_batch(remote, &self.locals[class]) {
+                    self.mark_class(class, true);
                     self.count_steal(v);
                     return Some(Work::Task(t));
                 }
@@ -357,7 +395,7 @@ impl Core {
                 self.picker.set(picker);
                 match task.run() {
                     RunOutcome::Idle => {}
-                    RunOutcome::Yielded(task) => self.locals[task.priority().index()].push(task),
+                    RunOutcome::Yielded(task) => self.push_local(task),
                     RunOutcome::Done => {}
                 }
             }

@@ -166,6 +166,7 @@ impl Builder {
                 stealers: [classes[0].stealer(), classes[1].stealer(), classes[2].stealer()],
                 jobs: jobs.stealer(),
                 lifo: LifoSlot::new(),
+                class_hint: CachePadded::new(AtomicUsize::new(0)),
                 stats: CachePadded::new(WorkerStats::new(workers)),
             });
             locals.push((classes, jobs));

@@ -33,6 +33,11 @@ pub(crate) struct WorkerRemote {
     pub(crate) stealers: [Remote<Notified>; CLASSES],
     pub(crate) jobs: Remote<JobRef>,
     pub(crate) lifo: LifoSlot<Header>,
+    /// Bit `c` set: this worker's deque of class `c` may hold tasks. Written by the owner only
+    /// (set on push, cleared when its own pop finds the deque empty), read by other workers to
+    /// skip empty deques without touching them; a stale bit costs one wasted or one missed
+    /// look, never a lost task (the deque itself decides).
+    pub(crate) class_hint: CachePadded<AtomicUsize>,
     pub(crate) stats: CachePadded<WorkerStats>,
 }
 
