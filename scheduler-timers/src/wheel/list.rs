@@ -3,6 +3,8 @@
 //! Each slab index has one `Link` (owned by the wheel, touched only by the expiry-right
 //! holder). `list` says where the entry is filed: a slot, the overflow list, the due heap,
 //! or nowhere. Lists are FIFO: entries of one slot come out in the order they were filed.
+//! A link's `prev` is meaningful only while its entry is not the head of its list (see
+//! [`List::remove`]).
 
 use crate::entry::NIL;
 
@@ -67,18 +69,28 @@ impl List {
     }
 
     /// Removes `index`, which must be in this list, and marks it as filed nowhere.
+    ///
+    /// Removing the head does not write its successor's `prev` (left stale): `prev` is only
+    /// read for an entry that is not the head, and an entry that became the head stays the
+    /// head until it leaves (entries are only ever appended). So the common removal, of the
+    /// oldest entry of a slot (timers cancelled in the order they were armed), touches no
+    /// other entry's link: no cache miss on a successor filed far ahead.
     #[inline]
     pub(crate) fn remove(&mut self, links: &mut [Link], index: u32) {
         let Link { prev, next, .. } = links[index as usize];
-        if prev == NIL {
+        if self.head == index {
             self.head = next;
+            if next == NIL {
+                self.tail = NIL;
+            }
         } else {
+            // Not the head: `prev` is valid.
             links[prev as usize].next = next;
-        }
-        if next == NIL {
-            self.tail = prev;
-        } else {
-            links[next as usize].prev = prev;
+            if next == NIL {
+                self.tail = prev;
+            } else {
+                links[next as usize].prev = prev;
+            }
         }
         let link = &mut links[index as usize];
         link.prev = NIL;
@@ -92,5 +104,44 @@ impl List {
         let head = self.head;
         *self = List::EMPTY;
         head
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn order(list: &List, links: &[Link]) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut at = list.head;
+        while at != NIL {
+            out.push(at);
+            at = links[at as usize].next;
+        }
+        out
+    }
+
+    #[test]
+    fn removals_at_head_middle_and_tail_keep_fifo_order_with_stale_head_prev() {
+        let mut links = vec![Link::default(); 8];
+        let mut list = List::EMPTY;
+        for i in 0..6 {
+            list.push_back(&mut links, i, 7);
+        }
+        list.remove(&mut links, 0); // head: 1's prev is left stale
+        list.remove(&mut links, 1); // the new head
+        assert_eq!(order(&list, &links), [2, 3, 4, 5]);
+        list.remove(&mut links, 3); // middle: 4's prev becomes 2
+        list.remove(&mut links, 5); // tail: the tail becomes 4
+        assert_eq!((order(&list, &links), list.tail), (vec![2, 4], 4));
+        list.push_back(&mut links, 6, 7);
+        list.remove(&mut links, 4); // middle again, through the updated prev
+        assert_eq!((order(&list, &links), list.tail), (vec![2, 6], 6));
+        list.remove(&mut links, 6); // tail, whose prev (2) is the head
+        list.remove(&mut links, 2); // head and tail
+        assert!(list.is_empty() && list.tail == NIL);
+        list.push_back(&mut links, 3, 7);
+        assert_eq!((order(&list, &links), list.head, list.tail), (vec![3], 3, 3));
+        assert_eq!(links[0], Link { list: LIST_NONE, ..Link::default() });
     }
 }
