@@ -60,6 +60,7 @@
 
 use crate::sync::atomic::{fence, AtomicUsize, Ordering};
 use crate::sync::{Condvar, Mutex};
+use crossbeam_utils::CachePadded;
 use std::time::Instant;
 
 const UNPARKED_SHIFT: usize = 16;
@@ -77,8 +78,9 @@ fn unparked(state: usize) -> usize {
 /// The idle-worker bookkeeping of one runtime.
 #[derive(Debug)]
 pub(crate) struct Idle {
-    /// `searching | unparked << 16`.
-    state: AtomicUsize,
+    /// `searching | unparked << 16`; on its own cache line (read on every spawn, written on
+    /// every search/park transition).
+    state: CachePadded<AtomicUsize>,
     /// Indices of the workers that registered as sleepers.
     sleepers: Mutex<Vec<usize>>,
     parkers: Box<[Parker]>,
@@ -99,7 +101,7 @@ impl Idle {
     pub(crate) fn new(workers: usize) -> Idle {
         assert!(workers < SEARCHING_MASK, "worker count checked by the builder");
         Idle {
-            state: AtomicUsize::new(workers << UNPARKED_SHIFT),
+            state: CachePadded::new(AtomicUsize::new(workers << UNPARKED_SHIFT)),
             sleepers: Mutex::new(Vec::with_capacity(workers)),
             parkers: (0..workers).map(|_| Parker::new()).collect(),
         }

@@ -59,8 +59,10 @@ pub(crate) struct Shared {
     pub(crate) finished: AtomicBool,
     pub(crate) workers_alive: AtomicUsize,
     /// Tasks spawned / completed off the workers (the workers count theirs in `WorkerStats`).
-    pub(crate) external_spawned: AtomicU64,
-    pub(crate) external_completed: AtomicU64,
+    /// On their own cache lines: a producer thread bumps them once per spawn, and must not
+    /// invalidate the line of `shutdown`, which every worker reads once per loop.
+    pub(crate) external_spawned: CachePadded<AtomicU64>,
+    pub(crate) external_completed: CachePadded<AtomicU64>,
     pub(crate) keepalive: Mutex<Option<Arc<Shared>>>,
     /// `exit_cvar` is signalled (under `exit_lock`) each time a worker exits.
     pub(crate) exit_lock: Mutex<()>,
