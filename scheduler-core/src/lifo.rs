@@ -17,7 +17,11 @@
 //! the occupant moves to the back of the FIFO queue, so two tasks ping-ponging cannot starve the
 //! rest. The slot is stealable (unlike tokio's since its revert, tokio#8100): a searching worker
 //! looks at other workers' slots after their queues, so a task woken behind a long poll is not
-//! stuck there. Model: `loom-tests/tests/executor_lifo.rs`.
+//! stuck there. Putting a task in the slot posts no notification (the lever of tokio#8069):
+//! the running worker takes it right after the current poll, so a wake-up would mostly wake a
+//! sibling for nothing; the cost is that a task woken behind a long poll waits for that poll
+//! unless a sibling is already searching. A task displaced from the slot goes to the deque,
+//! and that push does notify. Model: `loom-tests/tests/executor_lifo.rs`.
 
 use crate::sync::atomic::{AtomicPtr, Ordering};
 use std::ptr::{self, NonNull};
