@@ -1,4 +1,5 @@
-//! A profiling driver for the spawn paths: `spawn_profile internal|external [tasks] [rounds]`.
+//! A profiling driver for the spawn paths:
+//! `spawn_profile internal|external|cpu [tasks] [rounds] [workers]`.
 //! Prints ns per task and the worker metrics of each round (polls, steals, parks).
 
 use scheduler_core::{Handle, Runtime};
@@ -32,7 +33,8 @@ fn main() {
     let mode = args.get(1).map(String::as_str).unwrap_or("internal").to_owned();
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     let rounds: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5);
-    let rt = Runtime::builder().worker_threads(2).build().expect("runtime");
+    let workers: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(2);
+    let rt = Runtime::builder().worker_threads(workers).build().expect("runtime");
     for _ in 0..rounds {
         let latch: &'static Latch = Box::leak(Box::new(Latch {
             remaining: AtomicUsize::new(n),
@@ -41,7 +43,18 @@ fn main() {
         }));
         let before = rt.metrics();
         let start = Instant::now();
-        if mode == "internal" {
+        if mode == "cpu" {
+            // n tasks of ~100 us of work each, spawned from outside.
+            for _ in 0..n {
+                drop(rt.spawn_fn(move || {
+                    let mut x = 0u64;
+                    for i in 0..200_000u64 {
+                        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+                    }
+                    latch.count_down();
+                }));
+            }
+        } else if mode == "internal" {
             drop(rt.spawn(async move {
                 let h = Handle::current();
                 for _ in 0..n {
