@@ -390,6 +390,9 @@ fn register_join_waker<F: Future>(
 unsafe fn drop_join_handle<F: Future>(ptr: NonNull<Header>) {
     // SAFETY: the JoinHandle's ref keeps the cell alive.
     let cell = unsafe { cell::<F>(ptr) };
+    if cell.header.state.drop_join_handle_fast() {
+        return; // one RMW: interest and ref gone, nothing of ours in the cell
+    }
     match cell.header.state.unset_join_interest() {
         Ok(prev) => {
             if prev.has_join_waker() {

@@ -274,6 +274,22 @@ impl State {
         })
     }
 
+    /// The `JoinHandle` is dropped before completion and without a stored waker: clears
+    /// `JOIN_INTEREST` and drops its ref in one step. False (nothing changed) otherwise; the
+    /// caller then takes the slow path. The ref cannot be the last: an incomplete task still
+    /// holds the scheduler's owned ref.
+    pub(crate) fn drop_join_handle_fast(&self) -> bool {
+        self.update(|s| {
+            debug_assert!(s.is_join_interested());
+            if s.is_complete() || s.has_join_waker() {
+                (None, false)
+            } else {
+                debug_assert!(s.ref_count() >= 2);
+                (Some((s.0 & !JOIN_INTEREST) - REF_ONE), true)
+            }
+        })
+    }
+
     /// Adds a ref (a waker clone). Relaxed: the caller already holds a ref.
     pub(crate) fn ref_inc(&self) {
         let prev = self.0.fetch_add(REF_ONE, Ordering::Relaxed);
