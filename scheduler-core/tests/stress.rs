@@ -753,6 +753,7 @@ fn shutdown_mid_flight_resolves_every_handle_and_leaks_nothing() {
     let mut stuck = Vec::new(); // tasks that can only end by being cancelled
     let mut never_fired = Vec::new();
     let mut long_calls = Vec::new();
+    let mut never_fired_later = Vec::new();
     for _ in 0..N {
         let guard = mix.live.guard();
         match rng.below(100) {
@@ -781,6 +782,27 @@ fn shutdown_mid_flight_resolves_every_handle_and_leaks_nothing() {
                     yield_now().await;
                 }
             })),
+            30..=31 => {
+                // A running LoopingCall whose function holds the guard; nobody keeps the loop
+                // or its Deferred: shutdown must break the loop <-> timer cycle.
+                let interval = rng.micros(1000);
+                let lc = LoopingCall::new(h.clone(), move || {
+                    let _ = &guard;
+                });
+                drop(lc.start(interval, rng.chance(50)).unwrap());
+            }
+            32..=33 => {
+                // A pending defer_later whose function holds the guard.
+                let d = scheduler_core::time::defer_later(&h, rng.micros(2000), move || {
+                    drop(guard);
+                    Ok::<_, scheduler_deferred::Failure>(())
+                });
+                if rng.chance(50) {
+                    drop(d);
+                } else {
+                    never_fired_later.push(d);
+                }
+            }
             _ => {
                 drop(guard);
                 if let Some(kid) = mix::spawn_one(&mix, &h, &mut rng, 0) {
@@ -822,6 +844,12 @@ fn shutdown_mid_flight_resolves_every_handle_and_leaks_nothing() {
     }
     for d in never_fired {
         d.callback(1).unwrap(); // nobody waits any more: no task runs, nothing panics
+    }
+    for d in never_fired_later {
+        // Fired before the shutdown, or failed with Cancelled by it.
+        if let Some(Err(f)) = d.take_result() {
+            assert!(f.is::<scheduler_deferred::Cancelled>(), "{f:?}");
+        }
     }
     drop(mix.to_canceller.lock().unwrap().take());
     canceller.join().unwrap();
