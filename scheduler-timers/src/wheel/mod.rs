@@ -62,6 +62,9 @@ pub(crate) struct Wheel {
     tick_shift: u32,
     elapsed: u64,
     levels: Vec<Level>,
+    /// Bit `l` set iff `levels[l]` has an occupied slot: `next_candidate` visits only those
+    /// levels instead of scanning all of them (most of a wheel's levels are empty).
+    occupied_levels: u64,
     links: Vec<Link>,
     due: BinaryHeap<DueItem>,
     overflow: List,
@@ -83,6 +86,7 @@ impl Wheel {
             tick_shift,
             elapsed: 0,
             levels: (0..levels).map(|_| Level::new()).collect(),
+            occupied_levels: 0,
             links: Vec::new(),
             due: BinaryHeap::new(),
             overflow: List::EMPTY,
@@ -126,6 +130,17 @@ impl Wheel {
             let slot = ((tick >> (SLOT_BITS as usize * level)) as usize) & (SLOTS - 1);
             let id = (level * SLOTS + slot) as u32;
             self.levels[level].push_back(&mut self.links, slot, index, id);
+            self.occupied_levels |= 1 << level;
+        }
+    }
+
+    /// Removes `index` from slot `slot` of `level`, keeping `occupied_levels` exact.
+    #[inline(always)]
+    fn remove_from_level(&mut self, level: usize, slot: usize, index: u32) {
+        let lvl = &mut self.levels[level];
+        lvl.remove(&mut self.links, slot, index);
+        if lvl.is_empty() {
+            self.occupied_levels &= !(1 << level);
         }
     }
 
@@ -136,7 +151,7 @@ impl Wheel {
         if link.list < LIST_OVERFLOW {
             // The common case first: filed in a wheel slot.
             let id = link.list as usize;
-            return self.levels[id / SLOTS].remove(&mut self.links, id % SLOTS, index);
+            return self.remove_from_level(id / SLOTS, id % SLOTS, index);
         }
         match link.list {
             LIST_NONE => {}
@@ -147,7 +162,7 @@ impl Wheel {
             LIST_OVERFLOW => self.overflow.remove(&mut self.links, index),
             id => {
                 let (level, slot) = (id as usize / SLOTS, id as usize % SLOTS);
-                self.levels[level].remove(&mut self.links, slot, index);
+                self.remove_from_level(level, slot, index);
             }
         }
     }
@@ -239,7 +254,11 @@ impl Wheel {
 
     /// The next slot (or the overflow) to expire.
     fn next_candidate(&self) -> Option<Candidate> {
-        for (level, lvl) in self.levels.iter().enumerate() {
+        let mut pending = self.occupied_levels;
+        while pending != 0 {
+            let level = pending.trailing_zeros() as usize;
+            pending &= pending - 1;
+            let lvl = &self.levels[level];
             let shift = SLOT_BITS as usize * level;
             let current = ((self.elapsed >> shift) as u32) & (SLOTS as u32 - 1);
             if let Some(slot) = lvl.next_occupied(current) {
@@ -258,7 +277,14 @@ impl Wheel {
     fn expire<T>(&mut self, slab: &Slab<T>, candidate: Candidate) {
         self.elapsed = self.elapsed.max(candidate.start());
         let mut index = match candidate {
-            Candidate::Slot { level, slot, .. } => self.levels[level].take(slot),
+            Candidate::Slot { level, slot, .. } => {
+                let lvl = &mut self.levels[level];
+                let first = lvl.take(slot);
+                if lvl.is_empty() {
+                    self.occupied_levels &= !(1 << level);
+                }
+                first
+            }
             Candidate::Overflow { .. } => {
                 self.overflow_min_tick = u64::MAX;
                 self.overflow.take()
@@ -357,7 +383,7 @@ impl Wheel {
 
     /// Whether nothing is filed in any level, the overflow or the due heap.
     pub(crate) fn is_empty(&self) -> bool {
-        self.levels.iter().all(Level::is_empty) && self.overflow.is_empty() && self.due.is_empty()
+        self.occupied_levels == 0 && self.overflow.is_empty() && self.due.is_empty()
     }
 }
 
