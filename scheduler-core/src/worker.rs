@@ -29,6 +29,7 @@ use crate::runtime::{Handle, KeepAlive, Shared};
 use crate::sync::atomic::Ordering;
 use crate::sync::Arc;
 use crate::task::{Notified, RunOutcome};
+use crate::time::driver::Horizon;
 use std::cell::Cell;
 use std::time::Instant;
 
@@ -421,15 +422,16 @@ impl Core {
         false
     }
 
-    /// The maintenance step: runs every `MAINTENANCE_INTERVAL` ticks and before parking.
-    /// Per-worker extra work (the timer wheel's expiry, for instance) belongs here.
-    pub(crate) fn maintenance(&self) {
+    /// The maintenance step: runs every `MAINTENANCE_INTERVAL` ticks and before parking
+    /// (with `Horizon::LastGridPoint`, see there). Per-worker extra work (the timer wheel's
+    /// expiry, for instance) belongs here. Returns how many timers it fired.
+    pub(crate) fn maintenance(&self, horizon: Horizon) -> usize {
         let queued: usize = self.locals.iter().map(Local::len).sum();
         if queued > 1 && self.shared.idle.wants_worker() {
             self.shared.idle.notify_work();
         }
         let shared = &*self.shared;
-        let _ = shared.time.maintain(self.index, |p| crate::time::driver::dispatch(shared, p));
+        shared.time.maintain(self.index, horizon, |p| crate::time::driver::dispatch(shared, p))
     }
 
     /// The deadline a parked worker must wake at (its next timer), if any. Timer hook.
@@ -451,7 +453,7 @@ impl Core {
                 break;
             }
             if self.tick.get() % MAINTENANCE_INTERVAL == 0 {
-                self.maintenance();
+                self.maintenance(Horizon::Now);
             }
             if let Some(work) = self.next_local() {
                 // A worker woken as a searcher may find its work here (the injector): it must
@@ -468,7 +470,9 @@ impl Core {
             if self.spin_for_work() {
                 continue;
             }
-            self.maintenance();
+            if self.maintenance(Horizon::LastGridPoint) > 0 {
+                continue; // fired timers may have queued work here: run it before parking
+            }
             if shared.is_shutdown() {
                 break;
             }

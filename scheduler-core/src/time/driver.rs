@@ -15,7 +15,9 @@
 //! The owner, before parking, runs its maintenance step: an expiry pass that ends by
 //! *publishing* the shard's exact next deadline (`store; fence(SeqCst); load inbox`, and a
 //! re-drain if the inbox is not empty), then parks until the published deadline (read
-//! afterwards). A remote insert does *push to inbox; fence(SeqCst); `fetch_min` on the
+//! afterwards, rounded up to the wake grid; the pass fired what was due by the last grid
+//! point, so anything it left is due after that point and the rounded wake-up covers it).
+//! A remote insert does *push to inbox; fence(SeqCst); `fetch_min` on the
 //! published deadline*. By the two fences, either the owner's inbox load sees the push (it
 //! drains, and the timer is part of what it publishes), or the remote `fetch_min` comes after
 //! the owner's store and sees the later deadline, so it reports `Wake::Owner` and we unpark
@@ -79,8 +81,9 @@ pub(crate) const STEAL_GRACE_NS: u64 = 1_000_000;
 /// common request-timeout pattern), while nearer ones wake idle workers so they can steal.
 pub(crate) const MAX_PARK_NS: u64 = 1_000_000_000;
 
-/// A deadline closer than this (30 us) is waited for without sleeping (bounded spinning
-/// through the worker loop), since a timed sleep would overshoot it by the timer slack.
+/// A wake-up (after coalescing) closer than this (30 us) is waited for without sleeping
+/// (bounded spinning through the worker loop), since a timed sleep would overshoot it by the
+/// timer slack.
 pub(crate) const NEAR_DEADLINE_NS: u64 = 30_000;
 
 /// Wake-ups are rounded up to this grid (100 us) so that dense deadlines share one wake-up.
@@ -91,6 +94,21 @@ pub(crate) const WAKE_GRID_NS: u64 = 100_000;
 /// one park per grid step instead of one per timer.
 fn coalesce(deadline_ns: u64) -> u64 {
     deadline_ns.div_ceil(WAKE_GRID_NS).saturating_mul(WAKE_GRID_NS)
+}
+
+/// How far a maintenance pass fires due timers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Horizon {
+    /// Every timer due now (a busy worker's periodic pass; any pass on a manual clock).
+    Now,
+    /// Every timer due by the last point of the wake grid ([`WAKE_GRID_NS`]): the pass a
+    /// worker runs before it parks. A timer due since then waits for the next grid point,
+    /// which the worker sleeps until (its park deadline is rounded up to that point). Without
+    /// this, a dense schedule (one deadline per microsecond) keeps an idle worker from ever
+    /// parking: each pre-park pass finds the one or two timers that fell due during the last
+    /// loop, and the worker fires them one loop at a time on a busy core. Lateness stays
+    /// within the coalescing bound of the module doc.
+    LastGridPoint,
 }
 
 /// What a timer hands out when it fires.
@@ -313,9 +331,14 @@ impl TimeDriver {
         self.shards.get(key.shard() as usize).ok_or(TimerError::WrongShard)
     }
 
-    /// Worker `index`'s maintenance: fires its own due timers, then steals overdue timers of
-    /// the other shards. Returns how many fired.
-    pub(crate) fn maintain(&self, index: usize, mut dispatch: impl FnMut(Fired)) -> usize {
+    /// Worker `index`'s maintenance: fires its own timers due by `horizon`, then steals the
+    /// other shards' timers due by then. Returns how many fired.
+    pub(crate) fn maintain(
+        &self,
+        index: usize,
+        horizon: Horizon,
+        mut dispatch: impl FnMut(Fired),
+    ) -> usize {
         // Relaxed: a stale value only costs a spare unpark (see `wake_stealers`).
         self.parked_until[index].store(AWAKE, Ordering::Relaxed);
         let mut batch = Batcher::new();
@@ -326,7 +349,7 @@ impl TimeDriver {
             let j = (index + k) % n;
             let shard = &self.shards[j];
             let Some(next) = shard.next_deadline() else { continue };
-            let now = *now.get_or_insert_with(|| self.now_ns());
+            let now = *now.get_or_insert_with(|| self.horizon_ns(horizon));
             if next > now {
                 continue;
             }
@@ -337,6 +360,15 @@ impl TimeDriver {
         }
         batch.flush(&mut dispatch);
         fired
+    }
+
+    /// The clock reading up to which a maintenance pass fires timers.
+    fn horizon_ns(&self, horizon: Horizon) -> u64 {
+        let now = self.now_ns();
+        match (horizon, &self.source) {
+            (Horizon::LastGridPoint, TimeSource::System(_)) => now - now % WAKE_GRID_NS,
+            _ => now,
+        }
     }
 
     /// The instant worker `index` should wake at: its own next deadline, or another shard's
@@ -364,13 +396,14 @@ impl TimeDriver {
         let now = clock.now_ns();
         // Never sleep longer than the horizon: deadlines that appear later than that need no
         // wake-up (`wake_stealers`), this worker re-reads them in time.
-        let best = best.unwrap_or(u64::MAX).min(now.saturating_add(MAX_PARK_NS));
+        let best = coalesce(best.unwrap_or(u64::MAX).min(now.saturating_add(MAX_PARK_NS)));
         if best <= now.saturating_add(NEAR_DEADLINE_NS) {
             // Sleeping this little costs more than it saves: a timed futex wait wakes up to
-            // the kernel's timer slack (50 us) late. Come straight back instead.
+            // the kernel's timer slack (50 us) late. Come straight back instead. The check is
+            // on the coalesced wake-up: a deadline just past a grid point (the next one of a
+            // dense schedule, say) waits for the next grid point asleep, not spinning.
             return Some((now, Instant::now()));
         }
-        let best = coalesce(best);
         clock.epoch().checked_add(Duration::from_nanos(best)).map(|at| (best, at))
     }
 

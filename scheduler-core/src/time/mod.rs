@@ -33,8 +33,10 @@
 //!
 //! - Never early: a call runs, and a sleep completes, only once the clock reads its deadline.
 //! - Bounded coalescing: a parked worker's wake-up is rounded up to a 100 us grid
-//!   (`driver::WAKE_GRID_NS`), so dense deadlines share one wake-up; a timer whose worker
-//!   must wake for it may run up to 100 us (plus the OS's wake-up latency) after its deadline.
+//!   (`driver::WAKE_GRID_NS`), and the pass a worker runs before it parks fires the timers due
+//!   by the last grid point, so dense deadlines share one wake-up and one pass; a timer that
+//!   falls due while its worker is idle may run up to 100 us (plus the OS's wake-up latency)
+//!   after its deadline. A busy worker's periodic pass fires everything due.
 //! - Equal deadlines in one shard fire first-in first-out; deadlines are exact nanoseconds
 //!   (the wheel's tick only buckets them).
 //! - Exactly once: a call is either run or cancelled (one compare-exchange decides), whatever
