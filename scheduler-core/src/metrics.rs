@@ -17,6 +17,8 @@ pub(crate) struct WorkerStats {
     pub(crate) steals_from: Box<[AtomicU64]>,
     pub(crate) parks: AtomicU64,
     pub(crate) panics: AtomicU64,
+    /// Timers this worker's maintenance passes fired (its own shard's and stolen ones).
+    pub(crate) timers_fired: AtomicU64,
     /// Tasks spawned from / completed on this worker (live tasks = spawned - completed).
     pub(crate) spawned: AtomicU64,
     pub(crate) completed: AtomicU64,
@@ -30,6 +32,7 @@ impl WorkerStats {
             steals_from: (0..workers).map(|_| AtomicU64::new(0)).collect(),
             parks: AtomicU64::new(0),
             panics: AtomicU64::new(0),
+            timers_fired: AtomicU64::new(0),
             spawned: AtomicU64::new(0),
             completed: AtomicU64::new(0),
         }
@@ -41,6 +44,13 @@ impl WorkerStats {
 pub(crate) fn bump(counter: &AtomicU64) {
     // Relaxed: single writer; readers only need an eventually-current value.
     counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
+/// Adds `n` to a counter that only the calling thread writes (no RMW).
+#[inline]
+pub(crate) fn add(counter: &AtomicU64, n: u64) {
+    // Relaxed: single writer, as in `bump`.
+    counter.store(counter.load(Ordering::Relaxed) + n, Ordering::Relaxed);
 }
 
 pub(crate) fn read(counter: &AtomicU64) -> u64 {
@@ -61,6 +71,10 @@ pub struct WorkerMetrics {
     pub parks: u64,
     /// Task panics caught on this worker.
     pub panics: u64,
+    /// Timers this worker fired: its own shard's, and other shards' overdue ones it stole.
+    /// Timers fired by [`Handle::advance`](crate::Handle::advance) on a manual clock run on
+    /// the calling thread and are not counted here.
+    pub timers_fired: u64,
     /// Tasks waiting in this worker's deques (all classes) and LIFO slot.
     pub local_queue_depth: usize,
 }
@@ -106,6 +120,7 @@ pub(crate) fn collect(shared: &crate::runtime::Shared) -> RuntimeMetrics {
             stolen_from: 0,
             parks: read(&w.stats.parks),
             panics: read(&w.stats.panics),
+            timers_fired: read(&w.stats.timers_fired),
             local_queue_depth: w.stealers.iter().map(|s| s.len()).sum::<usize>()
                 + usize::from(w.lifo.is_occupied()),
         })

@@ -431,7 +431,12 @@ impl Core {
             self.shared.idle.notify_work();
         }
         let shared = &*self.shared;
-        shared.time.maintain(self.index, horizon, |p| crate::time::driver::dispatch(shared, p))
+        let fired =
+            shared.time.maintain(self.index, horizon, |p| crate::time::driver::dispatch(shared, p));
+        if fired > 0 {
+            crate::metrics::add(&self.stats().timers_fired, fired as u64);
+        }
+        fired
     }
 
     /// The deadline a parked worker must wake at (its next timer), if any. Timer hook.

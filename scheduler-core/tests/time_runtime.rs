@@ -39,6 +39,30 @@ fn call_later_fires_on_multi_worker_runtime() {
 }
 
 #[test]
+fn workers_count_the_timers_they_fire() {
+    let rt = rt(2);
+    let h = rt.handle().clone();
+    let (tx, rx) = mpsc::channel();
+    let calls: Vec<_> = (0..40u64)
+        .map(|i| {
+            let tx = tx.clone();
+            rt.call_later(Duration::from_micros(i * 50), move || tx.send(()).unwrap())
+        })
+        .collect();
+    let cancelled = rt.call_later(Duration::from_secs(3600), || ());
+    cancelled.cancel().unwrap();
+    for _ in 0..40 {
+        rx.recv().unwrap();
+    }
+    // Shutdown joins the workers, so every count they made is visible; the cancelled call
+    // never fired and is not counted.
+    assert!(rt.shutdown_timeout(Duration::from_secs(10)));
+    let fired: u64 = h.metrics().workers.iter().map(|w| w.timers_fired).sum();
+    assert_eq!(fired, 40);
+    drop(calls);
+}
+
+#[test]
 fn call_later_from_tasks_on_workers() {
     let rt = rt(2);
     let hits = Arc::new(AtomicUsize::new(0));
