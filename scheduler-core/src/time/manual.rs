@@ -16,8 +16,8 @@ use std::time::Duration;
 struct Inner {
     clock: ManualClock,
     shard: RemoteShard<TimerPayload>,
-    /// The owner handle, for inserts (the fast, direct path) and the slab scan of
-    /// `pending_calls`; firing, cancels and resets go through `shard`.
+    /// The owner handle, for the slab scan of `pending_calls`; inserts (`insert_direct`),
+    /// firing, cancels and resets go through `shard`.
     owner: Mutex<TimerShard<TimerPayload>>,
 }
 
@@ -181,9 +181,11 @@ impl ManualReactor {
         deadline_ns: u64,
         payload: TimerPayload,
     ) -> Result<TimerKey, TimerError> {
-        // The owner path files the timer directly (no inbox round trip, no fence): about a
-        // fifth of a looping call's tick. The mutex is never held while a callback runs.
-        self.inner.owner.lock().insert(deadline_ns, payload)
+        // Filed directly under the expiry right when it is free (no inbox round trip, no
+        // fence), as the owner handle would, but without locking the owner's mutex: the right
+        // alone guards the wheel. While another thread holds the right (it is advancing), the
+        // timer goes through the inbox, as `TimerShard::insert` does then.
+        self.inner.shard.insert_direct(deadline_ns, payload).map(|(key, _)| key)
     }
 
     pub(crate) fn cancel_key(&self, key: TimerKey) -> Result<(), TimerError> {
