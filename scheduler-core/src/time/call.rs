@@ -42,6 +42,19 @@ impl CallFn {
             CallFn::Loop(lc) => lc.tick(),
         }
     }
+
+    /// Runs the function of `call`, whose timer just fired and handed out this function. A
+    /// `LoopingCall` tick passes `call` (the fired payload's reference) on to its re-arm, so
+    /// the next timer's payload costs no reference-count round trip.
+    pub(crate) fn run_fired(self, call: Arc<CallInner>) {
+        match self {
+            CallFn::Once(f) => {
+                f();
+                drop(call);
+            }
+            CallFn::Loop(lc) => lc.tick_fired(Some(call)),
+        }
+    }
 }
 
 struct CallSlot {
@@ -149,11 +162,18 @@ impl DelayedCall {
 
     /// Re-arms a call whose time came (`CALLED`) with a new function and deadline, reusing its
     /// allocation: a `LoopingCall`'s next tick. The handle must not be shared outside its
-    /// owner (the loop), which serialises re-arms and cancels under its own lock.
+    /// owner (the loop), which serialises re-arms and cancels under its own lock. `fired` is a
+    /// reference to this call that its fired timer gave up (reused as the new timer's payload
+    /// instead of a fresh clone); a reference to another call is dropped.
     ///
     /// # Errors
     /// The function back, untouched, if the call is not `CALLED`.
-    pub(crate) fn rearm(&self, deadline_ns: u64, f: CallFn) -> Result<(), CallFn> {
+    pub(crate) fn rearm(
+        &self,
+        deadline_ns: u64,
+        f: CallFn,
+        fired: Option<Arc<CallInner>>,
+    ) -> Result<(), CallFn> {
         let inner = &*self.inner;
         if inner.state.load(Ordering::Acquire) != CALLED {
             return Err(f);
@@ -166,7 +186,11 @@ impl DelayedCall {
         inner.deadline_ns.store(deadline_ns, Ordering::Release);
         // Release: the function stored above is visible to whoever wins the call after this.
         inner.state.store(PENDING, Ordering::Release);
-        match inner.host.insert(deadline_ns, TimerPayload::Call(self.inner.clone())) {
+        let payload = match fired {
+            Some(fired) if Arc::ptr_eq(&fired, &self.inner) => fired,
+            _ => self.inner.clone(),
+        };
+        match inner.host.insert(deadline_ns, TimerPayload::Call(payload)) {
             Some(key) => inner.slot.lock().key = Some(key),
             None => inner.discard(),
         }

@@ -17,7 +17,7 @@
 //! never starves other tasks; on a [`ManualReactor`](super::ManualReactor) it runs again
 //! within the same `advance`, like Twisted's `Clock`, until stopped.
 
-use super::call::{CallFn, DelayedCall};
+use super::call::{CallFn, CallInner, DelayedCall};
 use super::error::{secs_f64, LoopingCallError};
 use super::reactor::ReactorTime;
 use crate::priority::Priority;
@@ -185,7 +185,7 @@ impl LoopingCall {
             st.real_last_ns = None;
             if !now {
                 let from = st.start_ns;
-                self.schedule_from(&mut st, from);
+                self.schedule_from(&mut st, from, None);
             }
         }
         if now {
@@ -247,7 +247,7 @@ impl LoopingCall {
             if call.cancel().is_ok() {
                 st.start_ns = self.now_ns();
                 let from = st.start_ns;
-                self.schedule_from(&mut st, from);
+                self.schedule_from(&mut st, from, None);
             } else {
                 st.call = Some(call); // already on its way: leave it
             }
@@ -276,8 +276,9 @@ impl LoopingCall {
         duration_to_ns(self.inner.clock.now())
     }
 
-    /// Twisted's `_scheduleFrom(when)`: the next grid point strictly after `when`.
-    fn schedule_from(&self, st: &mut LoopState, when: u64) {
+    /// Twisted's `_scheduleFrom(when)`: the next grid point strictly after `when`. `fired` is
+    /// the fired timer's reference to the call that just ran, for its re-arm.
+    fn schedule_from(&self, st: &mut LoopState, when: u64, fired: Option<Arc<CallInner>>) {
         let delay = if st.interval_ns == 0 {
             0
         } else {
@@ -286,7 +287,7 @@ impl LoopingCall {
         };
         let at = when.saturating_add(delay);
         if let Some(spare) = st.spare.take() {
-            if spare.rearm(at, CallFn::Loop(self.clone())).is_ok() {
+            if spare.rearm(at, CallFn::Loop(self.clone()), fired).is_ok() {
                 st.call = Some(spare);
                 return;
             }
@@ -300,6 +301,12 @@ impl LoopingCall {
 
     /// One run of the loop (Twisted's `__call__`).
     pub(crate) fn tick(&self) {
+        self.tick_fired(None);
+    }
+
+    /// [`tick`](Self::tick) run by the timer of the loop's call, which passes its reference to
+    /// that call (`fired`) on to the re-arm.
+    pub(crate) fn tick_fired(&self, fired: Option<Arc<CallInner>>) {
         let (count, f) = {
             let mut st = self.inner.state.lock();
             st.spare = st.call.take();
@@ -320,14 +327,14 @@ impl LoopingCall {
             _ => (LoopOutcome::Done(Ok(())), None),
         };
         match outcome {
-            LoopOutcome::Done(r) => self.finished(f, r),
+            LoopOutcome::Done(r) => self.finished(f, r, fired),
             LoopOutcome::Wait(d) => {
                 if let Some(f) = f {
                     self.inner.state.lock().f = Some(f);
                 }
                 let me = self.clone();
                 drop(d.add_both(move |r: Result<(), Failure>| {
-                    me.finished(None, r);
+                    me.finished(None, r, None);
                     Ok::<(), Failure>(())
                 }));
             }
@@ -361,7 +368,12 @@ impl LoopingCall {
 
     /// `f`'s result is in: put `f` back (if it was taken for this call), then schedule the
     /// next call or complete the `start` Deferred.
-    fn finished(&self, f: Option<LoopFn>, result: Result<(), Failure>) {
+    fn finished(
+        &self,
+        f: Option<LoopFn>,
+        result: Result<(), Failure>,
+        fired: Option<Arc<CallInner>>,
+    ) {
         let mut st = self.inner.state.lock();
         if f.is_some() {
             st.f = f;
@@ -369,7 +381,7 @@ impl LoopingCall {
         match result {
             Ok(()) if st.running => {
                 let now = self.now_ns();
-                self.schedule_from(&mut st, now);
+                self.schedule_from(&mut st, now, fired);
             }
             Ok(()) => {
                 let d = st.deferred.take();

@@ -203,7 +203,7 @@ fn run_payload(payload: TimerPayload) {
         TimerPayload::Wake(waker) => waker.wake(),
         TimerPayload::Call(call) => {
             if let Some(f) = call.begin_call() {
-                f.run();
+                f.run_fired(call);
             }
         }
     }
