@@ -60,6 +60,8 @@ mod priority;
 mod queue;
 mod runtime;
 mod scope;
+#[cfg(not(loom))]
+mod spin;
 mod sync;
 mod task;
 pub mod time;

@@ -24,6 +24,9 @@ mod imp {
     /// A mutex whose `lock` returns the guard directly (parking_lot's shape).
     pub(crate) use parking_lot::{Mutex, MutexGuard};
 
+    /// The lock of short, non-reentrant critical sections (see `spin.rs`).
+    pub(crate) use crate::spin::{SpinGuard, SpinLock};
+
     /// A condition variable with loom's by-value guard shape.
     #[derive(Debug, Default)]
     pub(crate) struct Condvar(parking_lot::Condvar);
@@ -107,6 +110,12 @@ mod imp {
             self.0.lock().unwrap_or_else(|e| e.into_inner())
         }
     }
+
+    /// Under loom the spin lock is loom's mutex: same shape, modelled blocking.
+    pub(crate) type SpinLock<T> = Mutex<T>;
+
+    /// The guard of [`SpinLock`].
+    pub(crate) type SpinGuard<'a, T> = MutexGuard<'a, T>;
 
     /// loom's condition variable; `wait_until` ignores the deadline (loom has no clock), which
     /// is allowed because every waiter re-checks its condition after waking.

@@ -7,7 +7,7 @@
 //! compare-exchange, so exactly one of "fire" and "cancel" wins, whatever threads race. The
 //! wheel entry only schedules: `cancel` also cancels it (best effort, to free the slot early),
 //! and a fire that loses to a cancel drops the payload. The function lives beside the key in
-//! `slot` (a mutex taken by the winner only), so a cancel drops it at once, like Twisted's
+//! `slot` (a spin lock: short sections, taken by the winner only), so a cancel drops it at once, like Twisted's
 //! `del self.func`.
 //!
 //! `reset` and `delay` move the wheel entry; when the wheel says the timer already fired, the
@@ -18,7 +18,7 @@ use super::error::DelayedCallError;
 use super::reactor::Host;
 use crate::priority::Priority;
 use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use crate::sync::{Arc, Mutex};
+use crate::sync::{Arc, SpinLock};
 use scheduler_timers::{duration_to_ns, TimerKey};
 use std::fmt;
 use std::time::Duration;
@@ -67,7 +67,7 @@ pub(crate) struct CallInner {
     state: AtomicUsize,
     deadline_ns: AtomicU64,
     priority: Priority,
-    slot: Mutex<CallSlot>,
+    slot: SpinLock<CallSlot>,
     host: Host,
 }
 
@@ -150,7 +150,7 @@ impl DelayedCall {
             state: AtomicUsize::new(PENDING),
             deadline_ns: AtomicU64::new(deadline_ns),
             priority,
-            slot: Mutex::new(CallSlot { key: None, f: Some(f) }),
+            slot: SpinLock::new(CallSlot { key: None, f: Some(f) }),
             host,
         });
         match inner.host.insert(deadline_ns, TimerPayload::Call(inner.clone())) {

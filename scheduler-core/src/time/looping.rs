@@ -2,7 +2,7 @@
 //!
 //! # State and locking
 //!
-//! `state` (a mutex) holds what Twisted keeps in attributes: `running`, the interval, the
+//! `state` (a spin lock: its sections are a few field updates) holds what Twisted keeps in attributes: `running`, the interval, the
 //! start time, the pending `DelayedCall`, the `start()` Deferred, and `_realLastTime` for
 //! `with_count`, and the function itself, which is taken out while it runs (a re-entrant call
 //! finds it absent and skips). The lock is never held while `f` runs or while a Deferred
@@ -21,7 +21,7 @@ use super::call::{CallFn, CallInner, DelayedCall};
 use super::error::{secs_f64, LoopingCallError};
 use super::reactor::ReactorTime;
 use crate::priority::Priority;
-use crate::sync::{Arc, Mutex};
+use crate::sync::{Arc, SpinLock};
 use scheduler_deferred::{Deferred, Failure};
 use scheduler_timers::duration_to_ns;
 use std::fmt;
@@ -78,7 +78,7 @@ struct LoopInner {
     clock: Box<dyn ReactorTime>,
     with_count: bool,
     priority: Priority,
-    state: Mutex<LoopState>,
+    state: SpinLock<LoopState>,
 }
 
 /// Calls a function every `interval` (Twisted's `task.LoopingCall`).
@@ -155,7 +155,7 @@ impl LoopingCall {
                 clock,
                 with_count,
                 priority: Priority::Normal,
-                state: Mutex::new(LoopState { f: Some(f), ..LoopState::default() }),
+                state: SpinLock::new(LoopState { f: Some(f), ..LoopState::default() }),
             }),
         }
     }
