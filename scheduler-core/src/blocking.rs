@@ -7,8 +7,11 @@
 //! resolve as cancelled), running ones finish, and `wait_idle` lets the runtime wait for the
 //! threads to exit up to its deadline.
 //!
-//! Invariant (under the lock): `idle <= threads`; a pushed task is run by a thread that was
-//! idle (woken) or by a new thread, or, after shutdown, cancelled.
+//! Invariant (under the lock): `notified <= idle <= threads`; a pushed task is run by a
+//! thread that was idle and not yet claimed by another push (`idle - notified > 0`: the push
+//! claims it and signals), or by a new thread, or, after shutdown, cancelled. Without the
+//! claim, two pushes landing before the one idle thread wakes would both count on it, and a
+//! task waiting on the other (A blocks until B runs) would hold the only thread forever.
 
 use crate::context::{self, Context};
 use crate::runtime::Handle;
@@ -26,6 +29,8 @@ struct PoolState {
     queue: VecDeque<Notified>,
     threads: usize,
     idle: usize,
+    /// Idle threads already signalled for a pushed task (each push claims one).
+    notified: usize,
     shutdown: bool,
     next_id: usize,
 }
@@ -87,7 +92,8 @@ impl BlockingPool {
             return;
         }
         st.queue.push_back(task);
-        if st.idle > 0 {
+        if st.idle > st.notified {
+            st.notified += 1;
             drop(st);
             self.work.notify_one();
         } else if st.threads < self.max_threads {
@@ -146,6 +152,11 @@ impl BlockingPool {
         self.state.lock().threads
     }
 
+    /// Pool threads waiting for work.
+    pub(crate) fn idle_threads(&self) -> usize {
+        self.state.lock().idle
+    }
+
     pub(crate) fn queue_depth(&self) -> usize {
         self.state.lock().queue.len()
     }
@@ -173,6 +184,9 @@ impl BlockingPool {
             let deadline = Instant::now() + self.keep_alive;
             st = self.work.wait_until(st, deadline);
             st.idle -= 1;
+            // Whichever idle thread wakes takes one claim (keeps `notified <= idle`); the task
+            // it was claimed for is in the queue unless a busy thread took it first.
+            st.notified = st.notified.saturating_sub(1);
             if st.queue.is_empty() && !st.shutdown && Instant::now() >= deadline {
                 break; // idle for keep_alive: shrink
             }

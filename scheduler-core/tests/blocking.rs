@@ -57,3 +57,30 @@ fn blocking_work_does_not_occupy_the_worker() {
     gate.open();
     rt.block_on(blocked).unwrap();
 }
+
+#[test]
+fn two_pushes_never_count_on_the_same_idle_thread() {
+    // One idle pool thread, then A (waits until B ran) and B pushed back to back: each push
+    // must claim its own thread, or A holds the only thread while B waits behind it forever.
+    let rt = Runtime::builder()
+        .worker_threads(1)
+        .max_blocking_threads(4)
+        .blocking_keep_alive(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    rt.block_on(rt.spawn_blocking(|| ())).unwrap();
+    while rt.metrics().blocking_idle_threads < 1 {
+        std::thread::yield_now(); // the thread that ran it is on its way back to idle
+    }
+    for _ in 0..20 {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let a = rt.spawn_blocking(move || rx.recv_timeout(Duration::from_secs(10)).is_ok());
+        let b = rt.spawn_blocking(move || tx.send(()).unwrap());
+        assert!(rt.block_on(a).unwrap(), "A was never joined by B: the pool did not grow");
+        rt.block_on(b).unwrap();
+        while rt.metrics().blocking_idle_threads < 1 {
+            std::thread::yield_now();
+        }
+    }
+    assert!(rt.metrics().blocking_threads <= 4);
+}
