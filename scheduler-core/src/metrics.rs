@@ -93,6 +93,8 @@ pub struct RuntimeMetrics {
     pub panics: u64,
     /// Threads currently in the blocking pool.
     pub blocking_threads: usize,
+    /// Blocking-pool threads waiting for work (they exit after the pool's keep-alive).
+    pub blocking_idle_threads: usize,
     /// Blocking tasks waiting for a thread.
     pub blocking_queue_depth: usize,
 }
@@ -136,6 +138,7 @@ pub(crate) fn collect(shared: &crate::runtime::Shared) -> RuntimeMetrics {
         live_tasks: shared.live_tasks(),
         panics: worker_panics + shared.blocking.panics(),
         blocking_threads: shared.blocking.threads(),
+        blocking_idle_threads: shared.blocking.idle_threads(),
         blocking_queue_depth: shared.blocking.queue_depth(),
         workers,
     }
