@@ -5,6 +5,9 @@
 //! Protocol doc: `scheduler_core::idle` module header ("Why no wake-up is lost").
 //! Threads: main (pusher) + 1 or 2 workers. Bound: LOOM_MAX_PREEMPTIONS=2,
 //! LOOM_MAX_BRANCHES=10000. A lost wake-up shows as a loom deadlock (every thread blocked).
+//! Teeth: two `should_panic` models (the push without its notification; the last searcher
+//! parking without its re-check) deadlock. The queue is a mutex stand-in under loom, so the
+//! `SeqCst` fences themselves are argued in `idle.rs`, not checked here.
 
 #[cfg(loom)]
 use loom::{sync::atomic::AtomicBool, sync::atomic::Ordering, sync::Arc, thread};
@@ -46,14 +49,7 @@ fn worker(p: &ParkProtocol, idx: usize, done: &AtomicBool) -> bool {
 #[test]
 #[cfg(loom)]
 fn push_while_the_last_worker_parks() {
-    model(|| {
-        let p = Arc::new(ParkProtocol::new(1));
-        let done = Arc::new(AtomicBool::new(false));
-        let (p2, d2) = (p.clone(), done.clone());
-        let w = thread::spawn(move || worker(&p2, 0, &d2));
-        p.push(7);
-        assert!(w.join().unwrap());
-    });
+    model(|| teeth(|p| p.push(7)));
 }
 
 /// Two workers, one item: one takes it, then stops the other (shutdown-style unpark).
@@ -80,6 +76,39 @@ fn two_workers_one_item() {
         let took: usize = handles.into_iter().map(|h| usize::from(h.join().unwrap())).sum();
         assert_eq!(took, 1);
     });
+}
+
+/// The scenario of the teeth models, with the roles swapped so that the thread loom finds
+/// blocked is the main one (the worker; a spawned pusher posts the item): a deadlocked
+/// spawned thread makes loom's own cleanup abort instead of unwinding into `should_panic`.
+#[cfg(loom)]
+fn teeth(post: impl FnOnce(&ParkProtocol) + Send + 'static) {
+    let p = Arc::new(ParkProtocol::new(1));
+    let done = AtomicBool::new(false);
+    let p2 = p.clone();
+    let pusher = thread::spawn(move || post(&p2));
+    assert!(worker(&p, 0, &done));
+    pusher.join().unwrap();
+}
+
+/// Teeth: the same scenario with the push's notification left out. The worker may have
+/// looked at the queue and be about to park when the item lands; nobody wakes it, and loom
+/// reports the deadlock.
+#[test]
+#[cfg(loom)]
+#[should_panic]
+fn push_without_notify_is_lost() {
+    model(|| teeth(|p| p.push_without_notify(7)));
+}
+
+/// Teeth: the last searcher parks without re-checking the queues (step 2). The pusher saw it
+/// searching and relied on it; the item is never taken, and loom reports the deadlock.
+#[test]
+#[cfg(loom)]
+#[should_panic]
+fn last_searcher_without_recheck_loses_the_push() {
+    scheduler_core::loom_api::break_park_recheck(true);
+    model(|| teeth(|p| p.push(7)));
 }
 
 /// Plain-test stand-in: the protocol is exercised by the runtime's own tests.

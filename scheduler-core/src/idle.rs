@@ -63,6 +63,19 @@ use crate::sync::{Condvar, Mutex};
 use crossbeam_utils::CachePadded;
 use std::time::Instant;
 
+/// Whether a loom model switched off the last searcher's re-check (step 2), to show that its
+/// model catches the lost wake-up (`loom_api::break_park_recheck`). Always false otherwise.
+#[cfg(loom)]
+fn recheck_broken() -> bool {
+    crate::loom_api::park_recheck_broken()
+}
+
+#[cfg(not(loom))]
+#[inline(always)]
+fn recheck_broken() -> bool {
+    false
+}
+
 const UNPARKED_SHIFT: usize = 16;
 const SEARCHING_MASK: usize = (1 << UNPARKED_SHIFT) - 1;
 const ONE_UNPARKED: usize = 1 << UNPARKED_SHIFT;
@@ -181,7 +194,7 @@ impl Idle {
             sleepers.push(idx);
             is_searching && searching(prev) == 1
         };
-        if last_searcher {
+        if last_searcher && !recheck_broken() {
             // SeqCst fence: pairs with the fence in `notify_work` (Dekker, module doc).
             fence(Ordering::SeqCst);
             if has_work() {

@@ -14,6 +14,21 @@ use std::ptr::NonNull;
 
 // ---- park / notify ----------------------------------------------------------------------------
 
+thread_local! {
+    static RECHECK_BROKEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Switches off the last searcher's re-check of the queues before it parks (step 2 of the
+/// protocol in `idle.rs`) on this OS thread, which runs every loom thread of a model: the
+/// buggy variant for `should_panic` models.
+pub fn break_park_recheck(broken: bool) {
+    RECHECK_BROKEN.with(|b| b.set(broken));
+}
+
+pub(crate) fn park_recheck_broken() -> bool {
+    RECHECK_BROKEN.with(std::cell::Cell::get)
+}
+
 /// The idle protocol of `idle.rs` with one global queue of `usize` work items.
 pub struct ParkProtocol {
     idle: Idle,
