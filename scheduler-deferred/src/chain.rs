@@ -223,7 +223,7 @@ impl Core {
 
     /// [`add`](Core::add) through an owned handle: when it is the only handle and the chain is
     /// unfired, no other thread can see the core, so the callback is queued without locking.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add_owned(mut this: Arc<Self>, callback: Callback) -> Arc<Self> {
         if let Some(core) = Arc::get_mut(&mut this) {
             let s = core.state.get_mut();
@@ -232,6 +232,13 @@ impl Core {
                 return this;
             }
         }
+        Core::add_shared(this, callback)
+    }
+
+    /// [`add_owned`](Core::add_owned)'s path for a shared or fired chain, out of line so the
+    /// fast path inlines into every `add_*` call.
+    #[inline(never)]
+    fn add_shared(this: Arc<Self>, callback: Callback) -> Arc<Self> {
         Core::add(&this, callback);
         this
     }

@@ -340,7 +340,7 @@ pub(crate) fn typed_result<T: 'static>(outcome: Outcome) -> Result<T, Failure> {
 fn store<U: Send + 'static>(slot: Option<Value>, u: U) -> Value {
     match slot {
         Some(value) => value.store(u),
-        None => Value::new(u),
+        None => Value::new_outlined(u),
     }
 }
 

@@ -10,7 +10,13 @@
 //! A callback takes the `T` out and, when its output has the same type, writes it back into
 //! the same slot, so a chain of same-typed callbacks allocates nothing per step. The null
 //! pointer is the *spent* marker: the result was taken.
+//!
+//! A freed slot's memory is kept for the next `Value` of the same layout on the same thread
+//! (one slot per thread, see [`spare`]): create-fire-drop of a Deferred then costs no
+//! allocator call for its value (glibc's `malloc` + `free` measured about 140 instructions,
+//! a fifth of `deferred_fire`).
 
+use std::alloc::Layout;
 use std::any::TypeId;
 use std::ptr::NonNull;
 
@@ -47,15 +53,115 @@ pub(crate) enum Taken<T> {
     Mismatch,
 }
 
-/// Frees a `Slot<T>`.
+/// Drops a `Slot<T>` and gives its memory back (to this thread's spare, else the allocator).
 ///
 /// # Safety
 ///
-/// `header` must come from `Box::<Slot<T>>::into_raw` in [`Value::new`] and be freed only once.
+/// `header` must come from [`Value::new`] with this `T` and be freed only once.
 unsafe fn drop_slot<T>(header: NonNull<Header>) {
-    // SAFETY: per this function's contract the pointer is a live, uniquely owned `Slot<T>`
-    // allocated by `Box`.
-    drop(unsafe { Box::from_raw(header.cast::<Slot<T>>().as_ptr()) });
+    let slot = header.cast::<Slot<T>>();
+    // SAFETY: per this function's contract the pointer is a live, uniquely owned, initialised
+    // `Slot<T>`; it is dropped once, here, and not used again except as raw memory below.
+    unsafe { std::ptr::drop_in_place(slot.as_ptr()) };
+    // SAFETY: the memory was allocated with `Layout::new::<Slot<T>>()` (by `Value::new`, from
+    // the allocator or from a spare of that same layout) and nothing refers to it any more.
+    unsafe { spare::release(slot.cast::<u8>(), Layout::new::<Slot<T>>()) };
+}
+
+/// One thread-local spare slot's memory: `Value::new` takes it when the layout matches,
+/// `drop_slot` puts freed memory back when it is empty. The memory is plain (the value in it
+/// was dropped), so keeping it changes nothing observable but the allocator calls saved.
+/// Under `cfg(loom)` there is no spare (loom runs every modelled thread on one OS thread).
+mod spare {
+    use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
+    use std::ptr::NonNull;
+
+    /// Fresh memory for `layout` (never zero-sized: every slot starts with a header).
+    #[inline]
+    pub(super) fn acquire(layout: Layout) -> NonNull<u8> {
+        if let Some(ptr) = take(layout) {
+            return ptr;
+        }
+        // SAFETY: `layout` has a non-zero size (a `Slot` always holds its `Header`).
+        let ptr = unsafe { alloc(layout) };
+        NonNull::new(ptr).unwrap_or_else(|| handle_alloc_error(layout))
+    }
+
+    /// Gives `ptr` back: kept as this thread's spare if there is none, else deallocated.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must have been allocated by the global allocator with `layout` and be unused.
+    #[inline]
+    pub(super) unsafe fn release(ptr: NonNull<u8>, layout: Layout) {
+        if let Err(ptr) = keep(ptr, layout) {
+            // SAFETY: per this function's contract.
+            unsafe { dealloc(ptr.as_ptr(), layout) };
+        }
+    }
+
+    #[cfg(not(loom))]
+    mod imp {
+        use std::alloc::{dealloc, Layout};
+        use std::cell::Cell;
+        use std::ptr::NonNull;
+
+        /// The spare: memory of `Layout` from the global allocator, owned by this thread.
+        pub(super) struct Spare(pub(super) Cell<Option<(NonNull<u8>, Layout)>>);
+
+        impl Drop for Spare {
+            fn drop(&mut self) {
+                if let Some((ptr, layout)) = self.0.take() {
+                    // SAFETY: `keep` stores only memory allocated with `layout` and unused;
+                    // the thread is exiting, so nothing takes it any more.
+                    unsafe { dealloc(ptr.as_ptr(), layout) };
+                }
+            }
+        }
+
+        thread_local! {
+            pub(super) static SPARE: Spare = const { Spare(Cell::new(None)) };
+        }
+    }
+
+    #[cfg(not(loom))]
+    #[inline]
+    fn take(layout: Layout) -> Option<NonNull<u8>> {
+        imp::SPARE
+            .try_with(|spare| match spare.0.get() {
+                Some((ptr, kept)) if kept == layout => {
+                    spare.0.set(None);
+                    Some(ptr)
+                }
+                _ => None,
+            })
+            .ok()
+            .flatten()
+    }
+
+    #[cfg(not(loom))]
+    #[inline]
+    fn keep(ptr: NonNull<u8>, layout: Layout) -> Result<(), NonNull<u8>> {
+        imp::SPARE
+            .try_with(|spare| match spare.0.get() {
+                None => {
+                    spare.0.set(Some((ptr, layout)));
+                    Ok(())
+                }
+                Some(_) => Err(ptr),
+            })
+            .unwrap_or(Err(ptr))
+    }
+
+    #[cfg(loom)]
+    fn take(_layout: Layout) -> Option<NonNull<u8>> {
+        None
+    }
+
+    #[cfg(loom)]
+    fn keep(ptr: NonNull<u8>, _layout: Layout) -> Result<(), NonNull<u8>> {
+        Err(ptr)
+    }
 }
 
 impl Value {
@@ -63,8 +169,11 @@ impl Value {
     #[inline]
     pub(crate) fn new<T: Send + 'static>(value: T) -> Value {
         let header = Header { type_id: TypeId::of::<T>(), drop_slot: drop_slot::<T> };
-        let slot = Box::new(Slot { header, value: Some(value) });
-        Value { slot: Some(NonNull::from(Box::leak(slot)).cast::<Header>()) }
+        let slot = spare::acquire(Layout::new::<Slot<T>>()).cast::<Slot<T>>();
+        // SAFETY: `acquire` returned unused memory of `Slot<T>`'s layout, so it is valid for
+        // the write; from here the `Value` owns the initialised slot.
+        unsafe { slot.as_ptr().write(Slot { header, value: Some(value) }) };
+        Value { slot: Some(slot.cast::<Header>()) }
     }
 
     /// The spent marker (no allocation).
@@ -113,8 +222,16 @@ impl Value {
                 *place = Some(u);
                 self
             }
-            None => Value::new(u),
+            None => Value::new_outlined(u),
         }
+    }
+
+    /// [`Value::new`] out of line, for the paths of a callback that allocate (a type change,
+    /// an errback's recovery): keeps the same-type path (every step of a same-typed chain)
+    /// small enough to inline into the callback.
+    #[inline(never)]
+    pub(crate) fn new_outlined<U: Send + 'static>(u: U) -> Value {
+        Value::new(u)
     }
 }
 
