@@ -274,7 +274,14 @@ impl TimeDriver {
                 (i, true)
             }
         };
-        let (key, wake) = self.shards[index].insert(deadline_ns, payload)?;
+        let shard = &self.shards[index];
+        // The owner files the timer at once through its shard's expiry right (the inbox only
+        // when a stealer holds the right at this moment); other threads use the inbox.
+        let (key, wake) = if remote {
+            shard.insert(deadline_ns, payload)?
+        } else {
+            shard.insert_direct(deadline_ns, payload)?
+        };
         if wake.is_needed() {
             if remote {
                 unpark(index);
@@ -303,9 +310,15 @@ impl TimeDriver {
         }
     }
 
-    /// Cancels a timer (any thread; the owner reclaims the slot at its next pass).
-    pub(crate) fn cancel(&self, key: TimerKey) -> Result<(), TimerError> {
-        self.shard_of(key)?.cancel(key)
+    /// Cancels a timer from any thread. On its shard's worker (`local`) the entry is unlinked
+    /// and its slot reclaimed at once; elsewhere the owner does so at its next pass.
+    pub(crate) fn cancel(&self, local: Option<usize>, key: TimerKey) -> Result<(), TimerError> {
+        let shard = self.shard_of(key)?;
+        if local == Some(key.shard() as usize) {
+            shard.cancel_direct(key)
+        } else {
+            shard.cancel(key)
+        }
     }
 
     /// Moves a timer's deadline; `unpark(i)` when worker `i` must wake for the new deadline.

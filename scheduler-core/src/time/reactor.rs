@@ -127,7 +127,7 @@ impl Host {
 
     pub(crate) fn cancel(&self, key: TimerKey) {
         let _ = match self {
-            Host::Runtime(h) => h.shared.time.cancel(key),
+            Host::Runtime(h) => h.shared.time.cancel(local_worker(&h.shared), key),
             Host::Manual(m) => m.cancel_key(key),
         };
     }
