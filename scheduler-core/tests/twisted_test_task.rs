@@ -945,3 +945,102 @@ fn test_when_done_after_success() {
     assert!(task.when_done().take_result().unwrap().is_ok());
     assert_eq!(task.pause(), Err(TaskFinished::Done));
 }
+
+// ---- Beyond Twisted: restarting a loop while one of its calls is in flight ---------------
+// Twisted overwrites `_deferred` and schedules twice here (the first `start()` Deferred never
+// fires; `f` then runs twice per interval). Ours: the in-flight call completes the old run's
+// stop, and the new run keeps exactly one pending call.
+
+/// A loop whose `f` counts its runs and, on run `restart_on`, stops and restarts its loop.
+fn restarting_loop(
+    clock: &ManualReactor,
+    restart_on: usize,
+    now: bool,
+) -> (LoopingCall, Log<usize>, Arc<Mutex<Option<Deferred<LoopingCall>>>>) {
+    let runs = log();
+    let second = Arc::new(Mutex::new(None));
+    let me: Arc<Mutex<Option<LoopingCall>>> = Arc::new(Mutex::new(None));
+    let (r, s, m) = (runs.clone(), second.clone(), me.clone());
+    let lc = LoopingCall::new(clock.clone(), move || {
+        let n = {
+            let mut r = r.lock().unwrap();
+            let n = r.len() + 1;
+            r.push(n);
+            n
+        };
+        if n == restart_on {
+            let lc = m.lock().unwrap().clone().unwrap();
+            lc.stop().unwrap();
+            *s.lock().unwrap() = Some(lc.start(secs(1.0), now).unwrap());
+        }
+        Ok::<_, Failure>(())
+    });
+    *me.lock().unwrap() = Some(lc.clone());
+    (lc, runs, second)
+}
+
+#[test]
+fn restart_inside_f_keeps_one_pending_call() {
+    let clock = ManualReactor::new();
+    let (lc, runs, second) = restarting_loop(&clock, 2, false);
+    let first = lc.start(secs(1.0), false).unwrap();
+    clock.advance(secs(1.0));
+    clock.advance(secs(1.0)); // run 2 restarts the loop
+    assert!(first.take_result().unwrap().is_ok(), "the first run's stop completed");
+    assert!(lc.running());
+    assert_eq!(clock.pending_calls().len(), 1);
+    for _ in 0..3 {
+        clock.advance(secs(1.0));
+    }
+    assert_eq!(snapshot(&runs), [1, 2, 3, 4, 5], "one run per interval, not two");
+    lc.stop().unwrap();
+    assert!(second.lock().unwrap().take().unwrap().take_result().unwrap().is_ok());
+    assert!(clock.pending_calls().is_empty());
+}
+
+#[test]
+fn restart_now_inside_f_runs_once_and_keeps_one_pending_call() {
+    let clock = ManualReactor::new();
+    let (lc, runs, _second) = restarting_loop(&clock, 1, true);
+    let first = lc.start(secs(1.0), false).unwrap();
+    clock.advance(secs(1.0)); // run 1 restarts with now=true: f is busy, the re-entrant call skips
+    assert!(first.take_result().unwrap().is_ok());
+    assert_eq!(clock.pending_calls().len(), 1);
+    clock.advance(secs(1.0));
+    clock.advance(secs(1.0));
+    assert_eq!(snapshot(&runs), [1, 2, 3]);
+    lc.stop().unwrap();
+    assert!(clock.pending_calls().is_empty());
+}
+
+#[test]
+fn restart_from_another_call_due_at_the_same_instant() {
+    // A call due at the same instant as the loop's, filed first, stops and restarts the loop.
+    // (A manual reactor runs one call at a time, so the loop's call is still cancellable here;
+    // the runtime's batched variant, where it is already on its way, is in
+    // `time_looping_restart.rs`.)
+    let clock = ManualReactor::new();
+    let runs = log();
+    let r = runs.clone();
+    let lc = LoopingCall::new(clock.clone(), move || {
+        r.lock().unwrap().push(());
+        Ok::<_, Failure>(())
+    });
+    let second = Arc::new(Mutex::new(None));
+    let (l2, s2) = (lc.clone(), second.clone());
+    let _restarter = clock.call_later(secs(1.0), move || {
+        l2.stop().unwrap();
+        *s2.lock().unwrap() = Some(l2.start(secs(1.0), false).unwrap());
+    });
+    let first = lc.start(secs(1.0), false).unwrap();
+    clock.advance(secs(1.0));
+    assert!(first.take_result().unwrap().is_ok(), "the stopped run's Deferred fired");
+    assert!(lc.running());
+    assert_eq!(clock.pending_calls().len(), 1);
+    let before = snapshot(&runs).len();
+    clock.advance(secs(1.0));
+    clock.advance(secs(1.0));
+    assert_eq!(snapshot(&runs).len(), before + 2, "one run per interval of the new run");
+    lc.stop().unwrap();
+    assert!(second.lock().unwrap().take().unwrap().take_result().unwrap().is_ok());
+}

@@ -31,7 +31,8 @@ const CANCELLED: usize = 2;
 /// its call every tick, so this saves an allocation per tick).
 pub(crate) enum CallFn {
     Once(Box<dyn FnOnce() + Send + 'static>),
-    Loop(crate::LoopingCall),
+    /// A tick of run `.1` of the loop (see `LoopState::run` in `looping.rs`).
+    Loop(crate::LoopingCall, u64),
 }
 
 impl CallFn {
@@ -39,7 +40,7 @@ impl CallFn {
     pub(crate) fn run(self) {
         match self {
             CallFn::Once(f) => f(),
-            CallFn::Loop(lc) => lc.tick(),
+            CallFn::Loop(lc, run) => lc.tick(run),
         }
     }
 
@@ -52,7 +53,7 @@ impl CallFn {
                 f();
                 drop(call);
             }
-            CallFn::Loop(lc) => lc.tick_fired(Some(call)),
+            CallFn::Loop(lc, run) => lc.tick_fired(run, Some(call)),
         }
     }
 }

@@ -8,6 +8,18 @@
 //! finds it absent and skips). The lock is never held while `f` runs or while a Deferred
 //! fires, so `f` may call `stop`, `reset` or `start` on its own loop.
 //!
+//! # Runs
+//!
+//! Each `start` begins a new *run* (`LoopState::run`, a counter), and every call the loop
+//! schedules carries the run it belongs to. A call of an earlier run that was already on its
+//! way when that run stopped (taken for running, so `stop` could not cancel it, or `f` still
+//! running or waiting on its Deferred) does not tick the current run: when it finishes, it
+//! completes the old run's stop (that run's `start` Deferred, kept in `LoopState::stopping`,
+//! fires) and schedules nothing. So a loop stopped and restarted from inside `f`, or from a
+//! call batched with the loop's own, keeps exactly one pending call, and every `start`
+//! Deferred fires once. (Twisted overwrites the first Deferred, which then never fires, and
+//! schedules twice.)
+//!
 //! # Schedule
 //!
 //! After each call (or when the Deferred `f` returned fires), the next call is placed on the
@@ -72,6 +84,18 @@ struct LoopState {
     spare: Option<DelayedCall>,
     deferred: Option<Deferred<LoopingCall>>,
     real_last_ns: Option<u64>,
+    /// The current run: incremented by every `start` (module doc, "Runs").
+    run: u64,
+    /// `start` Deferreds of stopped runs whose in-flight call has not finished yet.
+    stopping: Vec<(u64, Deferred<LoopingCall>)>,
+}
+
+impl LoopState {
+    /// The `start` Deferred of earlier run `run`, if its stop is still pending.
+    fn take_stopping(&mut self, run: u64) -> Option<Deferred<LoopingCall>> {
+        let i = self.stopping.iter().position(|(r, _)| *r == run)?;
+        Some(self.stopping.swap_remove(i).1)
+    }
 }
 
 struct LoopInner {
@@ -177,6 +201,13 @@ impl LoopingCall {
             if st.running {
                 return Err(LoopingCallError::AlreadyRunning);
             }
+            if let Some(old) = st.deferred.take() {
+                // The previous run stopped while its call was on its way: that call completes
+                // the old stop when it finishes (module doc, "Runs").
+                let old_run = st.run;
+                st.stopping.push((old_run, old));
+            }
+            st.run += 1;
             st.running = true;
             st.deferred = Some(d.clone());
             st.start_ns = self.now_ns();
@@ -189,7 +220,8 @@ impl LoopingCall {
             }
         }
         if now {
-            self.tick();
+            let run = self.inner.state.lock().run;
+            self.tick(run);
         }
         Ok(d)
     }
@@ -286,8 +318,9 @@ impl LoopingCall {
             st.interval_ns - since % st.interval_ns
         };
         let at = when.saturating_add(delay);
+        let run = st.run;
         if let Some(spare) = st.spare.take() {
-            if spare.rearm(at, CallFn::Loop(self.clone()), fired).is_ok() {
+            if spare.rearm(at, CallFn::Loop(self.clone(), run), fired).is_ok() {
                 st.call = Some(spare);
                 return;
             }
@@ -295,20 +328,30 @@ impl LoopingCall {
         }
         let me = self.clone();
         let at = Duration::from_nanos(at);
-        let f = Box::new(move || me.tick());
+        let f = Box::new(move || me.tick(run));
         st.call = Some(self.inner.clock.call_at_boxed_with(self.inner.priority, at, f));
     }
 
-    /// One run of the loop (Twisted's `__call__`).
-    pub(crate) fn tick(&self) {
-        self.tick_fired(None);
+    /// One call of run `run` of the loop (Twisted's `__call__`).
+    pub(crate) fn tick(&self, run: u64) {
+        self.tick_fired(run, None);
     }
 
     /// [`tick`](Self::tick) run by the timer of the loop's call, which passes its reference to
     /// that call (`fired`) on to the re-arm.
-    pub(crate) fn tick_fired(&self, fired: Option<Arc<CallInner>>) {
+    pub(crate) fn tick_fired(&self, run: u64, fired: Option<Arc<CallInner>>) {
         let (count, f) = {
             let mut st = self.inner.state.lock();
+            if run != st.run {
+                // A call of an earlier run, on its way when that run stopped: it completes
+                // that stop and leaves the current run's call alone.
+                let d = st.take_stopping(run);
+                drop(st);
+                if let Some(d) = d {
+                    let _ = d.callback(self.clone());
+                }
+                return;
+            }
             st.spare = st.call.take();
             if !st.running {
                 // Stopped while this call was on its way: the stop is completed here.
@@ -327,14 +370,14 @@ impl LoopingCall {
             _ => (LoopOutcome::Done(Ok(())), None),
         };
         match outcome {
-            LoopOutcome::Done(r) => self.finished(f, r, fired),
+            LoopOutcome::Done(r) => self.finished(run, f, r, fired),
             LoopOutcome::Wait(d) => {
                 if let Some(f) = f {
                     self.inner.state.lock().f = Some(f);
                 }
                 let me = self.clone();
                 drop(d.add_both(move |r: Result<(), Failure>| {
-                    me.finished(None, r, None);
+                    me.finished(run, None, r, None);
                     Ok::<(), Failure>(())
                 }));
             }
@@ -366,10 +409,11 @@ impl LoopingCall {
         Some(u64::try_from(count).unwrap_or(u64::MAX))
     }
 
-    /// `f`'s result is in: put `f` back (if it was taken for this call), then schedule the
-    /// next call or complete the `start` Deferred.
+    /// `f`'s result is in for a call of run `run`: put `f` back (if it was taken for this
+    /// call), then schedule the next call or complete the `start` Deferred (of that run).
     fn finished(
         &self,
+        run: u64,
         f: Option<LoopFn>,
         result: Result<(), Failure>,
         fired: Option<Arc<CallInner>>,
@@ -377,6 +421,18 @@ impl LoopingCall {
         let mut st = self.inner.state.lock();
         if f.is_some() {
             st.f = f;
+        }
+        if run != st.run {
+            // The loop was stopped and restarted while this call ran: complete the old stop.
+            let d = st.take_stopping(run);
+            drop(st);
+            if let Some(d) = d {
+                let _ = match result {
+                    Ok(()) => d.callback(self.clone()),
+                    Err(failure) => d.errback(failure),
+                };
+            }
+            return;
         }
         match result {
             Ok(()) if st.running => {
