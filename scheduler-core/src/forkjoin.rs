@@ -128,6 +128,25 @@ unsafe fn execute_stack_job<F: FnOnce() -> R + Send, R: Send>(data: *const ()) {
 /// let rt = scheduler_core::Runtime::builder().worker_threads(2).build().unwrap();
 /// assert_eq!(rt.block_on(rt.spawn_fn(|| fib(20))).unwrap(), 6765);
 /// ```
+///
+/// Either closure may run on another worker, so both must be `Send`: capturing an `Arc` is
+/// fine,
+///
+/// ```
+/// use std::sync::Arc;
+/// let shared = Arc::new(20);
+/// let (a, b) = scheduler_core::join(|| *shared + 1, || *shared * 2);
+/// assert_eq!((a, b), (21, 40));
+/// ```
+///
+/// capturing an `Rc` is not:
+///
+/// ```compile_fail,E0277
+/// use std::rc::Rc;
+/// let shared = Rc::new(20);
+/// // error: `Rc<i32>` cannot be shared between threads safely
+/// let (a, b) = scheduler_core::join(|| *shared + 1, || *shared * 2);
+/// ```
 pub fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
 where
     A: FnOnce() -> RA + Send,

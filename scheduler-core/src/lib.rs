@@ -21,6 +21,38 @@
 //! assert!(rt.metrics().total_polls() >= 3);
 //! ```
 //!
+//! # Tasks cross threads
+//!
+//! A task may move between workers at every `.await`, so [`Runtime::spawn`] and
+//! [`Handle::spawn`] require a `Send` future. Holding a `Send` value across an `.await` is
+//! fine:
+//!
+//! ```
+//! use std::sync::Arc;
+//! let rt = scheduler_core::Runtime::builder().worker_threads(1).build().unwrap();
+//! let jh = rt.spawn(async {
+//!     let shared = Arc::new(5);
+//!     scheduler_core::yield_now().await;
+//!     *shared
+//! });
+//! assert_eq!(rt.block_on(jh).unwrap(), 5);
+//! ```
+//!
+//! while an `Rc` held across one makes the future `!Send`, and `spawn` rejects it:
+//!
+//! ```compile_fail
+//! use std::rc::Rc;
+//! let rt = scheduler_core::Runtime::builder().worker_threads(1).build().unwrap();
+//! let jh = rt.spawn(async {
+//!     let shared = Rc::new(5);
+//!     // error: future cannot be sent between threads safely (`shared` is held across
+//!     // this `.await`, and `Rc<i32>` is not `Send`)
+//!     scheduler_core::yield_now().await;
+//!     *shared
+//! });
+//! # drop(jh);
+//! ```
+//!
 //! # Architecture
 //!
 //! - Task cells (`task/`): one allocation per task, a state word with named bits

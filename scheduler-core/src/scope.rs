@@ -62,6 +62,33 @@ struct HeapJob<'scope, F> {
 /// })).unwrap();
 /// assert_eq!(total, 10);
 /// ```
+///
+/// A spawned closure may borrow only what outlives the scope. Data declared before the
+/// `scope` call may be borrowed:
+///
+/// ```
+/// let counter = std::sync::atomic::AtomicUsize::new(0);
+/// scheduler_core::scope(|s| {
+///     let counter = &counter;
+///     s.spawn(move |_| {
+///         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+///     });
+/// });
+/// assert_eq!(counter.into_inner(), 1);
+/// ```
+///
+/// but data local to the scope's body is dropped while a spawned closure may still run, so
+/// borrowing it is rejected:
+///
+/// ```compile_fail,E0597
+/// scheduler_core::scope(|s| {
+///     let counter = std::sync::atomic::AtomicUsize::new(0);
+///     let counter = &counter; // error: `counter` does not live long enough
+///     s.spawn(move |_| {
+///         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+///     });
+/// });
+/// ```
 pub fn scope<'scope, OP, R>(op: OP) -> R
 where
     OP: FnOnce(&Scope<'scope>) -> R + Send,
