@@ -951,12 +951,15 @@ fn test_when_done_after_success() {
 // fires; `f` then runs twice per interval). Ours: the in-flight call completes the old run's
 // stop, and the new run keeps exactly one pending call.
 
+/// Where a restarting loop's `f` leaves the second run's `start` Deferred.
+type SecondStart = Arc<Mutex<Option<Deferred<LoopingCall>>>>;
+
 /// A loop whose `f` counts its runs and, on run `restart_on`, stops and restarts its loop.
 fn restarting_loop(
     clock: &ManualReactor,
     restart_on: usize,
     now: bool,
-) -> (LoopingCall, Log<usize>, Arc<Mutex<Option<Deferred<LoopingCall>>>>) {
+) -> (LoopingCall, Log<usize>, SecondStart) {
     let runs = log();
     let second = Arc::new(Mutex::new(None));
     let me: Arc<Mutex<Option<LoopingCall>>> = Arc::new(Mutex::new(None));
