@@ -5,11 +5,8 @@
 
 use crate::{Latency, RunConfig, Sample, System, Target, Unit, Workload};
 use scheduler_core::{Handle, Priority, Runtime};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 /// The executor workloads of BENCHMARKS.md.
@@ -356,63 +353,28 @@ fn yield_many_tokio(cfg: &RunConfig) -> Sample {
 
 // ---- ping_pong ------------------------------------------------------------------------------
 
-/// A one-value, single-producer single-consumer async slot (our channel for ping-pong).
-#[derive(Default)]
-struct Slot {
-    inner: Mutex<(Option<u64>, Option<Waker>)>,
-}
-
-impl Slot {
-    fn send(&self, v: u64) {
-        let waker = {
-            let mut g = self.inner.lock().unwrap();
-            g.0 = Some(v);
-            g.1.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-
-    fn recv(&self) -> Recv<'_> {
-        Recv(self)
-    }
-}
-
-struct Recv<'a>(&'a Slot);
-
-impl Future for Recv<'_> {
-    type Output = u64;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u64> {
-        let mut g = self.0.inner.lock().unwrap();
-        match g.0.take() {
-            Some(v) => Poll::Ready(v),
-            None => {
-                g.1 = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
-    }
-}
-
+/// `ours`: the channels are [`DeferredQueue`](scheduler_deferred::DeferredQueue)s (our
+/// product's channel: `put` fires the waiting `get` Deferred, which wakes the awaiting task),
+/// beside tokio's unbounded mpsc channels, each between two tasks spawned on its runtime.
 fn ping_pong_ours(cfg: &RunConfig) -> Sample {
+    use scheduler_deferred::DeferredQueue;
     let rt = ours(cfg);
     let n = cfg.n;
     let elapsed = rt
         .block_on(rt.spawn(async move {
-            let ping = Arc::new(Slot::default());
-            let pong = Arc::new(Slot::default());
+            let ping = DeferredQueue::<u64>::new();
+            let pong = DeferredQueue::<u64>::new();
             let (pi, po) = (ping.clone(), pong.clone());
             let ponger = Handle::current().spawn(async move {
                 for _ in 0..n {
-                    let v = pi.recv().await;
-                    po.send(v + 1);
+                    let v = pi.get().expect("no backlog limit").await.expect("ping");
+                    po.put(v + 1).expect("no size limit");
                 }
             });
             let start = Instant::now();
             for i in 0..n {
-                ping.send(i);
-                let v = pong.recv().await;
+                ping.put(i).expect("no size limit");
+                let v = pong.get().expect("no backlog limit").await.expect("pong");
                 debug_assert_eq!(v, i + 1);
             }
             let elapsed = start.elapsed();
