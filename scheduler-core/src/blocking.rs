@@ -136,9 +136,12 @@ impl BlockingPool {
     }
 
     /// Waits until every pool thread exited or `deadline` passed; true if they all exited.
+    /// Called on one of this pool's own threads (a blocking task that drops or shuts down its
+    /// runtime), it does not wait for that thread, which exits once the task returns.
     pub(crate) fn wait_idle(&self, deadline: Option<Instant>) -> bool {
+        let own = usize::from(POOL_THREAD.with(|p| std::ptr::eq(p.get(), self)));
         let mut st = self.state.lock();
-        while st.threads > 0 {
+        while st.threads > own {
             match deadline {
                 Some(d) if Instant::now() >= d => return false,
                 Some(d) => st = self.exited.wait_until(st, d),
@@ -198,8 +201,15 @@ impl BlockingPool {
     }
 }
 
+thread_local! {
+    /// The pool this thread belongs to (null on other threads).
+    static POOL_THREAD: std::cell::Cell<*const BlockingPool> =
+        const { std::cell::Cell::new(std::ptr::null()) };
+}
+
 fn run_thread(handle: Handle) {
     let shared = handle.shared.clone();
+    POOL_THREAD.with(|p| p.set(&shared.blocking));
     if let Some(hook) = &shared.config.on_thread_start {
         hook();
     }

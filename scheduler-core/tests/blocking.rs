@@ -84,3 +84,19 @@ fn two_pushes_never_count_on_the_same_idle_thread() {
     }
     assert!(rt.metrics().blocking_threads <= 4);
 }
+
+#[test]
+fn dropping_the_runtime_on_its_own_blocking_thread_returns() {
+    let rt = Runtime::builder().worker_threads(1).build().unwrap();
+    let h = rt.handle().clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let jh = h.spawn_blocking(move || {
+        drop(rt); // waits for the workers and the other pool threads, not for this one
+        tx.send(()).unwrap();
+    });
+    rx.recv_timeout(Duration::from_secs(10)).expect("the drop returned");
+    drop(jh);
+    while h.metrics().blocking_threads > 0 {
+        std::thread::yield_now(); // the pool thread exits once its task returned
+    }
+}
