@@ -317,6 +317,49 @@ fn priority_is_carried_by_calls() {
 }
 
 #[test]
+fn a_high_call_runs_before_a_low_one_fired_earlier() {
+    // One worker, held on a gate while the manual clock fires a Low call, then a High one:
+    // released, the worker runs the High call's task first, though the Low one was queued
+    // first (the call's priority is its task's class).
+    let rt = Runtime::builder().worker_threads(1).clock(ManualClock::new()).build().unwrap();
+    let h = rt.handle().clone();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let (o1, o2) = (order.clone(), order.clone());
+    let _low = h.call_later_with(Priority::Low, ms(1), move || o1.lock().unwrap().push("low"));
+    let _high = h.call_later_with(Priority::High, ms(2), move || o2.lock().unwrap().push("high"));
+    let gate = Arc::new((Mutex::new((false, false)), std::sync::Condvar::new()));
+    let g = gate.clone();
+    let held = rt.spawn_fn(move || {
+        let (m, c) = &*g;
+        let mut st = m.lock().unwrap();
+        st.0 = true; // holding the worker
+        c.notify_all();
+        while !st.1 {
+            st = c.wait(st).unwrap();
+        }
+    });
+    {
+        let (m, c) = &*gate;
+        let mut st = m.lock().unwrap();
+        while !st.0 {
+            st = c.wait(st).unwrap();
+        }
+    }
+    assert_eq!(h.advance(ms(1)), Some(1)); // the Low call's task is queued
+    assert_eq!(h.advance(ms(1)), Some(1)); // then the High call's
+    {
+        let (m, c) = &*gate;
+        m.lock().unwrap().1 = true;
+        c.notify_all();
+    }
+    rt.block_on(held).unwrap();
+    while order.lock().unwrap().len() < 2 {
+        std::thread::yield_now();
+    }
+    assert_eq!(*order.lock().unwrap(), ["high", "low"]);
+}
+
+#[test]
 fn bad_float_delays_are_errors() {
     let rt = rt(1);
     for bad in [-0.5, f64::NAN, f64::INFINITY] {
