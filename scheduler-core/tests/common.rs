@@ -82,3 +82,53 @@ impl LiveCounter {
         DETACHED.load(Ordering::SeqCst)
     }
 }
+
+/// A future that counts its first poll in `polled`, then stays pending forever and never
+/// wakes (it holds `guard` until dropped). Waiting for `polled` to reach the number of such
+/// tasks proves that each one was polled, without any sleep.
+pub(crate) struct ForeverCountingPolls<G> {
+    _guard: G,
+    polled: Arc<AtomicUsize>,
+    counted: bool,
+}
+
+impl<G> ForeverCountingPolls<G> {
+    pub(crate) fn new(guard: G, polled: Arc<AtomicUsize>) -> Self {
+        ForeverCountingPolls { _guard: guard, polled, counted: false }
+    }
+}
+
+impl<G> Unpin for ForeverCountingPolls<G> {}
+
+impl<G> std::future::Future for ForeverCountingPolls<G> {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if !self.counted {
+            self.counted = true;
+            self.polled.fetch_add(1, Ordering::SeqCst);
+        }
+        std::task::Poll::Pending
+    }
+}
+
+/// Blocks all `workers` workers of a runtime inside a poll each, and returns once they all
+/// are: from then on, every poll a worker was running before has returned (so a task that
+/// counted its first poll is idle, unless something woke it). Open the gate and await the
+/// handles to release the workers.
+pub(crate) fn hold_every_worker(
+    handle: &scheduler_core::Handle,
+    workers: usize,
+) -> (Gate, Vec<scheduler_core::JoinHandle<()>>) {
+    let gate = Gate::default();
+    let holders = (0..workers)
+        .map(|_| {
+            let g = gate.clone();
+            handle.spawn(async move { g.wait() })
+        })
+        .collect();
+    gate.wait_for_waiters(workers);
+    (gate, holders)
+}

@@ -1,7 +1,7 @@
 //! Panic isolation and cancellation.
 
 mod common;
-use common::{Forever, Gate, LiveCounter};
+use common::{hold_every_worker, Forever, ForeverCountingPolls, Gate, LiveCounter};
 use scheduler_core::Runtime;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -38,10 +38,21 @@ fn try_into_panic_on_cancel_gives_the_error_back() {
 fn abort_drops_a_pending_task_and_resolves_cancelled() {
     let rt = Runtime::builder().worker_threads(2).build().unwrap();
     let live = LiveCounter::default();
-    let jh = rt.spawn(Forever(live.guard()));
-    // Let it be polled at least once.
-    rt.block_on(scheduler_core::yield_now());
+    let polled = Arc::new(AtomicUsize::new(0));
+    let jh = rt.spawn(ForeverCountingPolls::new(live.guard(), polled.clone()));
+    // It was polled once ...
+    while polled.load(Ordering::SeqCst) < 1 {
+        std::thread::yield_now();
+    }
+    // ... and that poll has returned (both workers are inside another poll now): it is idle.
+    let (gate, holders) = hold_every_worker(rt.handle(), 2);
+    gate.open();
+    for h in holders {
+        rt.block_on(h).unwrap();
+    }
+    assert_eq!(live.live(), 1);
     jh.abort();
+    assert_eq!(live.live(), 0, "an idle task's future is dropped at once");
     assert!(rt.block_on(jh).unwrap_err().is_cancelled());
     assert_eq!(live.live(), 0);
     assert_eq!(rt.metrics().live_tasks, 0);

@@ -1,8 +1,10 @@
 //! Shutdown: never-run tasks resolve cancelled, nothing leaks, spawning after is an error.
 
 mod common;
-use common::{Forever, Gate, LiveCounter};
+use common::{hold_every_worker, ForeverCountingPolls, Gate, LiveCounter};
 use scheduler_core::{Runtime, SpawnError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[test]
@@ -53,14 +55,23 @@ fn shutdown_with_100_000_pending_tasks_cancels_them_all() {
 fn idle_tasks_are_dropped_at_shutdown() {
     let rt = Runtime::builder().worker_threads(2).build().unwrap();
     let live = LiveCounter::default();
-    let handles: Vec<_> = (0..1000).map(|_| rt.spawn(Forever(live.guard()))).collect();
-    // Make sure each was polled at least once (so it is idle, not queued).
+    let polled = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..1000)
+        .map(|_| rt.spawn(ForeverCountingPolls::new(live.guard(), polled.clone())))
+        .collect();
+    // Each was polled at least once ...
+    while polled.load(Ordering::SeqCst) < 1000 {
+        std::thread::yield_now();
+    }
+    // ... and each of those polls has returned (both workers are now inside another poll),
+    // so every task is idle, not queued nor running.
     let h = rt.handle().clone();
-    h.block_on(async {
-        for _ in 0..10 {
-            scheduler_core::yield_now().await;
-        }
-    });
+    let (gate, holders) = hold_every_worker(&h, 2);
+    gate.open();
+    for jh in holders {
+        h.block_on(jh).unwrap();
+    }
+    assert_eq!(live.live(), 1000);
     drop(rt);
     assert_eq!(live.live(), 0);
     for jh in handles {
