@@ -78,6 +78,7 @@
 //! - [`Handle::spawn_with`] / [`Handle::spawn_fn_with`] run timer callbacks in a class.
 
 #![deny(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
 
 mod block_on;
 mod blocking;

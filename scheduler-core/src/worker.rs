@@ -481,13 +481,14 @@ impl Core {
             if shared.is_shutdown() {
                 break;
             }
+            // Counted before it blocks, so a worker parked for good shows its park.
+            crate::metrics::bump(&self.stats().parks);
             let woken = shared.idle.park_worker(
                 self.index,
                 self.searching.get(),
                 || shared.has_work() || shared.is_shutdown(),
                 self.park_deadline(),
             );
-            crate::metrics::bump(&self.stats().parks);
             self.searching.set(woken == crate::idle::Woken::Notified);
         }
         if self.searching.replace(false) {

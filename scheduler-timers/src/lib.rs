@@ -41,6 +41,7 @@
 //! ```
 
 #![deny(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
 
 mod clock;
 mod config;

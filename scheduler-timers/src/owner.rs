@@ -92,7 +92,7 @@ impl<T> TimerShard<T> {
     /// let shard = TimerShard::new(0, TimerConfig::default());
     /// let mut session = shard.session().unwrap();
     /// let (a, _) = session.insert(2_000_000, "a").unwrap();
-    /// session.insert(1_000_000, "b").unwrap();
+    /// let _ = session.insert(1_000_000, "b").unwrap();
     /// session.cancel(a).unwrap();
     /// drop(session);
     /// let mut fired = Vec::new();

@@ -46,7 +46,7 @@ struct Inner {
 /// let log = Arc::new(Mutex::new(Vec::new()));
 /// for (delay, name) in [(2, "b"), (1, "a"), (2, "c")] {
 ///     let log = log.clone();
-///     clock.call_later(Duration::from_secs(delay), move || log.lock().unwrap().push(name));
+///     let _call = clock.call_later(Duration::from_secs(delay), move || log.lock().unwrap().push(name));
 /// }
 /// clock.pump(&[Duration::from_secs(1), Duration::from_secs(1)]);
 /// assert_eq!(*log.lock().unwrap(), ["a", "b", "c"]);

@@ -55,7 +55,7 @@ where
 /// # Examples
 /// ```
 /// use scheduler_core::{time::react_on, Runtime};
-/// use scheduler_deferred::{Deferred, Failure};
+/// use scheduler_deferred::Deferred;
 ///
 /// let rt = || Runtime::builder().worker_threads(1).build().unwrap();
 /// let ok = react_on(rt(), |_| Deferred::succeed(()));

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 /// use std::time::Duration;
 ///
 /// fn arm(clock: &dyn ReactorTime, hits: Arc<AtomicU32>) {
-///     clock.call_later_boxed(Duration::from_millis(5), Box::new(move || {
+///     let _call = clock.call_later_boxed(Duration::from_millis(5), Box::new(move || {
 ///         hits.fetch_add(1, Ordering::SeqCst);
 ///     }));
 /// }
