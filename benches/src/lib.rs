@@ -49,6 +49,14 @@ pub enum Target {
     /// ours / each named peer must be at most the paired bound (all must hold). The first pair
     /// is the headline: its ratio and bound are what the table and JSON show.
     RatioToPeers(&'static [(&'static str, f64)]),
+    /// ours / best peer must be at most `ratio`, and the median p99 latency at most `p99_us`
+    /// (`timer_fire`: throughput and lateness targets together).
+    RatioAndP99 {
+        /// Bound on ours / best peer.
+        ratio: f64,
+        /// Bound on our median p99 latency, in microseconds.
+        p99_us: f64,
+    },
     /// our figure itself must be at most this (in the workload's unit).
     AtMost(f64),
     /// our figure itself must be at least this (in the workload's unit).

@@ -31,6 +31,9 @@ pub struct Row {
     pub target: Option<f64>,
     /// Our rows only: whether the target is met.
     pub pass: Option<bool>,
+    /// Our rows only: the target bounds the figure itself (`AtMost` / `AtLeast`), not the
+    /// ratio (which is still reported when a peer runs the workload).
+    pub absolute_target: bool,
     /// Median latency percentiles over the runs, for latency workloads.
     pub latency: Option<Latency>,
 }
@@ -81,6 +84,7 @@ fn row_from(w: &Workload, system: &'static str, samples: Option<Vec<Sample>>, ru
         ratio: None,
         target: None,
         pass: None,
+        absolute_target: false,
         latency: samples.as_deref().and_then(latency_median),
     }
 }
@@ -152,14 +156,25 @@ fn judge(w: &Workload, rows: &mut [Row]) {
                     .all(|((_, t), r)| r.is_some_and(|r| r.is_finite() && r <= *t)),
             );
         }
+        Target::RatioAndP99 { ratio: t, p99_us } => {
+            ours.target = Some(t);
+            let p99_ok = ours.latency.is_some_and(|l| l.p99_us.is_finite() && l.p99_us <= p99_us);
+            if let Some(best) = best {
+                let ratio = ours.median / best;
+                ours.ratio = Some(ratio);
+                ours.pass = Some(ratio.is_finite() && ratio <= t && p99_ok);
+            }
+        }
         Target::AtMost(t) => {
             ours.ratio = best.map(|b| ours.median / b);
             ours.target = Some(t);
+            ours.absolute_target = true;
             ours.pass = Some(ours.median.is_finite() && ours.median <= t);
         }
         Target::AtLeast(t) => {
             ours.ratio = best.map(|b| ours.median / b);
             ours.target = Some(t);
+            ours.absolute_target = true;
             ours.pass = Some(ours.median.is_finite() && ours.median >= t);
         }
     }
@@ -179,7 +194,7 @@ fn fmt_num(v: f64) -> String {
 
 fn target_text(r: &Row, w_unit: Unit) -> String {
     match (r.target, r.ratio, r.pass) {
-        (Some(t), Some(ratio), Some(p)) if r.system == "ours" => {
+        (Some(t), Some(ratio), Some(p)) if r.system == "ours" && !r.absolute_target => {
             format!(
                 "{:>6} <= {:<5} {}",
                 fmt_num(ratio),
@@ -187,7 +202,7 @@ fn target_text(r: &Row, w_unit: Unit) -> String {
                 if p { "pass" } else { "MISS" }
             )
         }
-        (Some(t), None, Some(p)) => {
+        (Some(t), _, Some(p)) => {
             let op = if w_unit.lower_is_better() { "<=" } else { ">=" };
             format!(
                 "{:>6} {op} {:<5} {}",
@@ -277,7 +292,7 @@ pub fn svg(rows: &[Row]) -> String {
             ratio * scale,
             bar_h - 4.0
         );
-        if let (Some(t), None) = (r.target, r.latency) {
+        if let (Some(t), false) = (r.target, r.absolute_target) {
             let x = left + t.clamp(0.0, 2.0) * scale;
             let _ = writeln!(
                 s,
@@ -348,6 +363,38 @@ mod tests {
         assert_eq!(rows[0].ratio, Some(0.4));
         assert_eq!(rows[0].target, Some(0.5));
         assert_eq!(rows[0].pass, Some(false), "40/80 = 0.5 > 0.4 against rayon");
+    }
+
+    #[test]
+    fn an_absolute_target_is_judged_and_printed_on_the_figure() {
+        let rows = measure_workload(
+            &workload(Target::AtMost(50.0)),
+            &RunConfig { workers: 2, n: 1 },
+            1,
+            &|_| {},
+        );
+        assert_eq!(rows[0].ratio, Some(0.5), "the ratio to the best peer is still reported");
+        assert_eq!(rows[0].pass, Some(true));
+        let line = table(&rows).lines().nth(1).unwrap().to_string();
+        assert!(line.contains("40.0 <= 50.0  pass"), "{line}");
+    }
+
+    #[test]
+    fn ratio_and_p99_must_both_hold() {
+        let mut w = workload(Target::RatioAndP99 { ratio: 0.5, p99_us: 2_000.0 });
+        w.systems[0].run = |_| Sample {
+            latency: Some(Latency { p50_us: 100.0, p99_us: 2_500.0, max_us: 3_000.0 }),
+            ..fixed(40.0)
+        };
+        let rows = measure_workload(&w, &RunConfig { workers: 2, n: 1 }, 1, &|_| {});
+        assert_eq!(rows[0].ratio, Some(0.5));
+        assert_eq!(rows[0].pass, Some(false), "p99 2.5 ms > 2 ms");
+        w.systems[0].run = |_| Sample {
+            latency: Some(Latency { p50_us: 100.0, p99_us: 1_500.0, max_us: 3_000.0 }),
+            ..fixed(40.0)
+        };
+        let rows = measure_workload(&w, &RunConfig { workers: 2, n: 1 }, 1, &|_| {});
+        assert_eq!(rows[0].pass, Some(true));
     }
 
     #[test]
