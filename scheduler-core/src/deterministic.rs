@@ -24,8 +24,17 @@
 //! # Determinism
 //!
 //! The next task to poll is drawn from the woken set with a xorshift64* generator seeded by
-//! the caller; timers fire in `(deadline, scheduling order)`; nothing reads the wall clock.
-//! The same seed and the same program give the same interleaving.
+//! the caller; timers fire in `(deadline, scheduling order)`; the runtime itself never reads
+//! the wall clock. The same seed and the same program give the same interleaving.
+//!
+//! Two APIs read the wall clock by their nature, so a test that wants exact replay avoids
+//! them: a [`Cooperator`](crate::time::Cooperator) with a [`SliceBudget::Time`] budget (its
+//! slices end by elapsed real time: use [`SliceBudget::Units`]), and deadlines given as a
+//! `std::time::Instant` (`call_at`, `sleep_until`), which a manual clock reads as "that long
+//! from now" (use delays instead).
+//!
+//! [`SliceBudget::Time`]: crate::time::SliceBudget::Time
+//! [`SliceBudget::Units`]: crate::time::SliceBudget::Units
 
 use crate::sync::{Arc, Mutex};
 use crate::time::{DelayedCall, ManualReactor};
