@@ -48,6 +48,11 @@
 //!
 //! Locks are never nested: the runner holds at most one core's mutex at a time.
 //!
+//! **Dropping.** The last handle's drop reports a failure still at rest (Twisted's "Unhandled
+//! error in Deferred"), then drops the queue, canceller, waker and result, which may own
+//! further Deferreds to any depth: [`teardown`](crate::teardown) does that in a loop, so an
+//! unfired chain of 1,000,000 nested Deferreds is dropped on one native stack frame too.
+//!
 //! A chained pair keeps each other alive (`waiting_on` one way, the resume marker the other)
 //! until the inner Deferred fires or is cancelled; an inner Deferred that is never fired nor
 //! cancelled therefore leaks its outer one.
@@ -60,6 +65,7 @@ use crate::errors::{AlreadyCalled, Cancelled, ChainedToItself, NotPaused};
 use crate::failure::{report_unhandled, Failure};
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::{Arc, SpinGuard, SpinLock};
+use crate::teardown::{self, Remains};
 use crate::value::Value;
 
 /// A chain's current result.
@@ -102,11 +108,18 @@ struct State {
     cold: Option<Box<Cold>>,
 }
 
+/// See [`State::cold`]; dropped by [`teardown`](crate::teardown).
 #[derive(Default)]
-struct Cold {
+pub(crate) struct Cold {
     waiting_on: Option<Arc<Core>>,
     canceller: Option<Canceller>,
     waker: Option<Waker>,
+}
+
+impl Cold {
+    fn is_empty(&self) -> bool {
+        self.waiting_on.is_none() && self.canceller.is_none() && self.waker.is_none()
+    }
 }
 
 impl State {
@@ -128,6 +141,18 @@ impl State {
 
     fn take_waker(&mut self) -> Option<Waker> {
         self.cold.as_mut()?.waker.take()
+    }
+
+    /// Holds nothing that reports a failure when dropped or may own another core: no
+    /// callbacks, no canceller, waker or chained Deferred, a result absent or plain.
+    #[inline]
+    fn is_inert(&self) -> bool {
+        let plain_result = match &self.result {
+            None => true,
+            Some(Ok(value)) => value.is_plain(),
+            Some(Err(_)) => false,
+        };
+        plain_result && self.queue.is_empty() && self.cold.as_ref().is_none_or(|c| c.is_empty())
     }
 
     /// The result is at rest and nothing blocks its delivery to an awaiting future.
@@ -366,12 +391,22 @@ impl Core {
 }
 
 impl Drop for Core {
+    /// Reports a failure still held, then drops what the chain owns, iteratively (see
+    /// [`teardown`](crate::teardown)); a plain fired chain is left to the drop glue.
     fn drop(&mut self) {
-        let result = self.state.get_mut().result.take();
-        if let Some(Err(failure)) = result {
-            report_unhandled(&failure);
+        let s = self.state.get_mut();
+        if !s.is_inert() {
+            tear_down(s);
         }
     }
+}
+
+/// [`Core`]'s drop for a state that may report a failure or own another core.
+#[cold]
+#[inline(never)]
+fn tear_down(s: &mut State) {
+    let (result, queue, cold) = (s.result.take(), s.queue.take(), s.cold.take());
+    teardown::dispose(Remains { result, queue, cold });
 }
 
 /// Runs `core`'s chain from `outcome`, starting with `batch` (taken from its queue); the

@@ -6,7 +6,8 @@
 //! returning another Deferred pauses the chain until that one fires (chaining). Unlike Twisted's,
 //! these Deferreds may be fired, extended and cancelled from any thread: every callback runs
 //! exactly once, in chain order, never two of one chain at once (see the protocol in the
-//! `chain` module's source doc). Long chains and deep nesting run iteratively.
+//! `chain` module's source doc). Long chains and deep nesting run, and are dropped,
+//! iteratively.
 //!
 //! Also here: [`Failure`] (Twisted's `Failure`), [`DeferredList`] and [`gather_results`],
 //! [`DeferredQueue`], [`DeferredLock`], [`DeferredSemaphore`], [`maybe_deferred`], the
@@ -45,6 +46,7 @@ mod queue;
 #[cfg(not(loom))]
 mod spin;
 mod sync;
+mod teardown;
 mod timeout;
 mod value;
 

@@ -4,7 +4,9 @@
 //! protocol code; otherwise to `std` atomics, `parking_lot` locks and the crate's own
 //! [`SpinLock`](crate::spin) for the chain state. Code in this crate never names
 //! `std::sync::atomic` or `parking_lot` directly (except `spin.rs`, which is the lock itself,
-//! and the `Failure` hook's configuration lock, which no protocol uses).
+//! and the `Failure` hook's configuration lock, which no protocol uses). Thread-locals go through
+//! [`thread_local_const!`] (per modelled thread under loom), except the `Value` spare slot's,
+//! which does not exist under loom.
 
 #![allow(dead_code, unused_imports)] // the facade offers more than each build uses
 
@@ -68,3 +70,16 @@ mod imp {
 
 #[allow(unused_imports)]
 pub(crate) use imp::*;
+
+/// Declares thread-locals with `const` initialisers: `std`'s, or under `cfg(loom)` loom's,
+/// which are per modelled thread (loom runs all modelled threads on one OS thread, where a
+/// `std` thread-local would be shared between them).
+macro_rules! thread_local_const {
+    ($($(#[$attr:meta])* static $name:ident: $t:ty = $init:expr;)*) => {
+        #[cfg(not(loom))]
+        std::thread_local! { $($(#[$attr])* static $name: $t = const { $init };)* }
+        #[cfg(loom)]
+        loom::thread_local! { $($(#[$attr])* static $name: $t = $init;)* }
+    };
+}
+pub(crate) use thread_local_const;
