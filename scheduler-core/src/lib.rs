@@ -93,8 +93,6 @@ mod priority;
 mod queue;
 mod runtime;
 mod scope;
-#[cfg(not(loom))]
-mod spin;
 mod sync;
 mod task;
 pub mod time;

@@ -24,8 +24,10 @@ mod imp {
     /// A mutex whose `lock` returns the guard directly (parking_lot's shape).
     pub(crate) use parking_lot::{Mutex, MutexGuard};
 
-    /// The lock of short, non-reentrant critical sections (see `spin.rs`).
-    pub(crate) use crate::spin::{SpinGuard, SpinLock};
+    /// The lock of short, non-reentrant critical sections: a delayed call's slot, a
+    /// `LoopingCall`'s state (no user code runs under it; its release is a plain store). The
+    /// one in scheduler-deferred (`spin.rs` there), not a copy.
+    pub(crate) use scheduler_deferred::__private::{SpinGuard, SpinLock};
 
     /// A condition variable with loom's by-value guard shape.
     #[derive(Debug, Default)]

@@ -62,4 +62,12 @@ pub use list::{gather_results, DeferredList, ListResult};
 pub use lock::{DeferredLock, DeferredSemaphore};
 pub use maybe::{maybe_deferred, IntoDeferred};
 pub use queue::DeferredQueue;
+
+/// Internals shared with the workspace's sibling crates (scheduler-core's facade takes its
+/// spin lock from here). Not a public API: no stability promise.
+#[doc(hidden)]
+#[cfg(not(loom))]
+pub mod __private {
+    pub use crate::spin::{SpinGuard, SpinLock};
+}
 pub use timeout::{CallLater, ScheduledCall};

@@ -1,4 +1,6 @@
-//! [`SpinLock`]: the lock around each Deferred's chain state (used through `crate::sync`).
+//! [`SpinLock`]: the lock around each Deferred's chain state (used through `crate::sync`), and
+//! of scheduler-core's short sections (a delayed call's slot, a `LoopingCall`'s state), which
+//! reaches it through this crate's hidden `__private` module rather than keeping a copy.
 //!
 //! Every critical section under it is a handful of field updates (push a callback, flip the
 //! `running` flag, park a result); no user code ever runs under it. For such sections a lock
@@ -14,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A test-and-test-and-set lock with `parking_lot`'s shape: `lock` returns the guard.
 #[derive(Debug, Default)]
-pub(crate) struct SpinLock<T> {
+pub struct SpinLock<T> {
     locked: AtomicBool,
     value: UnsafeCell<T>,
 }
@@ -26,19 +28,25 @@ unsafe impl<T: Send> Sync for SpinLock<T> {}
 
 /// Exclusive access to a [`SpinLock`]'s value until dropped.
 #[must_use = "the lock is released when the guard is dropped"]
-pub(crate) struct SpinGuard<'a, T> {
+pub struct SpinGuard<'a, T> {
     lock: &'a SpinLock<T>,
+}
+
+impl<T> std::fmt::Debug for SpinGuard<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SpinGuard")
+    }
 }
 
 impl<T> SpinLock<T> {
     /// An unlocked lock around `value`.
-    pub(crate) const fn new(value: T) -> Self {
+    pub const fn new(value: T) -> Self {
         SpinLock { locked: AtomicBool::new(false), value: UnsafeCell::new(value) }
     }
 
     /// Waits until the lock is free and takes it.
     #[inline]
-    pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
+    pub fn lock(&self) -> SpinGuard<'_, T> {
         // Acquire: pairs with the Release store in `SpinGuard::drop`, so this holder sees every
         // write of the previous one.
         if self
@@ -75,7 +83,7 @@ impl<T> SpinLock<T> {
     }
 
     /// The value, through exclusive access to the lock itself (no locking needed).
-    pub(crate) fn get_mut(&mut self) -> &mut T {
+    pub fn get_mut(&mut self) -> &mut T {
         self.value.get_mut()
     }
 }
