@@ -57,7 +57,7 @@
 //! until the inner Deferred fires or is cancelled; an inner Deferred that is never fired nor
 //! cancelled therefore leaks its outer one.
 
-use std::mem;
+use std::mem::{self, ManuallyDrop};
 use std::task::Waker;
 
 use crate::callbacks::CallbackQueue;
@@ -86,8 +86,42 @@ pub(crate) enum Step {
 /// One callback/errback pair, already specialised to the chain's types.
 pub(crate) type Callback = Box<dyn FnOnce(Outcome) -> Step + Send>;
 
+/// A user's canceller closure, given the cancelled core.
+pub(crate) type CancelFn = Box<dyn FnOnce(&Arc<Core>) + Send>;
+
 /// A canceller, given the cancelled core.
-pub(crate) type Canceller = Box<dyn FnOnce(&Arc<Core>) + Send>;
+pub(crate) enum Canceller {
+    /// A user's closure (`Deferred::with_canceller`).
+    Boxed(CancelFn),
+    /// A hook shared by many Deferreds (a queue's list of waiting getters): making such a
+    /// Deferred clones one `Arc`, allocating nothing.
+    Hook(Arc<dyn CancelHook>),
+}
+
+/// A canceller shared by many Deferreds; told which one is cancelled.
+pub(crate) trait CancelHook: Send + Sync {
+    /// Cancels `core`, one of the Deferreds this hook was given to.
+    fn cancel(&self, core: &Arc<Core>);
+}
+
+impl Canceller {
+    /// A shared hook, as `Arc<dyn CancelHook>` (loom's `Arc` cannot coerce to a trait object
+    /// itself: it takes one made by std's).
+    pub(crate) fn hook<H: CancelHook + 'static>(hook: H) -> Arc<dyn CancelHook> {
+        #[cfg(not(loom))]
+        let hook: Arc<dyn CancelHook> = Arc::new(hook);
+        #[cfg(loom)]
+        let hook = Arc::from_std(std::sync::Arc::new(hook) as std::sync::Arc<dyn CancelHook>);
+        hook
+    }
+
+    fn run(self, core: &Arc<Core>) {
+        match self {
+            Canceller::Boxed(canceller) => canceller(core),
+            Canceller::Hook(hook) => hook.cancel(core),
+        }
+    }
+}
 
 /// A fresh spent result (no allocation).
 pub(crate) fn spent() -> Outcome {
@@ -103,9 +137,11 @@ struct State {
     paused: usize,
     result: Option<Outcome>,
     queue: CallbackQueue,
-    /// Fields most Deferreds never use, boxed on first use to keep `Core` small (it is
-    /// allocated and copied once per Deferred).
-    cold: Option<Box<Cold>>,
+    /// Fields a plain callback chain never uses, kept inline: a queue's getter has a canceller
+    /// and an awaited Deferred a waker, and a box for them cost an allocation per Deferred.
+    /// Dropped only by [`tear_down`]: an inert state's are all `None` (see
+    /// [`State::is_inert`]), so `Core`'s drop skips their drop glue.
+    cold: ManuallyDrop<Cold>,
 }
 
 /// See [`State::cold`]; dropped by [`teardown`](crate::teardown).
@@ -123,24 +159,20 @@ impl Cold {
 }
 
 impl State {
-    fn cold(&mut self) -> &mut Cold {
-        self.cold.get_or_insert_with(Box::default)
-    }
-
     fn waiting_on(&self) -> Option<&Arc<Core>> {
-        self.cold.as_ref()?.waiting_on.as_ref()
+        self.cold.waiting_on.as_ref()
     }
 
     fn take_waiting_on(&mut self) -> Option<Arc<Core>> {
-        self.cold.as_mut()?.waiting_on.take()
+        self.cold.waiting_on.take()
     }
 
     fn take_canceller(&mut self) -> Option<Canceller> {
-        self.cold.as_mut()?.canceller.take()
+        self.cold.canceller.take()
     }
 
     fn take_waker(&mut self) -> Option<Waker> {
-        self.cold.as_mut()?.waker.take()
+        self.cold.waker.take()
     }
 
     /// Holds nothing that reports a failure when dropped or may own another core: no
@@ -152,7 +184,7 @@ impl State {
             Some(Ok(value)) => value.is_plain(),
             Some(Err(_)) => false,
         };
-        plain_result && self.queue.is_empty() && self.cold.as_ref().is_none_or(|c| c.is_empty())
+        plain_result && self.queue.is_empty() && self.cold.is_empty()
     }
 
     /// The result is at rest and nothing blocks its delivery to an awaiting future.
@@ -185,9 +217,9 @@ impl std::fmt::Debug for Core {
 
 impl Core {
     /// A new unfired core.
+    #[inline]
     pub(crate) fn new(canceller: Option<Canceller>) -> Arc<Core> {
-        let cold = canceller
-            .map(|canceller| Box::new(Cold { canceller: Some(canceller), ..Cold::default() }));
+        let cold = ManuallyDrop::new(Cold { canceller, ..Cold::default() });
         let state = State { cold, ..State::default() };
         Arc::new(Core { state: SpinLock::new(state), pause_hint: AtomicBool::new(false) })
     }
@@ -348,7 +380,8 @@ impl Core {
             };
             s.cancelling = true;
             drop(s);
-            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| canceller(&target)));
+            let ran =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| canceller.run(&target)));
             if let Err(payload) = ran {
                 report_unhandled(&Failure::from_panic(payload)); // Twisted port note 11
             }
@@ -364,10 +397,9 @@ impl Core {
         if s.ready() {
             return s.result.replace(spent());
         }
-        let cold = s.cold();
-        let old = match &cold.waker {
+        let old = match &s.cold.waker {
             Some(w) if w.will_wake(waker) => None,
-            _ => cold.waker.replace(waker.clone()),
+            _ => s.cold.waker.replace(waker.clone()),
         };
         drop(s);
         drop(old); // a waker's drop may run arbitrary code: never under the lock
@@ -405,7 +437,7 @@ impl Drop for Core {
 #[cold]
 #[inline(never)]
 fn tear_down(s: &mut State) {
-    let (result, queue, cold) = (s.result.take(), s.queue.take(), s.cold.take());
+    let (result, queue, cold) = (s.result.take(), s.queue.take(), mem::take(&mut *s.cold));
     teardown::dispose(Remains { result, queue, cold });
 }
 
@@ -495,7 +527,7 @@ fn chain_onto(outer: &Arc<Core>, inner: Arc<Core>, batch: &mut CallbackQueue) ->
     if let Some(handed) = s.result.take() {
         return Some(handed); // inner's runner already handed the result back
     }
-    s.cold().waiting_on = Some(inner);
+    s.cold.waiting_on = Some(inner);
     s.running = false;
     None
 }

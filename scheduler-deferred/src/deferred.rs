@@ -8,7 +8,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::chain::{Callback, Core, Outcome, Step};
+use crate::chain::{Callback, CancelHook, Canceller, Core, Outcome, Step};
 use crate::errors::{AlreadyCalled, NotPaused, TypeMismatch};
 use crate::sync::Arc;
 use crate::value::{Taken, Value};
@@ -133,7 +133,13 @@ impl<T: Send + 'static> Deferred<T> {
         F: FnOnce(&Deferred<T>) + Send + 'static,
     {
         let erased = move |core: &Arc<Core>| canceller(&Deferred::from_core(core.clone()));
-        Deferred::from_core(Core::new(Some(Box::new(erased))))
+        Deferred::from_core(Core::new(Some(Canceller::Boxed(Box::new(erased)))))
+    }
+
+    /// A new, unfired Deferred whose canceller is `hook` (shared with other Deferreds; see
+    /// [`Canceller::Hook`]).
+    pub(crate) fn with_hook(hook: Arc<dyn CancelHook>) -> Self {
+        Deferred::from_core(Core::new(Some(Canceller::Hook(hook))))
     }
 
     /// A Deferred already fired with `value` (Twisted's `succeed`).

@@ -1,16 +1,23 @@
 //! [`DeferredQueue`]: a queue whose `get` returns a Deferred (Twisted's `DeferredQueue`).
 //!
-//! One mutex guards the pending values and the FIFO of waiting getters. `put` pops the oldest
-//! waiter under the mutex and fires it after releasing it, so the getter's callbacks never run
+//! One lock guards the pending values and the FIFO of waiting getters. `put` pops the oldest
+//! waiter under the lock and fires it after releasing it, so the getter's callbacks never run
 //! under the queue's lock. If that waiter was cancelled in between (its fire is refused), `put`
 //! gets its value back and retries with the next waiter, or queues the value. A cancelled
 //! getter removes itself from the waiters through its canceller.
+//!
+//! The lock is the chains' [`SpinLock`](crate::sync::SpinLock): every section under it is a
+//! push, a pop or a scan of the waiters, and nothing is dropped under it (a removed waiter is
+//! dropped after the unlock), so no user code runs there. The canceller is one
+//! [`CancelHook`] per queue, shared by all its getters: a getter costs an `Arc` clone, not a
+//! boxed closure, and finds its entry by its chain's address.
 
 use std::collections::VecDeque;
 use std::fmt;
 
+use crate::chain::{CancelHook, Canceller, Core};
 use crate::errors::{QueueOverflow, QueueUnderflow};
-use crate::sync::{Arc, Mutex};
+use crate::sync::{Arc, SpinLock};
 use crate::Deferred;
 
 /// A queue of values whose `get` returns a Deferred (Twisted's `DeferredQueue`).
@@ -26,20 +33,36 @@ use crate::Deferred;
 /// assert_eq!(got.take_result().unwrap().unwrap(), "hello");
 /// ```
 pub struct DeferredQueue<T> {
-    shared: Arc<Mutex<Shared<T>>>,
+    shared: Arc<SpinLock<Shared<T>>>,
+    /// The canceller of every waiting getter: removes it from `shared.waiting`.
+    hook: Arc<dyn CancelHook>,
 }
 
 struct Shared<T> {
     pending: VecDeque<T>,
-    waiting: VecDeque<(u64, Deferred<T>)>,
-    next_id: u64,
+    waiting: VecDeque<Deferred<T>>,
     size: Option<usize>,
     backlog: Option<usize>,
 }
 
+/// [`DeferredQueue::hook`].
+struct Withdraw<T> {
+    shared: Arc<SpinLock<Shared<T>>>,
+}
+
+impl<T: Send> CancelHook for Withdraw<T> {
+    fn cancel(&self, core: &Arc<Core>) {
+        let mut s = self.shared.lock();
+        let at = s.waiting.iter().position(|waiter| Arc::ptr_eq(&waiter.core, core));
+        let removed = at.and_then(|at| s.waiting.remove(at));
+        drop(s);
+        drop(removed); // not under the lock (it is not the last handle: the cancel holds one)
+    }
+}
+
 impl<T> Clone for DeferredQueue<T> {
     fn clone(&self) -> Self {
-        DeferredQueue { shared: self.shared.clone() }
+        DeferredQueue { shared: self.shared.clone(), hook: self.hook.clone() }
     }
 }
 
@@ -70,14 +93,10 @@ impl<T: Send + 'static> DeferredQueue<T> {
     /// A queue holding at most `size` pending values and `backlog` waiting getters (`None`:
     /// unbounded). `size = Some(0)` accepts a `put` only when a getter waits.
     pub fn with_limits(size: Option<usize>, backlog: Option<usize>) -> Self {
-        let shared = Shared {
-            pending: VecDeque::new(),
-            waiting: VecDeque::new(),
-            next_id: 0,
-            size,
-            backlog,
-        };
-        DeferredQueue { shared: Arc::new(Mutex::new(shared)) }
+        let shared = Shared { pending: VecDeque::new(), waiting: VecDeque::new(), size, backlog };
+        let shared = Arc::new(SpinLock::new(shared));
+        let hook = Canceller::hook(Withdraw { shared: shared.clone() });
+        DeferredQueue { shared, hook }
     }
 
     /// Hands `value` to the oldest waiting getter (firing it before returning), or queues it.
@@ -89,7 +108,7 @@ impl<T: Send + 'static> DeferredQueue<T> {
     pub fn put(&self, mut value: T) -> Result<(), QueueOverflow> {
         loop {
             let mut s = self.shared.lock();
-            let Some((_, waiter)) = s.waiting.pop_front() else {
+            let Some(waiter) = s.waiting.pop_front() else {
                 if s.size.is_some_and(|size| s.pending.len() >= size) {
                     return Err(QueueOverflow);
                 }
@@ -118,13 +137,8 @@ impl<T: Send + 'static> DeferredQueue<T> {
         if s.backlog.is_some_and(|backlog| s.waiting.len() >= backlog) {
             return Err(QueueUnderflow);
         }
-        let id = s.next_id;
-        s.next_id += 1;
-        let shared = self.shared.clone();
-        let getter = Deferred::with_canceller(move |_: &Deferred<T>| {
-            shared.lock().waiting.retain(|(waiter, _)| *waiter != id);
-        });
-        s.waiting.push_back((id, getter.clone()));
+        let getter = Deferred::with_hook(self.hook.clone());
+        s.waiting.push_back(getter.clone());
         Ok(getter)
     }
 

@@ -45,7 +45,7 @@ use crate::failure::report_unhandled;
 pub(crate) struct Remains {
     pub(crate) result: Option<Outcome>,
     pub(crate) queue: CallbackQueue,
-    pub(crate) cold: Option<Box<Cold>>,
+    pub(crate) cold: Cold,
 }
 
 impl Remains {
