@@ -6,9 +6,17 @@
 //! function is handed out to run) or `PENDING -> CANCELLED` (`cancel`). Each transition is one
 //! compare-exchange, so exactly one of "fire" and "cancel" wins, whatever threads race. The
 //! wheel entry only schedules: `cancel` also cancels it (best effort, to free the slot early),
-//! and a fire that loses to a cancel drops the payload. The function lives beside the key in
-//! `slot` (a spin lock: short sections, taken by the winner only), so a cancel drops it at once, like Twisted's
-//! `del self.func`.
+//! and a fire that loses to a cancel drops the payload.
+//!
+//! The function lives in `f`, a cell owned through the state word, with no lock of its own:
+//! while `PENDING` nobody touches it; the thread whose compare-exchange moves the state out of
+//! `PENDING` owns it (a fire takes it to run it, a cancel or a shutdown discard drops it at
+//! once, like Twisted's `del self.func`); while `CALLED` it belongs to the call's owner, the
+//! `LoopingCall` that re-arms the call (`rearm`, serialised by the loop's lock, stores the
+//! next function, then `PENDING` with `Release`, which pairs with the `Acquire` of the next
+//! winner's compare-exchange). The timer key sits beside it in `key` (a spin lock: it is
+//! written once the timer is inserted, while the call is already `PENDING` and may be
+//! cancelled by then).
 //!
 //! `reset` and `delay` move the wheel entry; when the wheel says the timer already fired, the
 //! call is on its way to run and they report [`DelayedCallError::AlreadyCalled`].
@@ -18,7 +26,7 @@ use super::error::DelayedCallError;
 use super::reactor::Host;
 use crate::priority::Priority;
 use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use crate::sync::{Arc, SpinLock};
+use crate::sync::{Arc, SpinLock, UnsafeCell};
 use scheduler_timers::{duration_to_ns, TimerKey};
 use std::fmt;
 use std::time::Duration;
@@ -58,26 +66,41 @@ impl CallFn {
     }
 }
 
-struct CallSlot {
-    key: Option<TimerKey>,
-    f: Option<CallFn>,
-}
-
 /// The shared part of a delayed call: what the timer payload and every handle point to.
 pub(crate) struct CallInner {
     state: AtomicUsize,
     deadline_ns: AtomicU64,
     priority: Priority,
-    slot: SpinLock<CallSlot>,
+    /// The function: owned by whoever moved `state` out of `PENDING`, or by the re-arming
+    /// loop while `CALLED` (module doc); untouched while `PENDING`.
+    f: UnsafeCell<Option<CallFn>>,
+    /// The key of the call's timer, once inserted.
+    key: SpinLock<Option<TimerKey>>,
     host: Host,
 }
+
+// SAFETY: `f` (the only field that is not `Sync`) is accessed by one thread at a time: the
+// one whose compare-exchange took `state` out of `PENDING`, or the re-arming owner while it is
+// `CALLED` (module doc); the state word's Acquire/Release orders the hand-overs. Its
+// contents are `Send`.
+unsafe impl Sync for CallInner {}
 
 impl CallInner {
     /// Fire: wins the call for running (`PENDING -> CALLED`) and hands out the function.
     pub(crate) fn begin_call(&self) -> Option<CallFn> {
         // AcqRel: pairs with the cancel CAS; the winner owns the slot's function.
         self.state.compare_exchange(PENDING, CALLED, Ordering::AcqRel, Ordering::Acquire).ok()?;
-        self.slot.lock().f.take()
+        // SAFETY: this thread just moved `state` out of `PENDING`: it owns `f` (module doc).
+        unsafe { self.take_f() }
+    }
+
+    /// Takes the function out of its cell.
+    ///
+    /// # Safety
+    /// The caller owns `f`: its compare-exchange moved `state` out of `PENDING` (module doc).
+    unsafe fn take_f(&self) -> Option<CallFn> {
+        // SAFETY: exclusive by the caller's contract.
+        self.f.with_mut(|f| unsafe { (*f).take() })
     }
 
     /// Shutdown: the call will never run; mark it cancelled and drop its function.
@@ -87,8 +110,17 @@ impl CallInner {
             .compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
-            let f = self.slot.lock().f.take();
-            drop(f);
+            // SAFETY: this thread just moved `state` out of `PENDING`: it owns `f`.
+            drop(unsafe { self.take_f() });
+        }
+    }
+
+    /// Inserts the call's timer (`this` is its payload's reference to `self`) and records
+    /// its key; a host that refuses (shut down) leaves the call cancelled.
+    fn insert(&self, deadline_ns: u64, this: Arc<CallInner>) {
+        match self.host.insert(deadline_ns, TimerPayload::Call(this)) {
+            Some(key) => *self.key.lock() = Some(key),
+            None => self.discard(),
         }
     }
 
@@ -151,13 +183,11 @@ impl DelayedCall {
             state: AtomicUsize::new(PENDING),
             deadline_ns: AtomicU64::new(deadline_ns),
             priority,
-            slot: SpinLock::new(CallSlot { key: None, f: Some(f) }),
+            f: UnsafeCell::new(Some(f)),
+            key: SpinLock::new(None),
             host,
         });
-        match inner.host.insert(deadline_ns, TimerPayload::Call(inner.clone())) {
-            Some(key) => inner.slot.lock().key = Some(key),
-            None => inner.discard(),
-        }
+        inner.insert(deadline_ns, inner.clone());
         DelayedCall { inner }
     }
 
@@ -179,22 +209,21 @@ impl DelayedCall {
         if inner.state.load(Ordering::Acquire) != CALLED {
             return Err(f);
         }
-        {
-            let mut slot = inner.slot.lock();
-            slot.f = Some(f);
-            slot.key = None;
-        }
+        // SAFETY: `CALLED`: the function cell belongs to the call's owner, the loop, which
+        // serialises its re-arms under its lock (module doc); the fire that took the previous
+        // function happened before (it ran the tick that led here).
+        inner.f.with_mut(|slot| unsafe { *slot = Some(f) });
         inner.deadline_ns.store(deadline_ns, Ordering::Release);
-        // Release: the function stored above is visible to whoever wins the call after this.
+        // Release: pairs with the Acquire of the next winning compare-exchange (fire, cancel,
+        // discard), which then owns the function stored above. Until the new key is stored
+        // below, a cancel finds the old timer's key: cancelling it fails harmlessly (its
+        // generation is gone) and the new timer, when it fires, loses to the cancel.
         inner.state.store(PENDING, Ordering::Release);
         let payload = match fired {
             Some(fired) if Arc::ptr_eq(&fired, &self.inner) => fired,
             _ => self.inner.clone(),
         };
-        match inner.host.insert(deadline_ns, TimerPayload::Call(payload)) {
-            Some(key) => inner.slot.lock().key = Some(key),
-            None => inner.discard(),
-        }
+        inner.insert(deadline_ns, payload);
         Ok(())
     }
 
@@ -213,11 +242,9 @@ impl DelayedCall {
         {
             return Err(inner.error());
         }
-        let (key, f) = {
-            let mut slot = inner.slot.lock();
-            (slot.key, slot.f.take())
-        };
-        drop(f);
+        // SAFETY: this thread just moved `state` out of `PENDING`: it owns `f`.
+        drop(unsafe { inner.take_f() });
+        let key = *inner.key.lock();
         if let Some(key) = key {
             inner.host.cancel(key);
         }
@@ -248,7 +275,7 @@ impl DelayedCall {
         if inner.state.load(Ordering::Acquire) != PENDING {
             return Err(inner.error());
         }
-        let key = inner.slot.lock().key;
+        let key = *inner.key.lock();
         let Some(key) = key else { return Err(inner.error()) };
         match inner.host.reset(key, deadline_ns) {
             Ok(()) => {
