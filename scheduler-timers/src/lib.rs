@@ -50,6 +50,7 @@ mod error;
 mod key;
 mod manual;
 mod owner;
+mod pass;
 mod remote;
 mod session;
 mod shard;
@@ -81,6 +82,14 @@ pub mod loom_api {
     /// model can show that the right is what makes that store safe.
     pub fn reset_without_right(broken: bool) {
         crate::sync::set_reset_without_right(broken);
+    }
+
+    /// Makes (or stops making) an operation on the calling OS thread that finds a shard's
+    /// expiry right taken borrow it whoever holds it, instead of only from this thread's own
+    /// expiry pass, so a `#[should_panic]` model can show that the pass's thread-local record
+    /// is what makes the lending safe.
+    pub fn lend_to_any_thread(broken: bool) {
+        crate::sync::set_lend_to_any_thread(broken);
     }
 }
 

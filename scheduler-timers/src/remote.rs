@@ -142,6 +142,25 @@ impl<T> RemoteShard<T> {
         Ok(Expired { fired, next_deadline })
     }
 
+    /// An expiry pass for a manual clock: fires every timer due at `now_ns`, in `(deadline,
+    /// insertion)` order, under one hold of the shard's expiry right that lasts until the
+    /// last callback returns. While `f` runs, this thread's inserts, cancels, resets and
+    /// expiry calls on this shard, through any handle except a session, borrow that right:
+    /// no read-modify-write on it, no inbox (a timer inserted already due fires in this
+    /// pass). Other threads find the shard busy meanwhile (their inserts go through the
+    /// inbox), so `f` must not wait for another thread that needs this shard's right.
+    ///
+    /// The published next deadline is not recomputed: it stays a lower bound of every
+    /// pending deadline, possibly a stale one, so use this on a shard no thread parks on
+    /// ([`earliest_deadline`](Self::earliest_deadline) publishes the exact value again).
+    /// Returns how many timers fired.
+    ///
+    /// # Errors
+    /// [`ShardBusy`] if another thread holds the expiry right (nothing fired).
+    pub fn expire_pass(&self, now_ns: u64, mut f: impl FnMut(T)) -> Result<usize, ShardBusy> {
+        self.shared.expire_pass(now_ns, &mut f).ok_or(ShardBusy)
+    }
+
     /// The exact earliest pending deadline (for a manual-clock driver holding remote handles
     /// of every shard).
     ///

@@ -53,7 +53,7 @@ impl<T> fmt::Debug for TimerSession<'_, T> {
 impl<'a, T> TimerSession<'a, T> {
     /// Opens a session if the shard's expiry right is free.
     pub(crate) fn open(shared: &'a Shared<T>) -> Option<Self> {
-        let right = shared.try_right()?;
+        let right = shared.try_right_exclusive()?;
         Some(TimerSession { shared, right })
     }
 

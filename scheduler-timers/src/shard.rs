@@ -52,11 +52,20 @@
 //!   the fire callback: callbacks run outside the right, so they may insert, cancel and reset
 //!   on the same shard (and a timer they insert that is already due fires in the same pass,
 //!   in `(deadline, seq)` order).
+//! - *Expiry pass* ([`crate::pass`]): as *Expire*, but the right is taken once and kept while
+//!   the callbacks run; an operation of a callback on the same shard (same thread) borrows it
+//!   (`Shared::try_right` checks a thread-local record of the pass) instead of taking it, so
+//!   it files, cancels or resets at once with no read-modify-write on the right. No
+//!   `HeldWheel` of the pass lives while a callback runs, so there is still one `&mut Wheel`
+//!   at a time. A session cannot borrow it (`try_right_exclusive`): a lent right must not
+//!   outlive the operation.
 //!
 //! # The published next deadline
 //!
 //! `next_deadline: AtomicU64` (`u64::MAX` = none) is a lower bound of every pending deadline,
-//! so a worker that parks until it never oversleeps. It is lowered (a load, then `fetch_min`
+//! so a worker that parks until it never oversleeps. Only *raising* it needs the argument
+//! below: a pass that leaves it as it is (an expiry pass, which removes timers and admits
+//! inserts that lower it themselves) keeps it a lower bound, if a stale one. It is lowered (a load, then `fetch_min`
 //! only if the new deadline is earlier) by every insert or earlier reset (whose return value tells a remote caller whether to unpark the
 //! owner: [`Wake`](crate::Wake)), and replaced with an exact value by the right's holder after
 //! an expiry pass. The replacement could hide a remote insert that the holder's drain missed;
@@ -121,19 +130,26 @@ unsafe impl<T: Send> Sync for Shared<T> {}
 unsafe impl<T: Send> Send for Shared<T> {}
 
 /// Proof that the current thread holds a shard's expiry right; releases it on drop (so a
-/// panicking payload `Drop` cannot wedge the shard). Not `Send`: the right is released by the
-/// thread that took it.
+/// panicking payload `Drop` cannot wedge the shard). A pass's right lent to one operation of
+/// a callback (`lent`, [`crate::pass`]) is handed back to the pass on drop instead. Not
+/// `Send`: the right is released by the thread that took it.
 #[derive(Debug)]
 pub(crate) struct Right<'a> {
     flag: &'a AtomicBool,
+    lent: bool,
     _not_send: PhantomData<*const ()>,
 }
 
 impl Drop for Right<'_> {
     #[inline]
     fn drop(&mut self) {
-        // Release: pairs with the Acquire of the next try-acquire; the wheel travels with it.
-        self.flag.store(false, Ordering::Release);
+        if self.lent {
+            crate::pass::give_back(self.flag);
+        } else {
+            // Release: pairs with the Acquire of the next try-acquire; the wheel travels with
+            // it.
+            self.flag.store(false, Ordering::Release);
+        }
     }
 }
 
@@ -173,14 +189,45 @@ impl<T> Shared<T> {
     }
 
     /// Takes the expiry right if it is free (one uncontended CAS); `None` if another thread
-    /// holds it. Nobody ever waits for the right.
+    /// holds it. Nobody ever waits for the right. For a hold that may outlive the caller's
+    /// frame (a [`TimerSession`](crate::TimerSession)); one operation uses
+    /// [`try_right`](Self::try_right).
     #[inline(always)]
-    pub(crate) fn try_right(&self) -> Option<Right<'_>> {
+    pub(crate) fn try_right_exclusive(&self) -> Option<Right<'_>> {
         // Acquire: pairs with the Release in `Right::drop` of the previous holder.
         self.expiry
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .ok()
-            .map(|_| Right { flag: &self.expiry, _not_send: PhantomData })
+            .map(|_| Right { flag: &self.expiry, lent: false, _not_send: PhantomData })
+    }
+
+    /// The right for one operation that drops it before returning: taken if it is free, or
+    /// lent by the expiry pass this thread is running on this shard (its callback is the
+    /// caller, [`crate::pass`]); `None` if another thread holds it. A plain load first, so an
+    /// operation inside a pass costs no read-modify-write.
+    #[inline(always)]
+    pub(crate) fn try_right(&self) -> Option<Right<'_>> {
+        if self.expiry.load(Ordering::Relaxed) {
+            return self.lent_right();
+        }
+        self.try_right_exclusive()
+    }
+
+    /// The right lent by this thread's expiry pass on this shard, if it runs one.
+    #[cold]
+    fn lent_right(&self) -> Option<Right<'_>> {
+        // `then`, not `then_some`: a `Right` built and dropped on refusal would "give back" a
+        // right this thread never borrowed (loom found it: `timers_pass.rs`).
+        crate::pass::borrow(&self.expiry).then(|| Right {
+            flag: &self.expiry,
+            lent: true,
+            _not_send: PhantomData,
+        })
+    }
+
+    /// The expiry right's flag (a pass records which shard it holds by its address).
+    pub(crate) fn expiry_flag(&self) -> &AtomicBool {
+        &self.expiry
     }
 
     /// The wheel, for as long as `right` (proof that this thread holds the expiry right) is

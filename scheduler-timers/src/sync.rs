@@ -23,6 +23,8 @@ mod imp {
     /// A mutex whose `lock` returns the guard directly (parking_lot's shape).
     pub(crate) use parking_lot::{Mutex, MutexGuard};
 
+    pub(crate) use std::thread_local;
+
     /// `std::cell::UnsafeCell` with loom's closure-based access shape.
     #[derive(Debug, Default)]
     pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
@@ -95,6 +97,9 @@ mod imp {
 
     pub(crate) use loom::cell::{MutPtr, UnsafeCell};
 
+    /// loom's, so each modelled thread (all on one OS thread) has its own value.
+    pub(crate) use loom::thread_local;
+
     /// loom's mutex behind parking_lot's shape: `lock` returns the guard directly.
     #[derive(Debug, Default)]
     pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
@@ -144,6 +149,21 @@ mod imp {
     /// Sets the knob read by [`reset_without_right`].
     pub(crate) fn set_reset_without_right(broken: bool) {
         RESET_WITHOUT_RIGHT.with(|cell| cell.set(broken));
+    }
+
+    std::thread_local! {
+        /// Test knob (`loom_api::lend_to_any_thread`), per OS thread like the ones above.
+        static LEND_TO_ANY_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Whether a taken right is lent to any thread (test knob; never set outside models).
+    pub(crate) fn lend_to_any_thread() -> bool {
+        LEND_TO_ANY_THREAD.with(|cell| cell.get())
+    }
+
+    /// Sets the knob read by [`lend_to_any_thread`].
+    pub(crate) fn set_lend_to_any_thread(broken: bool) {
+        LEND_TO_ANY_THREAD.with(|cell| cell.set(broken));
     }
 
     /// Sets the knob read by [`dekker_fence`].

@@ -30,6 +30,11 @@ struct Inner {
 /// function sees the final time). A panic in a function propagates out of `advance` (as an
 /// exception does out of Twisted's), leaving the later calls pending. Clones share the clock.
 ///
+/// An advance holds its timer shard for the whole run of due functions (their own calls
+/// re-arm through it: no atomic read-modify-write on the shard per call), so another thread's
+/// `advance` or [`next_call_time`](Self::next_call_time) waits until it ends: a function must
+/// not wait for another thread that advances or queries the same clock.
+///
 /// A pending call that holds a clone of its reactor (a running [`LoopingCall`] does) keeps
 /// the reactor alive, as Twisted's reactor keeps a running loop alive: stop loops (or cancel
 /// the calls) before dropping the last handle, or their captures stay allocated.
@@ -169,8 +174,10 @@ impl ManualReactor {
     /// Runs every call due at `now_ns` without moving the clock.
     pub(crate) fn run_due(&self, now_ns: u64) -> usize {
         loop {
-            match self.inner.shard.steal_expired(now_ns, usize::MAX, run_payload) {
-                Ok(pass) => return pass.fired,
+            // One hold of the expiry right for the whole advance, lent to the calls' own
+            // re-arms; nobody parks on this shard, so its deadline is not republished.
+            match self.inner.shard.expire_pass(now_ns, run_payload) {
+                Ok(fired) => return fired,
                 Err(_) => std::thread::yield_now(),
             }
         }
