@@ -37,6 +37,12 @@ impl Level {
         }
     }
 
+    /// The list of `slot`.
+    #[inline]
+    pub(crate) fn slot(&self, slot: usize) -> List {
+        self.slots[slot]
+    }
+
     /// Empties `slot` and returns its first index.
     pub(crate) fn take(&mut self, slot: usize) -> u32 {
         self.occupied &= !(1 << slot);

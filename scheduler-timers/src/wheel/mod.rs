@@ -347,7 +347,14 @@ impl Wheel {
             if c.start() > now_tick {
                 break;
             }
-            self.expire(slab, c);
+            match self.take_lone(slab, c) {
+                Some(index) => {
+                    if let Some(payload) = self.try_fire(slab, index, now_ns) {
+                        return Some(payload);
+                    }
+                }
+                None => self.expire(slab, c),
+            }
         }
         self.elapsed = self.elapsed.max(now_tick);
         loop {
@@ -357,21 +364,63 @@ impl Wheel {
             }
             let Reverse((_, _, index, _)) = self.due.pop()?;
             self.unlink(index);
-            let entry = slab.get(index)?;
-            match entry.try_fire(now_ns) {
-                FireAttempt::Fired { payload, queued } => {
-                    if !queued {
-                        drop(self.reclaim(slab, index));
-                    }
-                    return Some(payload);
+            if let Some(payload) = self.try_fire(slab, index, now_ns) {
+                return Some(payload);
+            }
+        }
+    }
+
+    /// The fast path of a timer alone in the next slot: with the due heap empty, the only
+    /// entry of the next level-0 slot (one tick) is the earliest pending timer if its deadline
+    /// still lies in that tick (every other one has a later tick, so a later deadline; a
+    /// deadline reset to a later tick is not, and goes the slow way to be re-filed), so it can
+    /// be fired straight from the slot instead of going through the heap. Takes the slot as
+    /// [`expire`](Self::expire) would and returns the unfiled entry; `None` (nothing taken) if
+    /// the candidate does not qualify.
+    #[inline]
+    fn take_lone<T>(&mut self, slab: &Slab<T>, candidate: Candidate) -> Option<u32> {
+        let Candidate::Slot { level: 0, slot, start } = candidate else { return None };
+        let list = self.levels[0].slot(slot);
+        if list.head != list.tail || !self.due.is_empty() {
+            return None;
+        }
+        if slab.get(list.head)?.deadline() >> self.tick_shift != start {
+            return None;
+        }
+        self.elapsed = self.elapsed.max(start);
+        let lvl = &mut self.levels[0];
+        let index = lvl.take(slot);
+        if lvl.is_empty() {
+            self.occupied_levels &= !1;
+        }
+        let link = &mut self.links[index as usize];
+        *link = Link { prev: NIL, next: NIL, list: LIST_NONE, ..*link };
+        Some(index)
+    }
+
+    /// Fires an unfiled entry taken from the heap or a slot if it is pending and due; else
+    /// re-files it (a later deadline), leaves it to its resetter, or reclaims it (finished and
+    /// unqueued). The payload may be `None` only for a slot corrupted by a bug.
+    #[inline]
+    fn try_fire<T>(&mut self, slab: &Slab<T>, index: u32, now_ns: u64) -> Option<Option<T>> {
+        let entry = slab.get(index)?;
+        match entry.try_fire(now_ns) {
+            FireAttempt::Fired { payload, queued } => {
+                if !queued {
+                    drop(self.reclaim(slab, index));
                 }
-                FireAttempt::Later(deadline) => self.file(index, deadline),
-                FireAttempt::Resetting => {}
-                FireAttempt::Cancelled { queued } | FireAttempt::AlreadyFired { queued } => {
-                    if !queued {
-                        drop(self.reclaim(slab, index));
-                    }
+                Some(payload)
+            }
+            FireAttempt::Later(deadline) => {
+                self.file(index, deadline);
+                None
+            }
+            FireAttempt::Resetting => None,
+            FireAttempt::Cancelled { queued } | FireAttempt::AlreadyFired { queued } => {
+                if !queued {
+                    drop(self.reclaim(slab, index));
                 }
+                None
             }
         }
     }
