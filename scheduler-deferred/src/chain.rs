@@ -48,6 +48,11 @@
 //!
 //! Locks are never nested: the runner holds at most one core's mutex at a time.
 //!
+//! **Handles.** Every handle (a `Deferred`, a resume marker, `waiting_on`) is a
+//! [`CoreRef`]: a strong count only, since nothing takes a weak reference to a core. A handle
+//! that finds the count at 1 owns the core outright (`add_owned` queues a callback on a fresh
+//! Deferred without locking); see `core_ref.rs` for the orderings.
+//!
 //! **Dropping.** The last handle's drop reports a failure still at rest (Twisted's "Unhandled
 //! error in Deferred"), then drops the queue, canceller, waker and result, which may own
 //! further Deferreds to any depth: [`teardown`](crate::teardown) does that in a loop, so an
@@ -61,6 +66,7 @@ use std::mem::{self, ManuallyDrop};
 use std::task::Waker;
 
 use crate::callbacks::CallbackQueue;
+use crate::core_ref::CoreRef;
 use crate::errors::{AlreadyCalled, Cancelled, ChainedToItself, NotPaused};
 use crate::failure::{report_unhandled, Failure};
 use crate::sync::atomic::{AtomicBool, Ordering};
@@ -76,18 +82,18 @@ pub(crate) enum Step {
     /// The next result of the chain.
     Done(Outcome),
     /// The callback returned a Deferred: continue with its result once it has one.
-    Chain(Arc<Core>),
+    Chain(CoreRef),
     /// Twisted's `_CONTINUE` marker handed the result to the outer Deferred waiting on the
     /// chain being run and claimed it: this thread runs the outer one next (its result is
     /// parked in its state), then the rest of this chain with a spent result.
-    RunOuter(Arc<Core>),
+    RunOuter(CoreRef),
 }
 
 /// One callback/errback pair, already specialised to the chain's types.
 pub(crate) type Callback = Box<dyn FnOnce(Outcome) -> Step + Send>;
 
 /// A user's canceller closure, given the cancelled core.
-pub(crate) type CancelFn = Box<dyn FnOnce(&Arc<Core>) + Send>;
+pub(crate) type CancelFn = Box<dyn FnOnce(&CoreRef) + Send>;
 
 /// A canceller, given the cancelled core.
 pub(crate) enum Canceller {
@@ -101,7 +107,7 @@ pub(crate) enum Canceller {
 /// A canceller shared by many Deferreds; told which one is cancelled.
 pub(crate) trait CancelHook: Send + Sync {
     /// Cancels `core`, one of the Deferreds this hook was given to.
-    fn cancel(&self, core: &Arc<Core>);
+    fn cancel(&self, core: &CoreRef);
 }
 
 impl Canceller {
@@ -115,7 +121,7 @@ impl Canceller {
         hook
     }
 
-    fn run(self, core: &Arc<Core>) {
+    fn run(self, core: &CoreRef) {
         match self {
             Canceller::Boxed(canceller) => canceller(core),
             Canceller::Hook(hook) => hook.cancel(core),
@@ -147,7 +153,7 @@ struct State {
 /// See [`State::cold`]; dropped by [`teardown`](crate::teardown).
 #[derive(Default)]
 pub(crate) struct Cold {
-    waiting_on: Option<Arc<Core>>,
+    waiting_on: Option<CoreRef>,
     canceller: Option<Canceller>,
     waker: Option<Waker>,
 }
@@ -159,11 +165,11 @@ impl Cold {
 }
 
 impl State {
-    fn waiting_on(&self) -> Option<&Arc<Core>> {
+    fn waiting_on(&self) -> Option<&CoreRef> {
         self.cold.waiting_on.as_ref()
     }
 
-    fn take_waiting_on(&mut self) -> Option<Arc<Core>> {
+    fn take_waiting_on(&mut self) -> Option<CoreRef> {
         self.cold.waiting_on.take()
     }
 
@@ -218,16 +224,16 @@ impl std::fmt::Debug for Core {
 impl Core {
     /// A new unfired core.
     #[inline]
-    pub(crate) fn new(canceller: Option<Canceller>) -> Arc<Core> {
+    pub(crate) fn unfired(canceller: Option<Canceller>) -> CoreRef {
         let cold = ManuallyDrop::new(Cold { canceller, ..Cold::default() });
         let state = State { cold, ..State::default() };
-        Arc::new(Core { state: SpinLock::new(state), pause_hint: AtomicBool::new(false) })
+        CoreRef::new(Core { state: SpinLock::new(state), pause_hint: AtomicBool::new(false) })
     }
 
     /// A core already fired with `outcome` (Twisted's `succeed` / `fail` fast path).
-    pub(crate) fn fired(outcome: Outcome) -> Arc<Core> {
+    pub(crate) fn fired(outcome: Outcome) -> CoreRef {
         let state = State { called: true, result: Some(outcome), ..State::default() };
-        Arc::new(Core { state: SpinLock::new(state), pause_hint: AtomicBool::new(false) })
+        CoreRef::new(Core { state: SpinLock::new(state), pause_hint: AtomicBool::new(false) })
     }
 
     fn lock(&self) -> SpinGuard<'_, State> {
@@ -240,12 +246,12 @@ impl Core {
     }
 
     /// Fires the chain with `outcome`.
-    pub(crate) fn fire(this: &Arc<Self>, outcome: Outcome) -> Result<(), AlreadyCalled> {
+    pub(crate) fn fire(this: &CoreRef, outcome: Outcome) -> Result<(), AlreadyCalled> {
         Core::fire_or_return(this, outcome).map_err(|_| AlreadyCalled)
     }
 
     /// Fires the chain with `outcome`, or gives it back if the chain was already fired.
-    pub(crate) fn fire_or_return(this: &Arc<Self>, outcome: Outcome) -> Result<(), Outcome> {
+    pub(crate) fn fire_or_return(this: &CoreRef, outcome: Outcome) -> Result<(), Outcome> {
         let mut s = this.lock();
         if s.called {
             if mem::take(&mut s.suppress_next_fire) {
@@ -258,7 +264,7 @@ impl Core {
     }
 
     /// Marks the chain fired and runs it (or leaves the result at rest if paused).
-    fn start(this: &Arc<Self>, mut s: SpinGuard<'_, State>, outcome: Outcome) {
+    fn start(this: &CoreRef, mut s: SpinGuard<'_, State>, outcome: Outcome) {
         s.called = true;
         let canceller = s.take_canceller(); // dropped on fire: breaks Arc cycles (DF-10)
         if s.paused > 0 || s.queue.is_empty() {
@@ -281,8 +287,8 @@ impl Core {
     /// [`add`](Core::add) through an owned handle: when it is the only handle and the chain is
     /// unfired, no other thread can see the core, so the callback is queued without locking.
     #[inline(always)]
-    pub(crate) fn add_owned(mut this: Arc<Self>, callback: Callback) -> Arc<Self> {
-        if let Some(core) = Arc::get_mut(&mut this) {
+    pub(crate) fn add_owned(mut this: CoreRef, callback: Callback) -> CoreRef {
+        if let Some(core) = this.get_mut() {
             let s = core.state.get_mut();
             if !s.called {
                 s.queue.push_back(callback);
@@ -295,13 +301,13 @@ impl Core {
     /// [`add_owned`](Core::add_owned)'s path for a shared or fired chain, out of line so the
     /// fast path inlines into every `add_*` call.
     #[inline(never)]
-    fn add_shared(this: Arc<Self>, callback: Callback) -> Arc<Self> {
+    fn add_shared(this: CoreRef, callback: Callback) -> CoreRef {
         Core::add(&this, callback);
         this
     }
 
     /// Appends a callback; runs it at once (on this thread) if the chain is fired and idle.
-    pub(crate) fn add(this: &Arc<Self>, callback: Callback) {
+    pub(crate) fn add(this: &CoreRef, callback: Callback) {
         let mut s = this.lock();
         if s.running || s.paused > 0 || s.result.is_none() {
             // Unfired, paused, waiting, or another thread runs it: queue it.
@@ -326,7 +332,7 @@ impl Core {
     }
 
     /// Decrements the pause count; at zero, runs the chain if it holds a result.
-    pub(crate) fn unpause(this: &Arc<Self>) -> Result<(), NotPaused> {
+    pub(crate) fn unpause(this: &CoreRef) -> Result<(), NotPaused> {
         let mut s = this.lock();
         if s.paused == 0 {
             return Err(NotPaused);
@@ -356,7 +362,7 @@ impl Core {
     }
 
     /// Cancels the innermost unfired Deferred of this chain (see the module doc).
-    pub(crate) fn cancel(this: &Arc<Self>) {
+    pub(crate) fn cancel(this: &CoreRef) {
         let mut target = this.clone();
         loop {
             let mut s = target.lock();
@@ -446,7 +452,7 @@ fn tear_down(s: &mut State) {
 ///
 /// The explicit stack holds cores whose runner was interrupted by a `Resume` marker: the outer
 /// Deferred runs first, then the rest of the inner one (Twisted's order, no recursion).
-fn drive(core: &Arc<Core>, outcome: Outcome, batch: CallbackQueue) {
+fn drive(core: &CoreRef, outcome: Outcome, batch: CallbackQueue) {
     if let Some(first) = run(core, outcome, batch) {
         drive_chained(core.clone(), first);
     }
@@ -454,8 +460,8 @@ fn drive(core: &Arc<Core>, outcome: Outcome, batch: CallbackQueue) {
 
 /// The rest of [`drive`] once a `Resume` marker handed this thread an outer core to run.
 #[cold]
-fn drive_chained(core: Arc<Core>, first: (Arc<Core>, Outcome)) {
-    let mut stack: Vec<(Arc<Core>, Outcome)> = Vec::new();
+fn drive_chained(core: CoreRef, first: (CoreRef, Outcome)) {
+    let mut stack: Vec<(CoreRef, Outcome)> = Vec::new();
     let mut next = Some((core, first));
     while let Some((inner, (outer, handed))) = next.take() {
         stack.push((inner, spent()));
@@ -471,10 +477,10 @@ fn drive_chained(core: Arc<Core>, first: (Arc<Core>, Outcome)) {
 /// marker whose outer core this thread must run next; `core` then stays `running`, with the
 /// rest of its batch back at the front of its queue.
 fn run(
-    core: &Arc<Core>,
+    core: &CoreRef,
     mut current: Outcome,
     mut batch: CallbackQueue,
-) -> Option<(Arc<Core>, Outcome)> {
+) -> Option<(CoreRef, Outcome)> {
     loop {
         while let Some(callback) = batch.pop_front() {
             match callback(current) {
@@ -510,8 +516,8 @@ fn run(
 
 /// `outer`'s callback returned `inner`. Returns the result to continue with now, or `None`
 /// when `outer` now waits on `inner` (and this runner has stopped).
-fn chain_onto(outer: &Arc<Core>, inner: Arc<Core>, batch: &mut CallbackQueue) -> Option<Outcome> {
-    if Arc::ptr_eq(outer, &inner) {
+fn chain_onto(outer: &CoreRef, inner: CoreRef, batch: &mut CallbackQueue) -> Option<Outcome> {
+    if CoreRef::ptr_eq(outer, &inner) {
         return Some(Err(Failure::new(ChainedToItself)));
     }
     {
@@ -535,7 +541,7 @@ fn chain_onto(outer: &Arc<Core>, inner: Arc<Core>, batch: &mut CallbackQueue) ->
 /// The resume marker: delivers `result` to `outer` (which waits on the core being run). If
 /// `outer` is idle and not paused, claims it (`running = true`, result parked in its state for
 /// the caller to take) and asks the runner to run it next.
-fn resume(outer: Arc<Core>, result: Outcome) -> Step {
+fn resume(outer: CoreRef, result: Outcome) -> Step {
     let mut s = outer.lock();
     let inner = s.take_waiting_on(); // dropped after the lock is released
                                      // A hand-off to its runner (still `running`), at rest until `unpause`, or parked for us.

@@ -9,6 +9,7 @@ use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::chain::{Callback, CancelHook, Canceller, Core, Outcome, Step};
+use crate::core_ref::CoreRef;
 use crate::errors::{AlreadyCalled, NotPaused, TypeMismatch};
 use crate::sync::Arc;
 use crate::value::{Taken, Value};
@@ -82,7 +83,7 @@ use crate::Failure;
 /// The handle returned by an `add_*` method may be dropped (`d.add_callback(f);`): it is the
 /// same chain, kept alive by the other handles. Constructors are `#[must_use]`.
 pub struct Deferred<T> {
-    pub(crate) core: Arc<Core>,
+    pub(crate) core: CoreRef,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -114,14 +115,14 @@ pub(crate) enum Next<U> {
 }
 
 impl<T: Send + 'static> Deferred<T> {
-    pub(crate) fn from_core(core: Arc<Core>) -> Self {
+    pub(crate) fn from_core(core: CoreRef) -> Self {
         Deferred { core, _type: PhantomData }
     }
 
     /// A new, unfired Deferred without a canceller.
     #[must_use = "a new Deferred does nothing unless kept to be fired or awaited"]
     pub fn new() -> Self {
-        Deferred::from_core(Core::new(None))
+        Deferred::from_core(Core::unfired(None))
     }
 
     /// A new, unfired Deferred whose [`cancel`](Deferred::cancel) calls `canceller` first
@@ -132,14 +133,14 @@ impl<T: Send + 'static> Deferred<T> {
     where
         F: FnOnce(&Deferred<T>) + Send + 'static,
     {
-        let erased = move |core: &Arc<Core>| canceller(&Deferred::from_core(core.clone()));
-        Deferred::from_core(Core::new(Some(Canceller::Boxed(Box::new(erased)))))
+        let erased = move |core: &CoreRef| canceller(&Deferred::from_core(core.clone()));
+        Deferred::from_core(Core::unfired(Some(Canceller::Boxed(Box::new(erased)))))
     }
 
     /// A new, unfired Deferred whose canceller is `hook` (shared with other Deferreds; see
     /// [`Canceller::Hook`]).
     pub(crate) fn with_hook(hook: Arc<dyn CancelHook>) -> Self {
-        Deferred::from_core(Core::new(Some(Canceller::Hook(hook))))
+        Deferred::from_core(Core::unfired(Some(Canceller::Hook(hook))))
     }
 
     /// A Deferred already fired with `value` (Twisted's `succeed`).

@@ -35,6 +35,7 @@
 
 mod callbacks;
 mod chain;
+mod core_ref;
 mod deferred;
 mod errors;
 mod failure;

@@ -15,7 +15,8 @@
 use std::collections::VecDeque;
 use std::fmt;
 
-use crate::chain::{CancelHook, Canceller, Core};
+use crate::chain::{CancelHook, Canceller};
+use crate::core_ref::CoreRef;
 use crate::errors::{QueueOverflow, QueueUnderflow};
 use crate::sync::{Arc, SpinLock};
 use crate::Deferred;
@@ -51,9 +52,9 @@ struct Withdraw<T> {
 }
 
 impl<T: Send> CancelHook for Withdraw<T> {
-    fn cancel(&self, core: &Arc<Core>) {
+    fn cancel(&self, core: &CoreRef) {
         let mut s = self.shared.lock();
-        let at = s.waiting.iter().position(|waiter| Arc::ptr_eq(&waiter.core, core));
+        let at = s.waiting.iter().position(|waiter| CoreRef::ptr_eq(&waiter.core, core));
         let removed = at.and_then(|at| s.waiting.remove(at));
         drop(s);
         drop(removed); // not under the lock (it is not the last handle: the cancel holds one)

@@ -6,9 +6,9 @@
 //! A core owns its pending callbacks, its canceller, its waker and its result, and each of them
 //! may own another Deferred: a callback that captures (or returns) the next Deferred, a
 //! canceller that cancels it, a result that holds it. Left to the drop glue, dropping the outer
-//! handle of `n` such Deferreds nests `n` drops, a dozen frames per level (`Arc<Core>` →
+//! handle of `n` such Deferreds nests `n` drops, a dozen frames per level (`CoreRef` →
 //! `Core` → `SpinLock<State>` → `State` → `CallbackQueue` → callback box → captured closure →
-//! `Deferred` → `Arc<Core>` → ...), and overflows the 2 MiB stack of a test thread well before
+//! `Deferred` → `CoreRef` → ...), and overflows the 2 MiB stack of a test thread well before
 //! a million levels, in release builds too.
 //!
 //! # How
