@@ -225,15 +225,19 @@ impl Core {
     /// A new unfired core.
     #[inline]
     pub(crate) fn unfired(canceller: Option<Canceller>) -> CoreRef {
-        let cold = ManuallyDrop::new(Cold { canceller, ..Cold::default() });
-        let state = State { cold, ..State::default() };
-        CoreRef::new(Core { state: SpinLock::new(state), pause_hint: AtomicBool::new(false) })
+        CoreRef::new(|| {
+            let cold = ManuallyDrop::new(Cold { canceller, ..Cold::default() });
+            let state = State { cold, ..State::default() };
+            Core { state: SpinLock::new(state), pause_hint: AtomicBool::new(false) }
+        })
     }
 
     /// A core already fired with `outcome` (Twisted's `succeed` / `fail` fast path).
     pub(crate) fn fired(outcome: Outcome) -> CoreRef {
-        let state = State { called: true, result: Some(outcome), ..State::default() };
-        CoreRef::new(Core { state: SpinLock::new(state), pause_hint: AtomicBool::new(false) })
+        CoreRef::new(|| {
+            let state = State { called: true, result: Some(outcome), ..State::default() };
+            Core { state: SpinLock::new(state), pause_hint: AtomicBool::new(false) }
+        })
     }
 
     fn lock(&self) -> SpinGuard<'_, State> {

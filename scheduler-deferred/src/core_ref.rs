@@ -63,13 +63,14 @@ const _: () = {
 const MAX_REFS: usize = isize::MAX as usize;
 
 impl CoreRef {
-    /// Moves `core` into a new allocation (this thread's spare memory if it has one).
-    #[inline]
-    pub(crate) fn new(core: Core) -> CoreRef {
+    /// Makes a core in a new allocation (this thread's spare memory if it has one). The core
+    /// is made after the memory is found, so it is written in place, not copied in.
+    #[inline(always)]
+    pub(crate) fn new(make: impl FnOnce() -> Core) -> CoreRef {
         let counted = spare::acquire().cast::<Counted>();
         // SAFETY: `acquire` returned unused memory with `Counted`'s layout, valid for a write;
         // from here this handle owns the initialised value.
-        unsafe { counted.as_ptr().write(Counted { refs: AtomicUsize::new(1), core }) };
+        unsafe { counted.as_ptr().write(Counted { refs: AtomicUsize::new(1), core: make() }) };
         CoreRef { counted, _owns: PhantomData }
     }
 
