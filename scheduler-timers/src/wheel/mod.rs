@@ -341,7 +341,33 @@ impl Wheel {
 
     /// Fires the next timer due at `now_ns`, in `(deadline, seq)` order; `None` when nothing
     /// more is due. The payload may be `None` only for a slot corrupted by a bug.
+    #[inline]
     pub(crate) fn pop_due<T>(&mut self, slab: &Slab<T>, now_ns: u64) -> Option<Option<T>> {
+        let now_tick = now_ns >> self.tick_shift;
+        if self.nothing_due_level0(now_tick) {
+            return None;
+        }
+        self.pop_due_search(slab, now_ns)
+    }
+
+    /// The check an expiry pass makes after each callback, without the full candidate search:
+    /// true if the due heap and the overflow are empty, nothing is filed above level 0, and
+    /// level 0's next occupied slot (then the next candidate) starts after `now_tick`. False
+    /// means "search" (`elapsed` is left as it is: every filed tick is past `now_tick`).
+    #[inline]
+    fn nothing_due_level0(&self, now_tick: u64) -> bool {
+        if !self.due.is_empty() || self.occupied_levels > 1 || !self.overflow.is_empty() {
+            return false;
+        }
+        let current = (self.elapsed as u32) & (SLOTS as u32 - 1);
+        match self.levels[0].next_occupied(current) {
+            Some(slot) => (self.elapsed & !(SLOTS as u64 - 1)) | u64::from(slot) > now_tick,
+            None => self.occupied_levels == 0,
+        }
+    }
+
+    /// [`pop_due`](Self::pop_due) past its fast check: expires the candidates due by `now`.
+    fn pop_due_search<T>(&mut self, slab: &Slab<T>, now_ns: u64) -> Option<Option<T>> {
         let now_tick = now_ns >> self.tick_shift;
         while let Some(c) = self.next_candidate() {
             if c.start() > now_tick {
