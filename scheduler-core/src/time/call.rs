@@ -14,9 +14,16 @@
 //! once, like Twisted's `del self.func`); while `CALLED` it belongs to the call's owner, the
 //! `LoopingCall` that re-arms the call (`rearm`, serialised by the loop's lock, stores the
 //! next function, then `PENDING` with `Release`, which pairs with the `Acquire` of the next
-//! winner's compare-exchange). The timer key sits beside it in `key` (a spin lock: it is
-//! written once the timer is inserted, while the call is already `PENDING` and may be
-//! cancelled by then).
+//! winner's compare-exchange).
+//!
+//! The timer key sits beside it in `key`, a cell with no lock either: it is written only by
+//! the thread arming the call, once the timer is inserted, and no read can race that write. A
+//! one-shot call's key is written by `schedule` before the `DelayedCall` exists, so any thread
+//! that later holds a handle (and reads the key in `cancel` or `reset`) got it through a
+//! synchronisation that follows the write. A loop's call is re-armed (`rearm`, which writes
+//! the key) and cancelled (`LoopingCall::stop` / `reset`, which read it) only under the loop's
+//! lock, and its handle never leaves the loop. (A fire or a shutdown discard never reads the
+//! key.)
 //!
 //! `reset` and `delay` move the wheel entry; when the wheel says the timer already fired, the
 //! call is on its way to run and they report [`DelayedCallError::AlreadyCalled`].
@@ -26,7 +33,7 @@ use super::error::DelayedCallError;
 use super::reactor::Host;
 use crate::priority::Priority;
 use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use crate::sync::{Arc, SpinLock, UnsafeCell};
+use crate::sync::{Arc, UnsafeCell};
 use scheduler_timers::{duration_to_ns, TimerKey};
 use std::fmt;
 use std::time::Duration;
@@ -74,15 +81,17 @@ pub(crate) struct CallInner {
     /// The function: owned by whoever moved `state` out of `PENDING`, or by the re-arming
     /// loop while `CALLED` (module doc); untouched while `PENDING`.
     f: UnsafeCell<Option<CallFn>>,
-    /// The key of the call's timer, once inserted.
-    key: SpinLock<Option<TimerKey>>,
+    /// The key of the call's timer, once inserted: written by the arming thread only, never
+    /// concurrently with a read (module doc).
+    key: UnsafeCell<Option<TimerKey>>,
     host: Host,
 }
 
-// SAFETY: `f` (the only field that is not `Sync`) is accessed by one thread at a time: the
-// one whose compare-exchange took `state` out of `PENDING`, or the re-arming owner while it is
-// `CALLED` (module doc); the state word's Acquire/Release orders the hand-overs. Its
-// contents are `Send`.
+// SAFETY: `f` and `key` (the fields that are not `Sync`) are never accessed concurrently with
+// a write: `f` by one thread at a time, the one whose compare-exchange took `state` out of
+// `PENDING` or the re-arming owner while it is `CALLED` (the state word's Acquire/Release
+// orders the hand-overs); `key` written by the arming thread before any handle can read it,
+// or under the owning loop's lock (module doc). Their contents are `Send`.
 unsafe impl Sync for CallInner {}
 
 impl CallInner {
@@ -119,9 +128,19 @@ impl CallInner {
     /// its key; a host that refuses (shut down) leaves the call cancelled.
     fn insert(&self, deadline_ns: u64, this: Arc<CallInner>) {
         match self.host.insert(deadline_ns, TimerPayload::Call(this)) {
-            Some(key) => *self.key.lock() = Some(key),
+            // SAFETY: the arming thread writes the key; no read can run concurrently: a
+            // one-shot call has no handle yet, a loop's call is re-armed and cancelled only
+            // under the loop's lock (module doc).
+            Some(key) => self.key.with_mut(|k| unsafe { *k = Some(key) }),
             None => self.discard(),
         }
+    }
+
+    /// The key of the call's timer (read by a handle's `cancel` and `reset`).
+    fn key(&self) -> Option<TimerKey> {
+        // SAFETY: a read by a handle holder, after the arming write and never concurrent with
+        // one (module doc).
+        self.key.with(|k| unsafe { *k })
     }
 
     pub(crate) fn priority(&self) -> Priority {
@@ -184,7 +203,7 @@ impl DelayedCall {
             deadline_ns: AtomicU64::new(deadline_ns),
             priority,
             f: UnsafeCell::new(Some(f)),
-            key: SpinLock::new(None),
+            key: UnsafeCell::new(None),
             host,
         });
         inner.insert(deadline_ns, inner.clone());
@@ -215,9 +234,8 @@ impl DelayedCall {
         inner.f.with_mut(|slot| unsafe { *slot = Some(f) });
         inner.deadline_ns.store(deadline_ns, Ordering::Release);
         // Release: pairs with the Acquire of the next winning compare-exchange (fire, cancel,
-        // discard), which then owns the function stored above. Until the new key is stored
-        // below, a cancel finds the old timer's key: cancelling it fails harmlessly (its
-        // generation is gone) and the new timer, when it fires, loses to the cancel.
+        // discard), which then owns the function stored above. A cancel cannot come before
+        // the new key is stored below: the loop cancels under the lock its re-arm holds.
         inner.state.store(PENDING, Ordering::Release);
         let payload = match fired {
             Some(fired) if Arc::ptr_eq(&fired, &self.inner) => fired,
@@ -244,8 +262,7 @@ impl DelayedCall {
         }
         // SAFETY: this thread just moved `state` out of `PENDING`: it owns `f`.
         drop(unsafe { inner.take_f() });
-        let key = *inner.key.lock();
-        if let Some(key) = key {
+        if let Some(key) = inner.key() {
             inner.host.cancel(key);
         }
         Ok(())
@@ -275,8 +292,7 @@ impl DelayedCall {
         if inner.state.load(Ordering::Acquire) != PENDING {
             return Err(inner.error());
         }
-        let key = *inner.key.lock();
-        let Some(key) = key else { return Err(inner.error()) };
+        let Some(key) = inner.key() else { return Err(inner.error()) };
         match inner.host.reset(key, deadline_ns) {
             Ok(()) => {
                 // Release: pairs with the Acquire loads of `time`/`delay`.
