@@ -187,34 +187,47 @@ fn mt_thread(own: &TimerShard<u64>, n: u64) {
     }
 }
 
+/// The span of a multi-threaded phase: from the first thread's start to the last one's end,
+/// each read by the thread itself (a timestamp of the releasing thread could be taken after
+/// the workers finished: three threads on two cores).
+fn span(spans: &[(Instant, Instant)]) -> Duration {
+    let first = spans.iter().map(|s| s.0).min();
+    let last = spans.iter().map(|s| s.1).max();
+    match (first, last) {
+        (Some(first), Some(last)) => last.saturating_duration_since(first),
+        _ => Duration::ZERO,
+    }
+}
+
 fn insert_mt_ours(cfg: &RunConfig) -> Sample {
     let n = cfg.n;
     let a: TimerShard<u64> = TimerShard::new(0, TimerConfig::default());
     let b: TimerShard<u64> = TimerShard::new(1, TimerConfig::default());
-    let barrier = Barrier::new(3);
-    let elapsed = std::thread::scope(|s| {
+    let barrier = Barrier::new(2);
+    let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
         let barrier = &barrier;
-        for own in [a, b] {
-            s.spawn(move || {
-                mt_thread(&own, n); // warm-up
-                barrier.wait();
-                barrier.wait();
-                mt_thread(&own, n);
-            });
-        }
-        barrier.wait();
-        barrier.wait();
-        Instant::now()
-    })
-    .elapsed();
-    Sample::per_op(elapsed, n)
+        let threads: Vec<_> = [a, b]
+            .into_iter()
+            .map(|own| {
+                s.spawn(move || {
+                    mt_thread(&own, n); // warm-up
+                    barrier.wait();
+                    let start = Instant::now();
+                    mt_thread(&own, n);
+                    (start, Instant::now())
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().expect("inserting thread")).collect()
+    });
+    Sample::per_op(span(&spans), n)
 }
 
 fn insert_mt_tokio(cfg: &RunConfig) -> Sample {
     let rt = tokio_rt(cfg);
     let n = cfg.n;
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(3));
-    let elapsed = rt.block_on(async move {
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+    let spans = rt.block_on(async move {
         let tasks: Vec<_> = (0..2)
             .map(|_| {
                 let barrier = barrier.clone();
@@ -222,21 +235,21 @@ fn insert_mt_tokio(cfg: &RunConfig) -> Sample {
                     let mut sleeps = Vec::with_capacity(n as usize);
                     let _warm_up = tokio_sleeps_polled_then_dropped(n, &mut sleeps);
                     barrier.wait().await;
+                    let start = Instant::now();
                     tokio_sleeps_polled_then_dropped(n, &mut sleeps);
+                    (start, Instant::now())
                 })
             })
             .collect();
-        barrier.wait().await;
-        let start = Instant::now();
+        let mut spans = Vec::new();
         for t in tasks {
-            t.await.expect("tokio task");
+            spans.push(t.await.expect("tokio task"));
         }
-        start.elapsed()
+        spans
     });
-    Sample::per_op(elapsed, n)
+    Sample::per_op(span(&spans), n)
 }
 
-// ---------------------------------------------------------------------------------------------
 // Runtime time API workloads (scheduler-core's `time` module): `timer_fire`, `looping_call`.
 
 /// `timer_fire`: `n` timers due over a window of `n` µs starting `2.5 n` µs after the start
