@@ -5,6 +5,7 @@
 //! it, and the [`JoinHandle`] that reads its output. A queued task is a [`Notified`]: an owned
 //! reference that must be either run or cancelled, never dropped silently.
 
+mod cell_cache;
 pub(crate) mod join;
 pub(crate) mod raw;
 pub(crate) mod state;

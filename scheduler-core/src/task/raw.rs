@@ -23,6 +23,7 @@ use super::{JoinError, Notified, RunOutcome};
 use crate::priority::Priority;
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::UnsafeCell;
+use std::alloc::Layout;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -106,7 +107,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let cell = Box::new(Cell {
+    let cell = Cell {
         header: Header {
             state: State::new(),
             vtable: vtable::<F>(),
@@ -116,9 +117,13 @@ where
         },
         stage: UnsafeCell::new(Stage::Running(future)),
         join_waker: UnsafeCell::new(None),
-    });
+    };
+    let ptr = super::cell_cache::alloc(Layout::new::<Cell<F>>()).cast::<Cell<F>>();
+    // SAFETY: `alloc` returned memory with `Cell<F>`'s size and alignment (or more), unused;
+    // from here the task's refs own the value written.
+    unsafe { ptr.as_ptr().write(cell) };
     // `Cell` is repr(C) with `Header` first, so the cell pointer is a header pointer.
-    NonNull::from(Box::leak(cell)).cast()
+    ptr.cast()
 }
 
 fn vtable<F>() -> &'static TaskVtable
@@ -335,8 +340,12 @@ unsafe fn complete<F: Future>(
 /// # Safety
 /// No other reference to the `Cell<F>` at `ptr` exists.
 unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
-    // SAFETY: the cell was made by `Box::new` in `allocate` with this exact type.
-    drop(unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) });
+    let cell = ptr.cast::<Cell<F>>();
+    // SAFETY: the cell was written by `allocate` with this exact type, and the last ref is
+    // gone (the caller's contract): it is dropped once, here.
+    unsafe { std::ptr::drop_in_place(cell.as_ptr()) };
+    // SAFETY: the memory came from `cell_cache::alloc` with this layout and holds no value now.
+    unsafe { super::cell_cache::dealloc(cell.cast(), Layout::new::<Cell<F>>()) };
 }
 
 /// # Safety
