@@ -26,8 +26,9 @@
 //!
 //! So cells flow from the threads that free them to the threads that allocate them in
 //! batches, and the memory kept is bounded: [`LOCAL_CAP`] cells per class per thread plus
-//! [`POOL_CAP`] per class in the pool (at most 4 MiB over all classes), reused for the life
-//! of the process, as an allocator keeps its free lists.
+//! [`POOL_CAP`] per class in the pool (at most 1 MiB over all classes), reused for the life
+//! of the process, as an allocator keeps its free lists. The pool is kept in address order
+//! and hands out its lowest cells first, so tasks spawned together sit close together.
 //!
 //! Memory in the lists holds no value: a cell's contents are dropped before it is freed here,
 //! and written anew after it is allocated. Under `cfg(loom)` nothing is cached (loom runs all
@@ -53,7 +54,7 @@ const LOCAL_CAP: usize = 128;
 const BATCH: usize = LOCAL_CAP / 2;
 /// Cells the pool keeps per class; beyond it, freed batches go back to the allocator.
 #[cfg_attr(loom, allow(dead_code))]
-const POOL_CAP: usize = 1024;
+const POOL_CAP: usize = 256;
 
 /// The class of a cell layout, if cached.
 #[inline]
@@ -160,6 +161,8 @@ mod imp {
             .flatten()
     }
 
+    /// Takes the pool's lowest-addressed batch (it is kept sorted, highest first), so `pop`
+    /// hands its cells out in address order.
     #[cold]
     fn refill(class: usize, list: &mut Vec<FreeCell>) {
         let mut pool = POOL[class].lock();
@@ -191,11 +194,16 @@ mod imp {
         }
     }
 
-    /// Moves cells into the pool, or back to the allocator beyond its cap.
+    /// Moves cells into the pool, or back to the allocator beyond its cap. The pool stays
+    /// sorted by address: cells come back from other threads in completion order, scattered
+    /// over the heap, and tasks spawned one after another in such cells sit far apart
+    /// (`yield_many` measured ~15% slower than with fresh cells before the pool was sorted).
+    /// A stable sort of a sorted pool plus one appended batch is a merge: linear in the pool.
     fn give_to_pool(class: usize, mut cells: impl Iterator<Item = FreeCell>) {
         let mut pool = POOL[class].lock();
         let room = POOL_CAP.saturating_sub(pool.len());
         pool.extend(cells.by_ref().take(room));
+        pool.sort_by_key(|cell| std::cmp::Reverse(cell.0));
         drop(pool);
         // SAFETY: every cached cell came from `fresh(class_layout(class))` (module doc) and
         // holds no value.
