@@ -86,6 +86,12 @@ pub(crate) const MAX_PARK_NS: u64 = 1_000_000_000;
 /// timer slack.
 pub(crate) const NEAR_DEADLINE_NS: u64 = 30_000;
 
+/// A sleep longer than this (2 ms) ends [`PRE_WAKE_NS`] early, and the rest is slept anew.
+pub(crate) const LONG_SLEEP_NS: u64 = 2_000_000;
+
+/// How early a long sleep ends (1 ms).
+pub(crate) const PRE_WAKE_NS: u64 = 1_000_000;
+
 /// Wake-ups are rounded up to this grid (100 us) so that dense deadlines share one wake-up.
 pub(crate) const WAKE_GRID_NS: u64 = 100_000;
 
@@ -417,6 +423,10 @@ impl TimeDriver {
             // dense schedule, say) waits for the next grid point asleep, not spinning.
             return Some((now, Instant::now()));
         }
+        // A long sleep ends a little early and the last stretch is slept again: a worker that
+        // slept hundreds of ms was seen waking 1-2 ms past its deadline on the 2-core VM (the
+        // first timers of `timer_fire` all late together), while short sleeps land on time.
+        let best = if best - now > LONG_SLEEP_NS { best - PRE_WAKE_NS } else { best };
         clock.epoch().checked_add(Duration::from_nanos(best)).map(|at| (best, at))
     }
 
