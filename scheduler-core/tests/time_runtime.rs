@@ -3,6 +3,8 @@
 //! order and facts, never on durations; where real time must pass, delays are a few ms and
 //! the test waits for completion.
 
+mod common;
+use common::Gate;
 use scheduler_core::time::{self, defer_later, DelayedCallError, LoopingCall, ReactorTime};
 use scheduler_core::{Priority, Runtime};
 use scheduler_deferred::{Deferred, Failure};
@@ -333,31 +335,13 @@ fn a_high_call_runs_before_a_low_one_fired_earlier() {
     let (o1, o2) = (order.clone(), order.clone());
     let _low = h.call_later_with(Priority::Low, ms(1), move || o1.lock().unwrap().push("low"));
     let _high = h.call_later_with(Priority::High, ms(2), move || o2.lock().unwrap().push("high"));
-    let gate = Arc::new((Mutex::new((false, false)), std::sync::Condvar::new()));
+    let gate = Gate::default();
     let g = gate.clone();
-    let held = rt.spawn_fn(move || {
-        let (m, c) = &*g;
-        let mut st = m.lock().unwrap();
-        st.0 = true; // holding the worker
-        c.notify_all();
-        while !st.1 {
-            st = c.wait(st).unwrap();
-        }
-    });
-    {
-        let (m, c) = &*gate;
-        let mut st = m.lock().unwrap();
-        while !st.0 {
-            st = c.wait(st).unwrap();
-        }
-    }
+    let held = rt.spawn_fn(move || g.wait()); // holds the only worker
+    gate.wait_for_waiters(1);
     assert_eq!(h.advance(ms(1)), Some(1)); // the Low call's task is queued
     assert_eq!(h.advance(ms(1)), Some(1)); // then the High call's
-    {
-        let (m, c) = &*gate;
-        m.lock().unwrap().1 = true;
-        c.notify_all();
-    }
+    gate.open();
     rt.block_on(held).unwrap();
     while order.lock().unwrap().len() < 2 {
         std::thread::yield_now();
