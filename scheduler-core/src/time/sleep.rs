@@ -108,9 +108,14 @@ impl Sleep {
         self.host.as_ref().is_some_and(|h| h.now_ns() >= self.deadline_ns())
     }
 
+    /// Withdraws the registered timer. Once the deadline has passed the timer has fired (or
+    /// is about to, harmlessly waking this task's waker): its key is left alone, so a `Sleep`
+    /// dropped long after firing never presents a key whose slot may since have been reused.
     fn cancel_timer(&mut self) {
         if let (Some((key, _)), Some(host)) = (self.registered.take(), self.host.as_ref()) {
-            host.cancel(key);
+            if host.now_ns() < self.deadline_ns() {
+                host.cancel(key);
+            }
         }
     }
 }
