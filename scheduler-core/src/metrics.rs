@@ -42,14 +42,13 @@ impl WorkerStats {
 /// Adds one to a counter that only the calling thread writes (no RMW).
 #[inline]
 pub(crate) fn bump(counter: &AtomicU64) {
-    // Relaxed: single writer; readers only need an eventually-current value.
-    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    add(counter, 1);
 }
 
 /// Adds `n` to a counter that only the calling thread writes (no RMW).
 #[inline]
 pub(crate) fn add(counter: &AtomicU64, n: u64) {
-    // Relaxed: single writer, as in `bump`.
+    // Relaxed: single writer; readers only need an eventually-current value.
     counter.store(counter.load(Ordering::Relaxed) + n, Ordering::Relaxed);
 }
 
