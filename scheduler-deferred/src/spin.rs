@@ -11,6 +11,7 @@
 //! slices, never correctness. Under `cfg(loom)` the facade maps `SpinLock` to loom's mutex.
 
 use std::cell::UnsafeCell;
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -27,10 +28,50 @@ pub struct SpinLock<T> {
 unsafe impl<T: Send> Sync for SpinLock<T> {}
 
 /// Exclusive access to a [`SpinLock`]'s value until dropped.
+///
+/// The guard hands out `&T` through `&SpinGuard`, so sharing a guard between threads shares
+/// the value: the guard is `Sync` only when `T: Sync` (as `lock_api`'s `MutexGuard`). A guard
+/// of a `Cell` cannot be shared:
+///
+/// ```compile_fail
+/// use scheduler_deferred::__private::SpinLock;
+/// use std::cell::Cell;
+///
+/// let lock = SpinLock::new(Cell::new(0u64));
+/// let guard = lock.lock();
+/// std::thread::scope(|s| {
+///     s.spawn(|| guard.set(guard.get() + 1));
+///     guard.set(guard.get() + 1);
+/// });
+/// ```
+///
+/// while a guard of a `Sync` value can:
+///
+/// ```
+/// use scheduler_deferred::__private::SpinLock;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+///
+/// let lock = SpinLock::new(AtomicU64::new(0));
+/// let guard = lock.lock();
+/// std::thread::scope(|s| {
+///     s.spawn(|| guard.fetch_add(1, Ordering::Relaxed));
+///     guard.fetch_add(1, Ordering::Relaxed);
+/// });
+/// assert_eq!(guard.load(Ordering::Relaxed), 2);
+/// ```
 #[must_use = "the lock is released when the guard is dropped"]
 pub struct SpinGuard<'a, T> {
     lock: &'a SpinLock<T>,
+    /// The guard acts as a `&'a mut T`: without this marker it would be auto-`Sync` for every
+    /// `T: Send` (it holds only a `&SpinLock<T>`), letting two threads share a `&T` of a
+    /// `!Sync` value.
+    _value: PhantomData<&'a mut T>,
 }
+
+// SAFETY: `&SpinGuard<T>` yields only `&T` (DerefMut needs `&mut SpinGuard`), so sharing a
+// guard across threads is sharing `&T`: sound exactly when `T: Sync`. (The marker alone would
+// also demand `T: Send`, which sharing a `&T` does not need.)
+unsafe impl<T: Sync> Sync for SpinGuard<'_, T> {}
 
 impl<T> std::fmt::Debug for SpinGuard<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -56,7 +97,7 @@ impl<T> SpinLock<T> {
         {
             self.lock_contended();
         }
-        SpinGuard { lock: self }
+        SpinGuard { lock: self, _value: PhantomData }
     }
 
     #[cold]
