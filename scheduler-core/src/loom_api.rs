@@ -80,6 +80,23 @@ impl ParkProtocol {
     }
 }
 
+// ---- task state word: the already-notified wake ----------------------------------------------
+
+thread_local! {
+    static NOTIFIED_WRITE_SKIPPED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Restores the old, write-free branch of a wake that finds its task already notified (see
+/// `State::transition_to_notified`) on this OS thread, which runs every loom thread of a model:
+/// the buggy variant for `should_panic` models.
+pub fn skip_notified_wake_write(skipped: bool) {
+    NOTIFIED_WRITE_SKIPPED.with(|b| b.set(skipped));
+}
+
+pub(crate) fn notified_wake_write_skipped() -> bool {
+    NOTIFIED_WRITE_SKIPPED.with(std::cell::Cell::get)
+}
+
 // ---- LIFO slot --------------------------------------------------------------------------------
 
 /// The stealable LIFO slot of `lifo.rs`, holding boxed `usize`s.

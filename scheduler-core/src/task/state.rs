@@ -32,6 +32,19 @@
 
 use crate::sync::atomic::{AtomicUsize, Ordering};
 
+/// The buggy variant of the already-notified wake (no write), for the `should_panic` loom model
+/// only: see `loom_api::skip_notified_wake_write`.
+#[cfg(loom)]
+fn skip_notified_write() -> bool {
+    crate::loom_api::notified_wake_write_skipped()
+}
+
+#[cfg(not(loom))]
+#[inline(always)]
+fn skip_notified_write() -> bool {
+    false
+}
+
 const RUNNING: usize = 1 << 0;
 const COMPLETE: usize = 1 << 1;
 const NOTIFIED: usize = 1 << 2;
@@ -189,6 +202,8 @@ impl State {
         self.update(|s| {
             debug_assert!(s.is_running() && !s.is_complete(), "{s:?}");
             if s.is_cancelled() {
+                // No write: the caller keeps RUNNING and cancels; the canceller's only message
+                // is the bit, which this Acquire read already saw.
                 (None, ToIdle::Cancel)
             } else if s.is_notified() {
                 (Some(s.0 & !RUNNING), ToIdle::Notified)
@@ -209,10 +224,25 @@ impl State {
     }
 
     /// A wake-up through a borrowed waker.
+    ///
+    /// Every branch but "complete" writes the word, the already-notified one included (it
+    /// stores the unchanged word back): the waker's own writes before `wake` (the flag the
+    /// future will read) must happen-before the poll that consumes the notification, and only
+    /// a write in the word's modification order gives that poll's Acquire claim something to
+    /// synchronise with. A wake merged into a pending notification without a write can be
+    /// consumed by a poll that still reads the old flag, and then nothing polls again (tokio
+    /// fixed the same shape in its `transition_to_notified_by_ref`).
     pub(crate) fn transition_to_notified(&self) -> Notify {
         self.update(|s| {
-            if s.is_complete() || s.is_notified() {
+            if s.is_complete() {
+                // No poll follows a completion, so nothing needs to see the waker's writes.
                 (None, Notify::Nothing)
+            } else if s.is_notified() {
+                if skip_notified_write() {
+                    (None, Notify::Nothing)
+                } else {
+                    (Some(s.0), Notify::Nothing)
+                }
             } else if s.is_running() {
                 (Some(s.0 | NOTIFIED), Notify::Nothing)
             } else {
@@ -225,10 +255,13 @@ impl State {
     pub(crate) fn transition_to_cancel(&self) -> ToCancel {
         self.update(|s| {
             if s.is_complete() {
+                // No write: nothing runs after a completion, so nothing must see the caller.
                 (None, ToCancel::AlreadyComplete)
             } else if s.is_idle() {
                 (Some((s.0 | RUNNING | CANCELLED) + REF_ONE), ToCancel::Claimed)
             } else if s.is_cancelled() {
+                // No write: the bit is already set and an abort carries no other data for the
+                // thread that will cancel.
                 (None, ToCancel::Deferred)
             } else {
                 (Some(s.0 | CANCELLED), ToCancel::Deferred)
@@ -241,6 +274,8 @@ impl State {
         self.update(|s| {
             debug_assert!(s.is_join_interested() && !s.has_join_waker());
             if s.is_complete() {
+                // No write: the caller reads the output next; this Acquire read pairs with the
+                // completion's Release, which is all that read needs.
                 (None, Err(s))
             } else {
                 (Some(s.0 | JOIN_WAKER), Ok(()))
@@ -253,6 +288,7 @@ impl State {
         self.update(|s| {
             debug_assert!(s.is_join_interested() && s.has_join_waker());
             if s.is_complete() {
+                // No write: as in `set_join_waker`.
                 (None, Err(s))
             } else {
                 (Some(s.0 & !JOIN_WAKER), Ok(()))
@@ -267,6 +303,8 @@ impl State {
         self.update(|s| {
             debug_assert!(s.is_join_interested());
             if s.is_complete() {
+                // No write: the caller drops the output, published by the completion's
+                // Release and seen by this Acquire read.
                 (None, Err(s))
             } else {
                 (Some(s.0 & !(JOIN_INTEREST | JOIN_WAKER)), Ok(s))
@@ -282,6 +320,7 @@ impl State {
         self.update(|s| {
             debug_assert!(s.is_join_interested());
             if s.is_complete() || s.has_join_waker() {
+                // No write: the slow path that follows does its own transition.
                 (None, false)
             } else {
                 debug_assert!(s.ref_count() >= 2);
