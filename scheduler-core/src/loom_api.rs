@@ -11,6 +11,7 @@ use crate::task::raw::{self, Header, Scheduler, SchedulerVtable};
 use crate::task::{JoinHandle, Notified, RunOutcome};
 use std::future::Future;
 use std::ptr::NonNull;
+use std::task::Poll;
 
 // ---- park / notify ----------------------------------------------------------------------------
 
@@ -95,6 +96,96 @@ pub fn skip_notified_wake_write(skipped: bool) {
 
 pub(crate) fn notified_wake_write_skipped() -> bool {
     NOTIFIED_WRITE_SKIPPED.with(std::cell::Cell::get)
+}
+
+// ---- runtime lifetime: a foreign wake racing the runtime's drop -------------------------------
+
+thread_local! {
+    static FOREIGN_REF_SKIPPED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static SHARED_DROPPED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Restores the old foreign wake and completion paths, which touched `Shared` without a strong
+/// reference of their own (`runtime::shared`, "Lifetime"), on this OS thread (which runs every
+/// loom thread of a model): the buggy variant for `should_panic` models.
+pub fn skip_foreign_ref(skipped: bool) {
+    FOREIGN_REF_SKIPPED.with(|b| b.set(skipped));
+}
+
+pub(crate) fn foreign_ref_skipped() -> bool {
+    FOREIGN_REF_SKIPPED.with(std::cell::Cell::get)
+}
+
+pub(crate) fn shared_dropped() {
+    SHARED_DROPPED.with(|d| d.set(true));
+}
+
+/// Panics when the model's `Shared` was dropped: called where a thread that reached it through
+/// a task touches it again. (All loom threads of a model run on one OS thread, so this plain
+/// thread-local sees the model's execution order.)
+pub(crate) fn assert_shared_alive() {
+    assert!(!SHARED_DROPPED.with(std::cell::Cell::get), "Shared used after it was freed");
+}
+
+/// Stores its waker on every poll and never completes.
+struct ParkForever(std::sync::Arc<std::sync::Mutex<Option<std::task::Waker>>>);
+
+impl Future for ParkForever {
+    type Output = ();
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        *self.0.lock().unwrap() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// A real runtime's shared state (one worker slot, no threads) for models of its lifetime.
+pub struct ForeignWakeShutdown {
+    runtime: Option<Arc<crate::runtime::Shared>>,
+}
+
+impl Default for ForeignWakeShutdown {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ForeignWakeShutdown {
+    /// Builds the state as `Builder::build` does, without starting the worker.
+    pub fn new() -> Self {
+        SHARED_DROPPED.with(|d| d.set(false));
+        let (shared, locals) =
+            crate::Builder::new().worker_threads(1).build_shared().expect("1 worker builds");
+        drop(locals); // the worker never runs; its queues stay empty
+        ForeignWakeShutdown { runtime: Some(shared) }
+    }
+
+    /// Spawns a task that parks its waker and polls it once on this thread, so it is idle and
+    /// listed; returns its waker and `JoinHandle`.
+    pub fn spawn_parked(&self) -> (std::task::Waker, JoinHandle<()>) {
+        let shared = self.runtime.as_ref().expect("the runtime is not dropped yet");
+        let slot = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let jh = shared.spawn(ParkForever(slot.clone()), crate::Priority::Normal);
+        let queued = queue::inject_steal_one(&shared.injector[crate::Priority::Normal.index()]);
+        let task = queued.expect("a spawn off the workers goes to the injector");
+        assert!(matches!(task.run(), RunOutcome::Idle), "the first poll parks the task");
+        let waker = slot.lock().unwrap().take().expect("the poll stored its waker");
+        (waker, jh)
+    }
+
+    /// What dropping a `Runtime` does once its only worker has left its loop: shutdown begins,
+    /// the worker's exit finishes it (drains, sweeps the owned list), and the `Runtime`'s own
+    /// reference goes.
+    pub fn drop_runtime(&mut self) {
+        let shared = self.runtime.take().expect("dropped once");
+        shared.begin_shutdown();
+        drop(shared.worker_exited());
+        drop(shared);
+    }
+
+    /// True once the runtime's `Shared` has been freed.
+    pub fn shared_freed() -> bool {
+        SHARED_DROPPED.with(std::cell::Cell::get)
+    }
 }
 
 // ---- LIFO slot --------------------------------------------------------------------------------

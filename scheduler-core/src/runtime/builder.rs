@@ -7,12 +7,18 @@ use crate::idle::Idle;
 use crate::lifo::LifoSlot;
 use crate::metrics::WorkerStats;
 use crate::queue::{self, Injector};
-use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use crate::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
 use crate::sync::{Arc, Mutex};
 use crossbeam_utils::CachePadded;
 use std::fmt;
 use std::io;
 use std::time::Duration;
+
+/// One worker's own queues: a deque per priority class and the fork-join deque.
+pub(crate) type WorkerLocals = (
+    [queue::Local<crate::task::Notified>; crate::priority::CLASSES],
+    queue::Local<crate::forkjoin::JobRef>,
+);
 
 /// The largest worker count a runtime accepts.
 pub const MAX_WORKER_THREADS: usize = 4096;
@@ -136,6 +142,38 @@ impl Builder {
     /// `InvalidInput` when the worker count is 0 or above [`MAX_WORKER_THREADS`]; the OS error
     /// when a thread cannot be started (the threads already started are stopped).
     pub fn build(self) -> io::Result<Runtime> {
+        let (shared, locals) = self.build_shared()?;
+        let workers = locals.len();
+        let handle = Handle { shared: shared.clone() };
+        let mut threads = Vec::with_capacity(workers);
+        let mut locals = locals.into_iter().enumerate();
+        for (index, (classes, jobs)) in locals.by_ref() {
+            let mut b = std::thread::Builder::new()
+                .name(format!("{}-worker-{index}", shared.config.thread_name));
+            if let Some(size) = shared.config.stack_size {
+                b = b.stack_size(size);
+            }
+            let h = handle.clone();
+            match b.spawn(move || crate::worker::run_worker(h, index, classes, jobs)) {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    shared.begin_shutdown();
+                    // The workers that never started exit here (their queues are empty).
+                    let unstarted = workers - index;
+                    for _ in 0..unstarted {
+                        drop(shared.worker_exited());
+                    }
+                    drop(Runtime { handle, threads });
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Runtime { handle, threads })
+    }
+
+    /// The runtime's shared state and each worker's local queues, before any thread starts
+    /// (the loom models use it without threads: `loom_api::ForeignWakeShutdown`).
+    pub(crate) fn build_shared(self) -> io::Result<(Arc<Shared>, Vec<WorkerLocals>)> {
         let workers = self.worker_threads.unwrap_or_else(num_cpus::get);
         if workers == 0 || workers > MAX_WORKER_THREADS {
             return Err(io::Error::new(
@@ -187,32 +225,10 @@ impl Builder {
             exit_cvar: crate::sync::Condvar::new(),
             config,
             time,
+            this: AtomicPtr::new(std::ptr::null_mut()),
         });
+        Shared::set_arc_ptr(&shared);
         *shared.keepalive.lock() = Some(shared.clone());
-        let handle = Handle { shared: shared.clone() };
-        let mut threads = Vec::with_capacity(workers);
-        let mut locals = locals.into_iter().enumerate();
-        for (index, (classes, jobs)) in locals.by_ref() {
-            let mut b = std::thread::Builder::new()
-                .name(format!("{}-worker-{index}", shared.config.thread_name));
-            if let Some(size) = shared.config.stack_size {
-                b = b.stack_size(size);
-            }
-            let h = handle.clone();
-            match b.spawn(move || crate::worker::run_worker(h, index, classes, jobs)) {
-                Ok(t) => threads.push(t),
-                Err(e) => {
-                    shared.begin_shutdown();
-                    // The workers that never started exit here (their queues are empty).
-                    let unstarted = workers - index;
-                    for _ in 0..unstarted {
-                        drop(shared.worker_exited());
-                    }
-                    drop(Runtime { handle, threads });
-                    return Err(e);
-                }
-            }
-        }
-        Ok(Runtime { handle, threads })
+        Ok((shared, locals))
     }
 }

@@ -1,13 +1,33 @@
 //! The state every thread of one runtime shares: queues, idle workers, owned tasks, pools.
 //!
-//! Lifetime: `Handle`s, the `Runtime` and worker and blocking threads hold `Arc<Shared>`. Task
-//! headers hold a raw pointer instead (no `Arc` clone per task); what keeps `Shared` alive for
-//! them is [`Shared::keepalive`], one `Arc` that the runtime releases only after shutdown has
-//! finished *and* the owned-task list is empty. A task calls its scheduler only while it is
-//! not complete, and then either a thread holding an `Arc` runs it (a worker or blocking
-//! thread polling it, a spawner injecting it, a worker draining it), or it is idle and woken
-//! by a foreign waker, in which case it is listed (see `runtime::owned`) and the keep-alive
-//! is still held.
+//! # Lifetime
+//!
+//! `Shared` lives in one `Arc`, made by `Builder::build`. `Handle`s, the `Runtime`, worker
+//! and blocking threads hold strong references. Task headers hold a raw pointer instead (no
+//! `Arc` clone per task), and what keeps `Shared` alive for them is [`Shared::keepalive`], one
+//! strong reference that is released only after shutdown has finished *and* the owned-task
+//! list is empty.
+//!
+//! The rule: **every thread holds a strong reference for as long as it touches `Shared`.**
+//! Workers, blocking threads and spawners hold theirs already. A thread that reaches `Shared`
+//! only through a task's raw pointer takes one before its first touch and drops it after its
+//! last, and the keep-alive is what makes taking it sound: it is held while any task is listed
+//! (bound, not yet completed), and both such paths start while their task is listed:
+//!
+//! - *a foreign wake* ([`Shared::schedule`] off the runtime's workers): the task was idle, so
+//!   it is listed (see `runtime::owned`); the waker pushes it to the injector and, after
+//!   shutdown began, drains the injectors itself, cancelling tasks. Without its own reference
+//!   the cancellation of the last listed task released the keep-alive and freed `Shared` while
+//!   the drain still walked the queue (a use-after-free valgrind showed).
+//! - *a completion off the runtime's threads* (`Shared::release` from an `abort()` or from such
+//!   a drain): the task is still listed when `release` starts, so the reference is taken before
+//!   the task leaves the list, and handed back as the [`KeepAlive`] the completion drops after
+//!   it stopped touching the scheduler. Two such completions racing for the last two listed
+//!   tasks each hold their own, so the one that releases the keep-alive never frees `Shared`
+//!   under the other.
+//!
+//! A task calls its scheduler only while it is not complete (`task::raw` module doc), so after
+//! its completion's `release` nothing reaches `Shared` through it again.
 
 use super::owned::OwnedTasks;
 use super::Config;
@@ -19,7 +39,7 @@ use crate::lifo::LifoSlot;
 use crate::metrics::WorkerStats;
 use crate::priority::{Priority, CLASSES};
 use crate::queue::{self, Injector, Remote};
-use crate::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::task::raw::{self, Header, Scheduler, SchedulerVtable};
 use crate::task::{JoinHandle, Notified};
@@ -41,8 +61,8 @@ pub(crate) struct WorkerRemote {
     pub(crate) stats: CachePadded<WorkerStats>,
 }
 
-/// An `Arc<Shared>` whose drop may end the runtime's life; dropped after a completing task
-/// has stopped touching the scheduler.
+/// A strong reference to `Shared` whose drop may end the runtime's life; dropped after a
+/// completing task has stopped touching the scheduler.
 #[derive(Debug)]
 pub(crate) struct KeepAlive(#[allow(dead_code)] Arc<Shared>);
 
@@ -70,6 +90,11 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     /// The timer shards (one per worker) and the clock: `crate::time::driver`.
     pub(crate) time: crate::time::driver::TimeDriver,
+    /// This `Shared`'s own `Arc` address ([`Shared::strong_ref`], and the tasks' scheduler
+    /// pointer). Set by `Builder::build` right after `Arc::new`, before any clone leaves it.
+    /// Relaxed loads suffice: the store happens-before every other thread's first sight of
+    /// this `Shared` (it is published by the thread spawns and `Arc` clones that follow it).
+    pub(crate) this: AtomicPtr<Shared>,
 }
 
 pub(crate) static SCHEDULER_VTABLE: SchedulerVtable = SchedulerVtable {
@@ -116,7 +141,37 @@ unsafe fn release_erased(data: *const (), task: NonNull<Header>) -> Option<KeepA
 
 impl Shared {
     pub(crate) fn scheduler(&self) -> Scheduler {
-        Scheduler { vtable: &SCHEDULER_VTABLE, data: self as *const Shared as *const () }
+        Scheduler { vtable: &SCHEDULER_VTABLE, data: self.arc_ptr() as *const () }
+    }
+
+    /// Records this `Shared`'s `Arc` address; `Builder::build` calls it once, right after
+    /// `Arc::new` and before any clone leaves the building thread.
+    pub(crate) fn set_arc_ptr(this: &Arc<Shared>) {
+        this.this.store(Arc::as_ptr(this) as *mut Shared, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn arc_ptr(&self) -> *const Shared {
+        let ptr = self.this.load(Ordering::Relaxed) as *const Shared;
+        debug_assert!(std::ptr::eq(ptr, self), "Builder::build records the Arc address");
+        ptr
+    }
+
+    /// A new strong reference to this `Shared`, for a thread that reached it through a task's
+    /// raw pointer (module doc, "Lifetime").
+    ///
+    /// # Safety
+    /// `Shared` must be alive with a strong count above zero for the whole call: the caller's
+    /// task is listed (so the keep-alive is held), or the caller holds a strong reference.
+    unsafe fn strong_ref(&self) -> Arc<Shared> {
+        let ptr = self.arc_ptr();
+        // SAFETY: `ptr` is `Arc::as_ptr` of the `Arc` that holds this `Shared` (set by
+        // `Builder::build`), whose strong count the caller guarantees is positive; the count we
+        // add is the one `from_raw` takes over.
+        unsafe {
+            Arc::increment_strong_count(ptr);
+            Arc::from_raw(ptr)
+        }
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
@@ -178,22 +233,51 @@ impl Shared {
     }
 
     /// A waker made `task` runnable: the LIFO slot when woken on one of our workers, else the
-    /// injector.
+    /// injector. Off the workers the waking thread holds no reference to `Shared` of its own:
+    /// it takes one for the whole push (module doc, "Lifetime"); the last drop of `Shared` may
+    /// then happen here, after the push and its shutdown drain are done.
     fn schedule(&self, task: Notified) {
         let me = self as *const Shared;
-        context::with_core(me, |core| match core {
-            Some(core) => core.push_woken(task),
-            None => self.inject(task),
-        })
+        let foreign = context::with_core(me, |core| match core {
+            Some(core) => {
+                core.push_woken(task);
+                None
+            }
+            None => Some(task),
+        });
+        if let Some(task) = foreign {
+            // SAFETY: `task` was idle until this wake, so it is listed and the keep-alive is
+            // held (module doc); nothing of `Shared` was touched before this line.
+            let _alive = unsafe { self.foreign_ref() };
+            self.inject(task);
+        }
+    }
+
+    /// [`strong_ref`](Self::strong_ref) for a thread off the runtime's workers; `None` only in
+    /// the loom models' buggy variant (`loom_api::skip_foreign_ref`).
+    ///
+    /// # Safety
+    /// As for `strong_ref`.
+    #[inline]
+    unsafe fn foreign_ref(&self) -> Option<Arc<Shared>> {
+        #[cfg(loom)]
+        if crate::loom_api::foreign_ref_skipped() {
+            return None;
+        }
+        // SAFETY: forwarded from the caller.
+        Some(unsafe { self.strong_ref() })
     }
 
     /// Pushes to the global queue of the task's class and notifies an idle worker.
+    /// The caller holds a strong reference to `Shared` (a drain below may cancel the last
+    /// listed task, which releases the keep-alive).
     pub(crate) fn inject(&self, task: Notified) {
         self.injector[task.priority().index()].push(task);
-        self.idle.notify_work(); // push; fence(SeqCst); read idle state
-                                 // The fence in notify_work also orders our push before this flag read, against the
-                                 // shutdown's flag store + fence + drain: either the drain sees our task or we see the
-                                 // flag (Dekker), so no task is left behind in the injector.
+        // push; fence(SeqCst); read idle state. The fence in notify_work also orders our push
+        // before the flag read below, against the shutdown's flag store + fence + drain:
+        // either the drain sees our task or we see the flag (Dekker), so no task is left
+        // behind in the injector.
+        self.idle.notify_work();
         if self.shutdown.load(Ordering::Relaxed) {
             self.drain_injectors();
         }
@@ -214,6 +298,7 @@ impl Shared {
         for inj in &self.injector {
             while let Some(task) = queue::inject_steal_one(inj) {
                 task.cancel();
+                probe_alive();
             }
         }
     }
@@ -238,19 +323,31 @@ impl Shared {
     }
 
     /// A completing task leaves the owned list; after shutdown the last one releases the
-    /// keep-alive.
+    /// keep-alive. Off the workers the completing thread first takes a strong reference of its
+    /// own (module doc, "Lifetime"), returned to be dropped once the task no longer touches
+    /// `Shared`.
     fn release(&self, task: NonNull<Header>) -> Option<KeepAlive> {
-        self.owned.remove(task);
-        context::with_core(self, |core| match core {
-            Some(core) => core.count_completed(),
+        let on_worker = context::with_core(self, |core| core.map(|core| core.count_completed()));
+        let alive = match on_worker {
+            Some(()) => None,
             None => {
+                // SAFETY: the task is not yet unlisted (that is below), so if it is listed the
+                // keep-alive is held; an unlisted task completes off the workers only on a
+                // thread that holds a reference already (a spawner, a blocking thread, or a
+                // foreign waker's drain, which took one in `schedule`).
+                let alive = unsafe { self.foreign_ref() };
                 self.external_completed.fetch_add(1, Ordering::Relaxed);
+                alive
             }
-        });
-        if self.finished.load(Ordering::Acquire) {
-            self.try_release_keepalive()
-        } else {
-            None
+        };
+        self.owned.remove(task);
+        probe_alive();
+        let keepalive =
+            if self.finished.load(Ordering::Acquire) { self.try_release_keepalive() } else { None };
+        match alive {
+            // Ours outlives the keep-alive: dropping that now cannot free `Shared`.
+            Some(alive) => Some(KeepAlive(alive)),
+            None => keepalive,
         }
     }
 
@@ -312,5 +409,21 @@ impl Shared {
         self.drain_injectors();
         self.finished.store(true, Ordering::Release);
         self.try_release_keepalive()
+    }
+}
+
+/// The loom models' use-after-free oracle: under `cfg(loom)` it panics when this `Shared` was
+/// already dropped (`loom_api::ForeignWakeShutdown`), at the points where a thread that
+/// reached `Shared` through a task touches it again after a cancellation or an unlisting.
+#[inline(always)]
+fn probe_alive() {
+    #[cfg(loom)]
+    crate::loom_api::assert_shared_alive();
+}
+
+#[cfg(loom)]
+impl Drop for Shared {
+    fn drop(&mut self) {
+        crate::loom_api::shared_dropped();
     }
 }
