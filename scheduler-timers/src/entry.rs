@@ -5,7 +5,9 @@
 //! `state: AtomicU64` packs a 32-bit *generation* (high half) and a phase plus three flags
 //! (low bits). The generation is bumped each time the slot is armed for a new timer, so a
 //! [`TimerKey`](crate::TimerKey) naming an older occupant fails every CAS and reports
-//! [`TimerError::Stale`]. Phases:
+//! [`TimerError::Stale`]. The generation never wraps: a slot that finishes at
+//! [`LAST_GENERATION`] is retired by its reclaimer instead of going back to a free list, so a
+//! key can name only its own occupancy, however often the slot was reused. Phases:
 //!
 //! - `FREE`: never armed (generation 0). A slot that finished keeps its last phase
 //!   (`FIRED` / `CANCELLED`) while on the free list, so a late handle still gets the right error
@@ -95,6 +97,13 @@ use crate::sync::{spin_loop, UnsafeCell};
 
 /// The "no index" link value.
 pub(crate) const NIL: u32 = u32::MAX;
+
+/// The last generation a slot may carry. A slot that finishes at it is retired: never handed
+/// out again, because its next arm would wrap to generation 1 and every key of an earlier
+/// occupant (held by any `TimerShard`, `RemoteShard` or session user) would name the new
+/// timer. One entry per 2^32 reuses of a slot is the price; in a tight insert + cancel loop
+/// (~25 ns a pair) that is one entry every ~107 s.
+pub(crate) const LAST_GENERATION: u32 = u32::MAX;
 
 /// A phase of the state word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,10 +280,14 @@ impl<T> Entry<T> {
     #[inline]
     pub(crate) fn arm(&self, deadline_ns: u64, payload: T, queued: bool) -> u32 {
         let previous = Snapshot(self.state.load(Ordering::Relaxed));
-        let generation = match previous.generation().wrapping_add(1) {
-            0 => 1, // generation 0 means "never armed"
-            g => g,
-        };
+        debug_assert!(previous.generation() != LAST_GENERATION, "a retired slot was re-armed");
+        debug_assert!(
+            matches!(previous.phase(), Phase::Free | Phase::Fired | Phase::Cancelled),
+            "arming a slot that is not free: {:?}",
+            previous.phase()
+        );
+        // Generation 0 means "never armed"; LAST_GENERATION is never exceeded (retired).
+        let generation = previous.generation().wrapping_add(1).max(1);
         // SAFETY: the slot is free and owned by this caller (popped from the free list or
         // freshly grown); no firer or reclaimer can reach it until the Release store below.
         self.payload.with_mut(|p| unsafe { *p = Some(payload) });
@@ -510,6 +523,25 @@ impl<T> Entry<T> {
         // AcqRel: Acquire pairs with the Release of the CAS that set QUEUED (payload, deadline);
         // Release orders this clear before our later handling for a resetter that reads it.
         Snapshot(self.state.fetch_and(!QUEUED, Ordering::AcqRel))
+    }
+
+    /// True when the slot's generation is spent: reclaiming it must not return it to any free
+    /// list ([`LAST_GENERATION`]). Called by the reclaimer (the expiry-right holder) on a
+    /// finished entry, whose generation no other thread can change.
+    #[inline]
+    pub(crate) fn is_retired(&self) -> bool {
+        Snapshot(self.state.load(Ordering::Relaxed)).generation() == LAST_GENERATION
+    }
+
+    /// Test hook: gives a finished (or never armed) slot the generation `generation`, as if it
+    /// had been reused that many times, so tests reach the generation's edge directly.
+    #[cfg(test)]
+    pub(crate) fn age_for_test(&self, generation: u32) {
+        let s = Snapshot(self.state.load(Ordering::Relaxed));
+        debug_assert!(matches!(s.phase(), Phase::Free | Phase::Fired | Phase::Cancelled));
+        let phase = if s.phase() == Phase::Free { Phase::Cancelled } else { s.phase() };
+        let aged = Snapshot(u64::from(generation) << 32).with_phase(phase);
+        self.state.store(aged.0, Ordering::Relaxed);
     }
 
     /// Takes the payload of a finished entry being reclaimed.

@@ -201,3 +201,47 @@ impl<T> TimerShard<T> {
         self.shared.stats().map(|(_, due, _)| due)
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod generation_edge_tests {
+    use super::*;
+    use crate::entry::LAST_GENERATION;
+
+    fn age(shard: &TimerShard<u32>, key: TimerKey, generation: u32) {
+        shard.shared.slab.get(key.index).expect("a handed-out slot").age_for_test(generation);
+    }
+
+    /// A slot reused 2^32 - 1 times is retired when its last occupant finishes: the next timer
+    /// gets another slot, so no key of an earlier occupant (here the very first, generation 1,
+    /// which a wrapped generation would repeat) can reach it. Cancel, fire and the inbox
+    /// reclaim each retire it.
+    #[test]
+    fn a_slot_at_its_last_generation_is_retired_not_reused() {
+        for finish in ["cancel", "fire", "remote cancel"] {
+            let shard: TimerShard<u32> = TimerShard::new(0, TimerConfig::default());
+            let first = shard.insert(1 << 40, 1).unwrap();
+            assert_eq!(first.generation, 1);
+            shard.cancel(first).unwrap();
+            age(&shard, first, LAST_GENERATION - 1);
+            let last = shard.insert(1 << 40, 2).unwrap();
+            assert_eq!((last.index, last.generation), (first.index, LAST_GENERATION));
+            match finish {
+                "cancel" => shard.cancel(last).unwrap(),
+                "fire" => {
+                    let mut fired = Vec::new();
+                    shard.fire_due(1 << 41, |v| fired.push(v));
+                    assert_eq!(fired, [2]);
+                }
+                _ => {
+                    shard.remote().cancel(last).unwrap();
+                    shard.fire_due(0, |_| {}); // drains the inbox, which reclaims the slot
+                }
+            }
+            let next = shard.insert(1 << 40, 3).unwrap();
+            assert_ne!(next.index, first.index, "{finish}: the spent slot was handed out again");
+            assert_eq!(shard.cancel(first), Err(TimerError::Stale), "{finish}");
+            assert!(shard.is_pending(next), "{finish}: a stale key reached the live timer");
+            assert!(shard.cancel(last).is_err(), "{finish}");
+        }
+    }
+}

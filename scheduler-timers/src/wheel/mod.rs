@@ -224,7 +224,10 @@ impl Wheel {
             link.seq = SEQ_UNASSIGNED;
         }
         let payload = entry.take_payload_for_reclaim();
-        if shared || slab.take_starved() {
+        if entry.is_retired() {
+            // Its generation is spent: handing it out again would let the keys of its earlier
+            // occupants name the new timer (`entry::LAST_GENERATION`). It stays unlinked.
+        } else if shared || slab.take_starved() {
             slab.push_free(index, entry);
         } else {
             self.spare.push(index);
