@@ -229,12 +229,12 @@ mod generation_edge_tests {
                 "cancel" => shard.cancel(last).unwrap(),
                 "fire" => {
                     let mut fired = Vec::new();
-                    shard.fire_due(1 << 41, |v| fired.push(v));
+                    let _ = shard.fire_due(1 << 41, |v| fired.push(v));
                     assert_eq!(fired, [2]);
                 }
                 _ => {
                     shard.remote().cancel(last).unwrap();
-                    shard.fire_due(0, |_| {}); // drains the inbox, which reclaims the slot
+                    let _ = shard.fire_due(0, |_| {}); // drains the inbox, which reclaims it
                 }
             }
             let next = shard.insert(1 << 40, 3).unwrap();
