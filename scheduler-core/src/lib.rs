@@ -58,7 +58,7 @@
 //! - Task cells (`task/`): one allocation per task, a state word with named bits
 //!   (`task/state.rs`), a [`JoinHandle`] that is a future of `Result<T, JoinError>`.
 //! - Workers (`worker.rs`): per priority class a crossbeam FIFO deque, a LIFO job deque for
-//!   [`join`]/[`scope`], a stealable LIFO slot (`lifo.rs`); the injector per class; the
+//!   [`join`]/[`scope`](fn@scope), a stealable LIFO slot (`lifo.rs`); the injector per class; the
 //!   global queue checked every 61 ticks; random-victim stealing with at most half the
 //!   workers searching; parking with no lost wake-ups (`idle.rs` documents the protocol).
 //! - [`Priority`] classes with a bounded share for lower classes (`priority.rs`).

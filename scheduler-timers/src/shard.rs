@@ -67,7 +67,7 @@
 //! below: a pass that leaves it as it is (an expiry pass, which removes timers and admits
 //! inserts that lower it themselves) keeps it a lower bound, if a stale one. It is lowered (a load, then `fetch_min`
 //! only if the new deadline is earlier) by every insert or earlier reset (whose return value tells a remote caller whether to unpark the
-//! owner: [`Wake`](crate::Wake)), and replaced with an exact value by the right's holder after
+//! owner: [`Wake`]), and replaced with an exact value by the right's holder after
 //! an expiry pass. The replacement could hide a remote insert that the holder's drain missed;
 //! this is excluded Dekker-style: the remote side does *push; `fence(SeqCst)`; read
 //! `next_deadline` (then `fetch_min` if earlier)*, the holder *store; `fence(SeqCst)`; load

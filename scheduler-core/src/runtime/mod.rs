@@ -58,7 +58,7 @@ impl fmt::Debug for Config {
 /// assert_eq!(sum, 6);
 /// ```
 ///
-/// `spawn` needs a `'static` future (use [`scope`](crate::scope) to borrow):
+/// `spawn` needs a `'static` future (use [`scope`](fn@crate::scope) to borrow):
 /// ```compile_fail
 /// let rt = scheduler_core::Runtime::new().unwrap();
 /// let local = String::from("borrowed");

@@ -3,12 +3,12 @@
 //! - [`DelayedCall`] from [`Handle::call_later`](crate::Handle::call_later) /
 //!   [`Handle::call_at`](crate::Handle::call_at): `cancel`, `reset`, `delay`, `active`, `time`,
 //!   with [`DelayedCallError::AlreadyCalled`] / [`DelayedCallError::AlreadyCancelled`] values.
-//! - [`sleep`], [`sleep_until`], [`timeout`] futures (on any worker and in `block_on`).
+//! - [`sleep`](fn@sleep), [`sleep_until`], [`timeout`] futures (on any worker and in `block_on`).
 //! - [`ReactorTime`]: Twisted's `IReactorTime` (`now` + `call_later`), implemented by the
 //!   runtime [`Handle`](crate::Handle) and by [`ManualReactor`] (Twisted's `task.Clock`), so
-//!   timed logic ([`LoopingCall`], [`defer_later`], [`Cooperator`]) runs on either, and tests
+//!   timed logic ([`LoopingCall`], [`defer_later`](fn@defer_later), [`Cooperator`]) runs on either, and tests
 //!   advance virtual time instead of sleeping.
-//! - [`LoopingCall`], [`defer_later`], [`Cooperator`] / [`coiterate`], [`react`].
+//! - [`LoopingCall`], [`defer_later`](fn@defer_later), [`Cooperator`] / [`coiterate`], [`react`](fn@react).
 //!
 //! # The timer driver (`driver.rs`)
 //!
@@ -22,7 +22,7 @@
 //! late), and parks until its next deadline (or another shard's deadline plus a small grace,
 //! for stealing). Why no timer is lost is written in `driver.rs`.
 //!
-//! A fired timer either wakes a waker inline ([`sleep`]) or runs its callback as a task
+//! A fired timer either wakes a waker inline ([`sleep`](fn@sleep)) or runs its callback as a task
 //! spawned at the timer's [`Priority`](crate::Priority) ([`DelayedCall`]). Calls that fire in
 //! the same expiry pass share tasks: up to 32 per task, run in firing order (one spawn and one
 //! wake-up per batch instead of per call; a panic in one call does not skip the others). So a
