@@ -7,6 +7,8 @@
 
 mod cell_cache;
 pub(crate) mod join;
+#[cfg(all(test, not(loom)))]
+mod lifecycle_tests;
 pub(crate) mod raw;
 pub(crate) mod state;
 

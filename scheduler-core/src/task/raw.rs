@@ -122,6 +122,8 @@ where
     // SAFETY: `alloc` returned memory with `Cell<F>`'s size and alignment (or more), unused;
     // from here the task's refs own the value written.
     unsafe { ptr.as_ptr().write(cell) };
+    #[cfg(test)]
+    live_cells::add(1);
     // `Cell` is repr(C) with `Header` first, so the cell pointer is a header pointer.
     ptr.cast()
 }
@@ -346,6 +348,8 @@ unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
     unsafe { std::ptr::drop_in_place(cell.as_ptr()) };
     // SAFETY: the memory came from `cell_cache::alloc` with this layout and holds no value now.
     unsafe { super::cell_cache::dealloc(cell.cast(), Layout::new::<Cell<F>>()) };
+    #[cfg(test)]
+    live_cells::add(-1);
 }
 
 /// # Safety
@@ -488,5 +492,24 @@ pub(crate) unsafe fn cancel_task(ptr: NonNull<Header>) {
     if header.state.transition_to_cancel() == ToCancel::Claimed {
         // SAFETY: Claimed gave us RUNNING and a ref, which `cancel` consumes.
         unsafe { Header::cancel(ptr) }
+    }
+}
+
+/// Unit tests' count of task cells allocated and not yet freed on this thread (the cell cache
+/// hides frees from the allocator, so tests count them here).
+#[cfg(test)]
+pub(crate) mod live_cells {
+    use std::cell::Cell;
+
+    thread_local! {
+        static LIVE: Cell<isize> = const { Cell::new(0) };
+    }
+
+    pub(crate) fn add(n: isize) {
+        LIVE.with(|c| c.set(c.get() + n));
+    }
+
+    pub(crate) fn get() -> isize {
+        LIVE.with(Cell::get)
     }
 }
