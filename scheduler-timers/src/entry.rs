@@ -433,6 +433,7 @@ impl<T> Entry<T> {
         // Only this thread leaves RESETTING; others only add CANCEL_REQ / REFILE / clear QUEUED.
         let mut s = Snapshot(self.state.load(Ordering::Relaxed));
         loop {
+            debug_assert_eq!(s.phase(), Phase::Resetting, "only the resetter leaves RESETTING");
             let cancelled = s.has(CANCEL_REQ);
             let needs_refile = !cancelled && (earlier || s.has(REFILE));
             let wants_owner = cancelled || needs_refile;
@@ -550,6 +551,11 @@ impl<T> Entry<T> {
     /// `CANCELLED` or `FIRED`, unlinked and not `QUEUED`.
     #[inline]
     pub(crate) fn take_payload_for_reclaim(&self) -> Option<T> {
+        if cfg!(debug_assertions) {
+            let s = Snapshot(self.state.load(Ordering::Relaxed));
+            let finished = matches!(s.phase(), Phase::Cancelled | Phase::Fired | Phase::Free);
+            assert!(finished && !s.is_queued(), "reclaiming a live or queued entry: {s:?}");
+        }
         // SAFETY: the entry is finished (CANCELLED / FIRED) so no canceller, resetter or firer
         // touches the payload any more; the caller holds the expiry right and reclaims this
         // occupancy exactly once, before the slot goes back on the free list.

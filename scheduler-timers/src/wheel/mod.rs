@@ -114,6 +114,7 @@ impl Wheel {
     /// Files an admitted, unfiled entry by its deadline.
     #[inline(always)]
     pub(crate) fn file(&mut self, index: u32, deadline_ns: u64) {
+        debug_assert!(!self.is_filed(index), "slot {index} is filed twice");
         let tick = deadline_ns >> self.tick_shift;
         if tick <= self.elapsed {
             let link = &mut self.links[index as usize];
@@ -128,9 +129,25 @@ impl Wheel {
             self.overflow_min_tick = self.overflow_min_tick.min(tick);
         } else {
             let slot = ((tick >> (SLOT_BITS as usize * level)) as usize) & (SLOTS - 1);
+            self.debug_check_filing(level, tick);
             let id = (level * SLOTS + slot) as u32;
             self.levels[level].push_back(&mut self.links, slot, index, id);
             self.occupied_levels |= 1 << level;
+        }
+    }
+
+    /// The filing invariant of the module doc: the digits of `tick` above `level` are those of
+    /// `elapsed`, and its digit at `level` is greater (so the slot lies ahead of `elapsed`).
+    #[inline(always)]
+    fn debug_check_filing(&self, level: usize, tick: u64) {
+        if cfg!(debug_assertions) {
+            let shift = SLOT_BITS as usize * level;
+            let upper = shift + SLOT_BITS as usize;
+            let digit = |t: u64| (t >> shift) & (SLOTS as u64 - 1);
+            let above = |t: u64| if upper >= 64 { 0 } else { t >> upper };
+            assert!(tick > self.elapsed, "filed tick {tick} is not after {}", self.elapsed);
+            assert_eq!(above(tick), above(self.elapsed), "level {level}: higher digits differ");
+            assert!(digit(tick) > digit(self.elapsed), "level {level}: slot behind elapsed");
         }
     }
 
@@ -278,6 +295,16 @@ impl Wheel {
     /// Expires one candidate: moves its entries down a level, into the due heap, or back to
     /// the overflow with an exact bound.
     fn expire<T>(&mut self, slab: &Slab<T>, candidate: Candidate) {
+        // Slot starts only move forward (module doc): the next occupied slot is never behind.
+        debug_assert!(
+            matches!(candidate, Candidate::Overflow { .. }) || candidate.start() >= self.elapsed,
+            "{candidate:?} starts before elapsed {}",
+            self.elapsed
+        );
+        debug_assert!(
+            !matches!(candidate, Candidate::Overflow { .. }) || self.occupied_levels == 0,
+            "the overflow is scanned only when the wheel is empty"
+        );
         self.elapsed = self.elapsed.max(candidate.start());
         let mut index = match candidate {
             Candidate::Slot { level, slot, .. } => {
@@ -435,6 +462,9 @@ impl Wheel {
         let entry = slab.get(index)?;
         match entry.try_fire(now_ns) {
             FireAttempt::Fired { payload, queued } => {
+                // Nothing fires before its deadline (module doc): the entry is FIRED now, so no
+                // reset can have moved the deadline since it was checked.
+                debug_assert!(entry.deadline() <= now_ns, "fired before its deadline");
                 if !queued {
                     drop(self.reclaim(slab, index));
                 }
