@@ -138,3 +138,24 @@ fn join_handle_drop_frees_output() {
     assert_eq!(live.live(), 0);
     assert_eq!(h.metrics().live_tasks, 0);
 }
+
+/// `JoinError` travels with `?` into `Box<dyn Error + Send + Sync>` (it is `Send + Sync`), and
+/// keeps its panic payload and message for `into_panic` / `panic_message`.
+#[test]
+fn join_error_converts_with_question_mark_and_keeps_the_payload() {
+    fn run(rt: &scheduler_core::Runtime) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        rt.block_on(rt.spawn(async { panic!("boom {}", 7) }))?;
+        Ok(())
+    }
+    let rt = scheduler_core::Runtime::builder().worker_threads(1).build().unwrap();
+    let err = run(&rt).unwrap_err();
+    assert_eq!(err.to_string(), "task panicked: boom 7");
+    let join = rt.block_on(rt.spawn(async { std::panic::panic_any(5u8) })).unwrap_err();
+    assert!(join.is_panic() && !join.is_cancelled());
+    assert_eq!(join.panic_message(), None);
+    assert_eq!(*join.into_panic().downcast::<u8>().unwrap(), 5);
+    let cancelled = rt.spawn(std::future::pending::<()>());
+    cancelled.abort();
+    let e = rt.block_on(cancelled).unwrap_err();
+    assert!(e.is_cancelled() && e.try_into_panic().is_err());
+}

@@ -2,6 +2,7 @@
 
 use super::raw::{cancel_task, Header};
 use std::any::Any;
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -86,13 +87,42 @@ impl<T> fmt::Debug for JoinHandle<T> {
 }
 
 /// Why a task produced no value: it panicked, or it was cancelled.
+///
+/// `Send + Sync + 'static` and an [`Error`](std::error::Error), so `?` carries it into
+/// `Box<dyn Error + Send + Sync>` or `anyhow::Error`:
+///
+/// ```
+/// use scheduler_core::Runtime;
+/// fn total(rt: &Runtime) -> Result<u32, Box<dyn std::error::Error + Send + Sync>> {
+///     let jh = rt.spawn(async { 41 });
+///     Ok(rt.block_on(jh)? + 1)
+/// }
+/// let rt = Runtime::builder().worker_threads(1).build().unwrap();
+/// assert_eq!(total(&rt).unwrap(), 42);
+/// ```
 pub struct JoinError {
     repr: Repr,
 }
 
 enum Repr {
     Cancelled,
-    Panicked(Box<dyn Any + Send + 'static>),
+    Panicked { payload: Payload, message: Option<Cow<'static, str>> },
+}
+
+/// A panic payload that is only ever moved, never shared: no `&` access to the
+/// `dyn Any + Send` inside exists, so sharing a `&Payload` between threads shares nothing
+/// (tokio wraps its payload the same way). The message is copied out at construction, with
+/// exclusive access, for `Display` and `panic_message`.
+struct Payload(Box<dyn Any + Send + 'static>);
+
+// SAFETY: `Payload` offers no method taking `&self`; its content is reached only by value
+// (`into_inner`), so a shared reference to it gives no access to the `!Sync` payload.
+unsafe impl Sync for Payload {}
+
+impl Payload {
+    fn into_inner(self) -> Box<dyn Any + Send + 'static> {
+        self.0
+    }
 }
 
 impl JoinError {
@@ -101,7 +131,11 @@ impl JoinError {
     }
 
     pub(crate) fn panicked(payload: Box<dyn Any + Send + 'static>) -> JoinError {
-        JoinError { repr: Repr::Panicked(payload) }
+        let message = match payload.downcast_ref::<&'static str>() {
+            Some(s) => Some(Cow::Borrowed(*s)),
+            None => payload.downcast_ref::<String>().map(|s| Cow::Owned(s.clone())),
+        };
+        JoinError { repr: Repr::Panicked { payload: Payload(payload), message } }
     }
 
     /// True when the task was cancelled (aborted, or never run before shutdown).
@@ -111,7 +145,7 @@ impl JoinError {
 
     /// True when the task panicked.
     pub fn is_panic(&self) -> bool {
-        matches!(self.repr, Repr::Panicked(_))
+        matches!(self.repr, Repr::Panicked { .. })
     }
 
     /// The panic payload, or the error back when the task was cancelled.
@@ -120,7 +154,7 @@ impl JoinError {
     /// Returns `Err(self)` when the task did not panic.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.repr {
-            Repr::Panicked(p) => Ok(p),
+            Repr::Panicked { payload, .. } => Ok(payload.into_inner()),
             Repr::Cancelled => Err(self),
         }
     }
@@ -140,10 +174,7 @@ impl JoinError {
     /// The panic message when the payload is a string (`panic!("...")`).
     pub fn panic_message(&self) -> Option<&str> {
         match &self.repr {
-            Repr::Panicked(p) => p
-                .downcast_ref::<&'static str>()
-                .copied()
-                .or_else(|| p.downcast_ref::<String>().map(String::as_str)),
+            Repr::Panicked { message, .. } => message.as_deref(),
             Repr::Cancelled => None,
         }
     }
@@ -153,8 +184,8 @@ impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.repr, self.panic_message()) {
             (Repr::Cancelled, _) => f.write_str("task was cancelled"),
-            (Repr::Panicked(_), Some(msg)) => write!(f, "task panicked: {msg}"),
-            (Repr::Panicked(_), None) => f.write_str("task panicked"),
+            (Repr::Panicked { .. }, Some(msg)) => write!(f, "task panicked: {msg}"),
+            (Repr::Panicked { .. }, None) => f.write_str("task panicked"),
         }
     }
 }
@@ -163,7 +194,7 @@ impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Cancelled => f.write_str("JoinError::Cancelled"),
-            Repr::Panicked(_) => {
+            Repr::Panicked { .. } => {
                 f.debug_tuple("JoinError::Panicked").field(&self.panic_message()).finish()
             }
         }
