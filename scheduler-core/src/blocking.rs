@@ -184,13 +184,19 @@ impl BlockingPool {
                 break;
             }
             st.idle += 1;
-            let deadline = Instant::now() + self.keep_alive;
-            st = self.work.wait_until(st, deadline);
+            // A keep-alive too long for an `Instant` (`Duration::MAX`) saturates: wait until
+            // work or shutdown comes.
+            let deadline = Instant::now().checked_add(self.keep_alive);
+            st = match deadline {
+                Some(d) => self.work.wait_until(st, d),
+                None => self.work.wait(st),
+            };
             st.idle -= 1;
             // Whichever idle thread wakes takes one claim (keeps `notified <= idle`); the task
             // it was claimed for is in the queue unless a busy thread took it first.
             st.notified = st.notified.saturating_sub(1);
-            if st.queue.is_empty() && !st.shutdown && Instant::now() >= deadline {
+            let expired = deadline.is_some_and(|d| Instant::now() >= d);
+            if st.queue.is_empty() && !st.shutdown && expired {
                 break; // idle for keep_alive: shrink
             }
         }
@@ -210,8 +216,10 @@ thread_local! {
 fn run_thread(handle: Handle) {
     let shared = handle.shared.clone();
     POOL_THREAD.with(|p| p.set(&shared.blocking));
-    if let Some(hook) = &shared.config.on_thread_start {
-        hook();
+    // A panicking hook is contained here and counted: the thread still serves the pool (the
+    // task it was started for would otherwise never run and its JoinHandle never resolve).
+    if crate::runtime::run_hook(shared.config.on_thread_start.as_ref()).is_err() {
+        shared.blocking.count_panic();
     }
     {
         let ctx = Context { shared: &*shared as *const _, handle, core: None };
@@ -221,7 +229,7 @@ fn run_thread(handle: Handle) {
             let _ = task.run(); // a blocking task completes in one poll
         }
     }
-    if let Some(hook) = &shared.config.on_thread_stop {
-        hook();
+    if crate::runtime::run_hook(shared.config.on_thread_stop.as_ref()).is_err() {
+        shared.blocking.count_panic();
     }
 }

@@ -25,7 +25,7 @@ use crate::context::{self, Context};
 use crate::forkjoin::JobRef;
 use crate::priority::{ClassPicker, CLASSES};
 use crate::queue::{self, Local};
-use crate::runtime::{Handle, KeepAlive, Shared};
+use crate::runtime::{run_hook, Handle, KeepAlive, Shared, StartLatch};
 use crate::sync::atomic::Ordering;
 use crate::sync::Arc;
 use crate::task::{Notified, RunOutcome};
@@ -528,15 +528,17 @@ impl Core {
 /// The body of worker thread `index`.
 pub(crate) fn run_worker(
     handle: Handle,
+    latch: Arc<StartLatch>,
     index: usize,
     locals: [Local<Notified>; CLASSES],
     jobs: Local<JobRef>,
 ) {
     let shared = handle.shared.clone();
-    if let Some(hook) = &shared.config.on_thread_start {
-        hook();
-    }
-    {
+    let started = run_hook(shared.config.on_thread_start.as_ref());
+    let hook_ok = started.is_ok();
+    latch.report(started); // `build` fails (and shuts down) if any worker's hook panicked
+    drop(latch);
+    if hook_ok {
         let ctx = Context {
             shared: &*shared as *const Shared,
             handle,
@@ -547,12 +549,14 @@ pub(crate) fn run_worker(
             core.run_loop();
             core.drain();
         }
+    } else {
+        shared.begin_shutdown(); // `build` returns the error; nothing ran on this runtime
     }
     // Outside the worker context: wake-ups caused by the final cancellations go through the
     // injector (which, after shutdown, cancels them) instead of this worker's LIFO slot.
     let keep: Option<KeepAlive> = shared.worker_exited();
-    if let Some(hook) = &shared.config.on_thread_stop {
-        hook();
+    if run_hook(shared.config.on_thread_stop.as_ref()).is_err() {
+        shared.blocking.count_panic(); // contained: the runtime's drop still returns
     }
     drop(keep);
 }

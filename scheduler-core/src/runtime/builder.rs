@@ -1,7 +1,7 @@
 //! [`Builder`]: configures and starts a [`Runtime`].
 
 use super::shared::{Shared, WorkerRemote};
-use super::{Config, Handle, Runtime};
+use super::{Config, Handle, Runtime, StartLatch};
 use crate::blocking::BlockingPool;
 use crate::idle::Idle;
 use crate::lifo::LifoSlot;
@@ -95,6 +95,7 @@ impl Builder {
     }
 
     /// Name prefix of the runtime's threads (`<name>-worker-<i>`, `<name>-blocking-<i>`).
+    /// A name with a NUL byte makes [`build`](Self::build) fail with `InvalidInput`.
     pub fn thread_name(mut self, name: impl Into<String>) -> Self {
         self.thread_name = name.into();
         self
@@ -112,19 +113,27 @@ impl Builder {
         self
     }
 
-    /// How long an idle blocking thread waits for work before it exits.
+    /// How long an idle blocking thread waits for work before it exits. Any duration is
+    /// accepted: one too long for the clock (`Duration::MAX`) means "until shutdown".
     pub fn blocking_keep_alive(mut self, d: Duration) -> Self {
         self.blocking_keep_alive = d;
         self
     }
 
     /// Runs `f` on every thread the runtime starts, before it takes work.
+    ///
+    /// [`build`](Self::build) waits until every worker has run it. If it panics on a worker,
+    /// `build` shuts the runtime down and returns an error with the panic's message; on a
+    /// blocking-pool thread (started later, on demand) the panic is contained, counted in
+    /// [`RuntimeMetrics::panics`](crate::RuntimeMetrics::panics), and the thread serves the
+    /// pool all the same.
     pub fn on_thread_start(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
         self.on_thread_start = Some(std::sync::Arc::new(f));
         self
     }
 
-    /// Runs `f` on every runtime thread just before it exits.
+    /// Runs `f` on every runtime thread just before it exits. A panic in it is contained and
+    /// counted in [`RuntimeMetrics::panics`](crate::RuntimeMetrics::panics).
     pub fn on_thread_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
         self.on_thread_stop = Some(std::sync::Arc::new(f));
         self
@@ -139,12 +148,15 @@ impl Builder {
     /// Starts the runtime's worker threads.
     ///
     /// # Errors
-    /// `InvalidInput` when the worker count is 0 or above [`MAX_WORKER_THREADS`]; the OS error
-    /// when a thread cannot be started (the threads already started are stopped).
+    /// `InvalidInput` when the worker count is 0 or above [`MAX_WORKER_THREADS`], the thread
+    /// name holds a NUL byte, or the timer tick is out of range; the OS error when a thread
+    /// cannot be started; `Other` when `on_thread_start` panicked on a worker. In each case
+    /// the threads already started are stopped before `build` returns.
     pub fn build(self) -> io::Result<Runtime> {
         let (shared, locals) = self.build_shared()?;
         let workers = locals.len();
         let handle = Handle { shared: shared.clone() };
+        let latch = Arc::new(StartLatch::new(workers));
         let mut threads = Vec::with_capacity(workers);
         let mut locals = locals.into_iter().enumerate();
         for (index, (classes, jobs)) in locals.by_ref() {
@@ -153,8 +165,8 @@ impl Builder {
             if let Some(size) = shared.config.stack_size {
                 b = b.stack_size(size);
             }
-            let h = handle.clone();
-            match b.spawn(move || crate::worker::run_worker(h, index, classes, jobs)) {
+            let (h, l) = (handle.clone(), latch.clone());
+            match b.spawn(move || crate::worker::run_worker(h, l, index, classes, jobs)) {
                 Ok(t) => threads.push(t),
                 Err(e) => {
                     shared.begin_shutdown();
@@ -163,18 +175,32 @@ impl Builder {
                     for _ in 0..unstarted {
                         drop(shared.worker_exited());
                     }
+                    latch.forget(unstarted);
                     drop(Runtime { handle, threads });
                     return Err(e);
                 }
             }
         }
-        Ok(Runtime { handle, threads })
+        let runtime = Runtime { handle, threads };
+        match latch.wait() {
+            Ok(()) => Ok(runtime),
+            Err(msg) => {
+                drop(runtime); // shuts the started workers down and joins them
+                Err(io::Error::other(format!("on_thread_start panicked on a worker: {msg}")))
+            }
+        }
     }
 
     /// The runtime's shared state and each worker's local queues, before any thread starts
     /// (the loom models use it without threads: `loom_api::ForeignWakeShutdown`).
     pub(crate) fn build_shared(self) -> io::Result<(Arc<Shared>, Vec<WorkerLocals>)> {
         let workers = self.worker_threads.unwrap_or_else(num_cpus::get);
+        if self.thread_name.contains('\0') {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "thread_name must not contain a NUL byte",
+            ));
+        }
         if workers == 0 || workers > MAX_WORKER_THREADS {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,

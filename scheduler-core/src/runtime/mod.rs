@@ -4,10 +4,12 @@ mod builder;
 mod handle;
 mod owned;
 mod shared;
+mod start;
 
 pub use builder::{Builder, MAX_WORKER_THREADS};
 pub use handle::{Handle, SpawnError, TryCurrentError};
 pub(crate) use shared::{KeepAlive, Shared};
+pub(crate) use start::{run_hook, StartLatch};
 
 use crate::metrics::RuntimeMetrics;
 use crate::priority::Priority;
