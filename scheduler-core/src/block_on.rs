@@ -22,7 +22,11 @@ impl Wake for ThreadWaker {
 
 /// Polls `future` on this thread until it completes, parking between polls. With a handle, the
 /// thread counts as "in the runtime" for [`Handle::current`] unless it already is.
+///
+/// # Panics
+/// On a worker thread of any runtime, at once (see [`refuse_on_worker`]).
 pub(crate) fn block_on<F: Future>(handle: Option<&Handle>, future: F) -> F::Output {
+    refuse_on_worker();
     let ctx = handle.filter(|_| !context::is_set()).map(|h| Context {
         shared: &*h.shared as *const _,
         handle: h.clone(),
@@ -38,5 +42,21 @@ pub(crate) fn block_on<F: Future>(handle: Option<&Handle>, future: F) -> F::Outp
             return v;
         }
         parker.0.park(None);
+    }
+}
+
+/// The message of [`refuse_on_worker`]'s panic.
+pub(crate) const BLOCK_ON_WORKER: &str = "Handle::block_on called on a worker thread: blocking a \
+worker can deadlock the runtime (a 1-worker runtime waiting on its own tasks or timers never \
+wakes). Inside a task, `.await` the future instead; for blocking code use \
+Handle::spawn_blocking (block_on works on blocking-pool threads), or Handle::spawn and await \
+the JoinHandle";
+
+/// Blocking a worker on a future may wait on that very worker (a task it would run, a timer on
+/// its own shard), which never comes: fail at once with a message that names the fix instead
+/// of deadlocking silently (tokio panics the same way).
+fn refuse_on_worker() {
+    if context::with_any_core(|core| core.is_some()) {
+        panic!("{BLOCK_ON_WORKER}");
     }
 }

@@ -186,8 +186,28 @@ impl Handle {
 
     /// Runs `future` to completion on the calling thread, parking it between polls.
     ///
-    /// Meant for threads outside the runtime. Called on a worker it blocks that worker for
-    /// the duration (the other workers keep running).
+    /// For threads outside the runtime's workers: any other thread, and the blocking pool's
+    /// threads ([`spawn_blocking`](Self::spawn_blocking) closures may call it).
+    ///
+    /// # Panics
+    /// At once when called on a worker thread (inside a task or a `spawn_fn` closure of any
+    /// runtime): a blocked worker can wait for itself for ever. Inside a task, `.await` the
+    /// future; wrap blocking code in `spawn_blocking`.
+    ///
+    /// ```
+    /// use scheduler_core::Runtime;
+    /// let rt = Runtime::builder().worker_threads(1).build().unwrap();
+    /// let h = rt.handle().clone();
+    /// // On a worker: refused with a message, instead of a deadlock.
+    /// let nested = rt.block_on(rt.spawn_fn({
+    ///     let h = h.clone();
+    ///     move || h.block_on(async { 1 })
+    /// }));
+    /// assert!(nested.unwrap_err().is_panic());
+    /// // On a blocking-pool thread: fine.
+    /// let fine = rt.block_on(rt.spawn_blocking(move || h.block_on(h.spawn(async { 2 }))));
+    /// assert_eq!(fine.unwrap().unwrap(), 2);
+    /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         crate::block_on::block_on(Some(self), future)
     }
