@@ -24,7 +24,10 @@
 //!
 //! After each call (or when the Deferred `f` returned fires), the next call is placed on the
 //! grid `start + k * interval`, strictly after now: missed intervals are skipped, not
-//! replayed (Twisted's `_scheduleFrom`). An interval of zero schedules the next call with
+//! replayed (Twisted's `_scheduleFrom`), in O(1) whatever the jump. A grid point past the
+//! clock's last instant (`u64::MAX` ns, where `Duration::MAX` saturates) is never armed: the
+//! loop keeps running with no call pending until `stop` (which fires its Deferred at once)
+//! or `reset`. An interval of zero schedules the next call with
 //! delay zero: on a runtime it runs as a new task, behind whatever is queued, so the loop
 //! never starves other tasks; on a [`ManualReactor`](super::ManualReactor) it runs again
 //! within the same `advance`, like Twisted's `Clock`, until stopped.
@@ -88,6 +91,9 @@ struct LoopState {
     run: u64,
     /// `start` Deferreds of stopped runs whose in-flight call has not finished yet.
     stopping: Vec<(u64, Deferred<LoopingCall>)>,
+    /// The next grid point lies past the last representable instant (the clock is at or near
+    /// `u64::MAX` ns): no call is pending, the loop waits, running, until `stop` or `reset`.
+    past_end: bool,
 }
 
 impl LoopState {
@@ -209,6 +215,7 @@ impl LoopingCall {
             }
             st.run += 1;
             st.running = true;
+            st.past_end = false;
             st.deferred = Some(d.clone());
             st.start_ns = self.now_ns();
             st.interval_ns = duration_to_ns(interval);
@@ -255,6 +262,8 @@ impl LoopingCall {
             match st.call.take() {
                 // Cancelled in time: nothing is in flight, fire now.
                 Some(call) if call.cancel().is_ok() => st.deferred.take(),
+                // Waiting past the end of time: nothing is in flight either.
+                None if std::mem::take(&mut st.past_end) => st.deferred.take(),
                 // No call pending, or it is already on its way: `call()` fires on its end.
                 _ => None,
             }
@@ -283,6 +292,10 @@ impl LoopingCall {
             } else {
                 st.call = Some(call); // already on its way: leave it
             }
+        } else if st.past_end {
+            st.start_ns = self.now_ns();
+            let from = st.start_ns;
+            self.schedule_from(&mut st, from, None);
         }
         Ok(())
     }
@@ -310,6 +323,9 @@ impl LoopingCall {
 
     /// Twisted's `_scheduleFrom(when)`: the next grid point strictly after `when`. `fired` is
     /// the fired timer's reference to the call that just ran, for its re-arm.
+    /// O(1) whatever the jump. When that point is not representable (past `u64::MAX` ns), no
+    /// call is armed: at the clock's end a call "strictly after now" would be due at once
+    /// and run again and again within one `advance`.
     fn schedule_from(&self, st: &mut LoopState, when: u64, fired: Option<Arc<CallInner>>) {
         let delay = if st.interval_ns == 0 {
             0
@@ -317,7 +333,11 @@ impl LoopingCall {
             let since = when.saturating_sub(st.start_ns);
             st.interval_ns - since % st.interval_ns
         };
-        let at = when.saturating_add(delay);
+        let Some(at) = when.checked_add(delay).filter(|&at| at > when || delay == 0) else {
+            st.past_end = true;
+            return;
+        };
+        st.past_end = false;
         let run = st.run;
         if let Some(spare) = st.spare.take() {
             if spare.rearm(at, CallFn::Loop(self.clone(), run), fired).is_ok() {
