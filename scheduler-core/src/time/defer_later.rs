@@ -10,7 +10,8 @@ use std::time::Duration;
 /// `deferLater`). `f` may return a `Result` or a `Deferred` (which chains); a panic fails the
 /// Deferred. Cancelling the Deferred before the delay cancels the timer: `f` never runs and
 /// the Deferred fails with [`Cancelled`](scheduler_deferred::Cancelled). On a runtime that has
-/// shut down it fails with `Cancelled` at once.
+/// shut down it fails with `Cancelled` at once, and when the runtime shuts down before the
+/// delay (the call is dropped unrun) it fails with `Cancelled` then: its awaiters never hang.
 ///
 /// # Examples
 /// ```
@@ -39,17 +40,32 @@ where
             let _ = call.cancel();
         }
     });
-    let fire = ready.clone();
-    let call = clock.call_later_boxed(
-        delay,
-        Box::new(move || {
-            let _ = fire.callback(());
-        }),
-    );
+    let fire = FireOrCancel(Some(ready.clone()));
+    let call = clock.call_later_boxed(delay, Box::new(move || fire.fire()));
     let refused = call.cancelled(); // the runtime has shut down: the timer never fires
     *slot.lock() = Some(call);
     if refused {
         ready.cancel();
     }
     ready.add_callback_deferred(move |()| maybe_deferred(f))
+}
+
+/// The timer's function: fires the Deferred when it runs; cancels it when it is dropped
+/// without running (the runtime shut down before the delay and discarded the call).
+struct FireOrCancel(Option<Deferred<()>>);
+
+impl FireOrCancel {
+    fn fire(mut self) {
+        if let Some(d) = self.0.take() {
+            let _ = d.callback(());
+        }
+    }
+}
+
+impl Drop for FireOrCancel {
+    fn drop(&mut self) {
+        if let Some(d) = self.0.take() {
+            d.cancel();
+        }
+    }
 }

@@ -52,8 +52,11 @@
 //!
 //! # Shutdown
 //!
-//! [`TimeDriver::shutdown`] drops every pending payload (so a callback holding a `Handle`
-//! cannot keep the runtime alive through a cycle). An insert racing with it pairs *push;
+//! [`TimeDriver::shutdown`] ends every pending payload ([`discard`]): a call's function is
+//! dropped unrun (so a callback holding a `Handle` cannot keep the runtime alive through a
+//! cycle; `defer_later` fails its Deferred with `Cancelled` then), and a waker is woken, so the
+//! `Sleep` or `Timeout` behind it completes (a sleep on a shut-down runtime is ready at once).
+//! An insert racing with it pairs *push;
 //! fence(SeqCst); load shutdown flag* with the shutdown's *store flag; fence(SeqCst); drain*,
 //! and drains again itself when it sees the flag.
 
@@ -463,7 +466,7 @@ impl TimeDriver {
             .min()
     }
 
-    /// Drops every pending payload of shard `index` (shutdown).
+    /// Ends every pending payload of shard `index` (shutdown; see [`discard`]).
     pub(crate) fn drain_shard(&self, index: usize) {
         let shard = &self.shards[index];
         while shard.steal_expired(u64::MAX, usize::MAX, discard).is_err() {
@@ -471,7 +474,7 @@ impl TimeDriver {
         }
     }
 
-    /// Drops every pending payload of every shard (shutdown).
+    /// Ends every pending payload of every shard (shutdown; see [`discard`]).
     pub(crate) fn shutdown(&self) {
         for i in 0..self.shards.len() {
             self.drain_shard(i);
@@ -498,10 +501,12 @@ impl TimeDriver {
     }
 }
 
-/// Drops a payload without running it; a call is marked cancelled and drops its function,
-/// which breaks any cycle through a captured `Handle`.
+/// Ends a payload that will never fire (shutdown): a call is marked cancelled and drops its
+/// function, which breaks any cycle through a captured `Handle`; a waker is woken, so the
+/// `Sleep` or `Timeout` behind it sees the shutdown and completes instead of waiting for ever.
 pub(crate) fn discard(payload: TimerPayload) {
-    if let TimerPayload::Call(call) = payload {
-        call.discard();
+    match payload {
+        TimerPayload::Call(call) => call.discard(),
+        TimerPayload::Wake(waker) => waker.wake(),
     }
 }

@@ -59,20 +59,42 @@ pub fn secs_f64(secs: f64) -> Result<Duration, InvalidDelay> {
     Ok(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX))
 }
 
-/// A [`timeout`](crate::time::timeout) elapsed before its future completed.
+/// A [`timeout`](crate::time::timeout) ended before its future completed: its deadline
+/// elapsed, or its runtime shut down first ([`is_shutdown`](Elapsed::is_shutdown)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Elapsed(pub(crate) Duration);
+pub struct Elapsed {
+    after: Duration,
+    shutdown: bool,
+}
 
 impl Elapsed {
-    /// The timeout that elapsed.
+    pub(crate) fn deadline(after: Duration) -> Elapsed {
+        Elapsed { after, shutdown: false }
+    }
+
+    pub(crate) fn shutdown(after: Duration) -> Elapsed {
+        Elapsed { after, shutdown: true }
+    }
+
+    /// The timeout that was set.
     pub fn after(&self) -> Duration {
-        self.0
+        self.after
+    }
+
+    /// True when the runtime shut down before the deadline (the future did not get its whole
+    /// time); false when the deadline really elapsed.
+    pub fn is_shutdown(&self) -> bool {
+        self.shutdown
     }
 }
 
 impl fmt::Display for Elapsed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "deadline of {:?} elapsed", self.0)
+        if self.shutdown {
+            write!(f, "the runtime shut down before the deadline of {:?}", self.after)
+        } else {
+            write!(f, "deadline of {:?} elapsed", self.after)
+        }
     }
 }
 

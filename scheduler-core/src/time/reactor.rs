@@ -117,6 +117,15 @@ impl Host {
         }
     }
 
+    /// True when the host is a runtime that has begun shutting down (its timers will not
+    /// fire; waiters complete at once).
+    pub(crate) fn is_shut_down(&self) -> bool {
+        match self {
+            Host::Runtime(h) => h.is_shutdown(),
+            Host::Manual(_) => false,
+        }
+    }
+
     /// Inserts a timer; `None` when the runtime has shut down (the payload is dropped).
     pub(crate) fn insert(&self, deadline_ns: u64, payload: TimerPayload) -> Option<TimerKey> {
         match self {

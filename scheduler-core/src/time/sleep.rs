@@ -5,6 +5,12 @@
 //! so the poll that follows the wake-up finds the deadline passed. If the task's waker changes
 //! between polls, the timer is re-registered with the new one. Dropping a pending sleep
 //! cancels its timer.
+//!
+//! Shutdown is a wake-up too: when the runtime shuts down, the driver wakes every pending
+//! timer's waker (`driver::discard`), and a sleep polled on a shut-down runtime completes at
+//! once, before its deadline (a [`Timeout`] then fails with [`Elapsed::is_shutdown`]). So
+//! nothing waiting on a runtime's timers stays pending after the runtime is gone, whatever
+//! thread or executor polls it.
 
 use super::driver::TimerPayload;
 use super::error::Elapsed;
@@ -44,7 +50,8 @@ impl fmt::Debug for Sleep {
 /// Waits until `delay` has passed, on the runtime (or deterministic runtime) that polls it.
 ///
 /// The deadline is fixed when the sleep is created if that happens inside a runtime, else at
-/// its first poll.
+/// its first poll. If the runtime shuts down first, the sleep completes then, early (check
+/// [`Handle::is_shutdown`](crate::Handle::is_shutdown) to tell).
 ///
 /// # Panics
 /// When polled outside any runtime (use [`Handle::sleep`](crate::Handle::sleep) there).
@@ -108,6 +115,11 @@ impl Sleep {
         self.host.as_ref().is_some_and(|h| h.now_ns() >= self.deadline_ns())
     }
 
+    /// True when the sleep's runtime shut down before its deadline.
+    fn cut_short(&self) -> bool {
+        self.host.as_ref().is_some_and(Host::is_shut_down) && !self.is_elapsed()
+    }
+
     /// Withdraws the registered timer. Once the deadline has passed the timer has fired (or
     /// is about to, harmlessly waking this task's waker): its key is left alone, so a `Sleep`
     /// dropped long after firing never presents a key whose slot may since have been reused.
@@ -135,7 +147,7 @@ impl Future for Sleep {
         }
         let Some(host) = this.host.as_ref() else { return Poll::Pending };
         let deadline = this.deadline_ns();
-        if host.now_ns() >= deadline {
+        if host.now_ns() >= deadline || host.is_shut_down() {
             this.cancel_timer();
             return Poll::Ready(());
         }
@@ -147,8 +159,9 @@ impl Future for Sleep {
         }
         let host = this.host.clone().expect("bound above");
         let waker = cx.waker().clone();
-        if let Some(key) = host.insert(deadline, TimerPayload::Wake(waker.clone())) {
-            this.registered = Some((key, waker));
+        match host.insert(deadline, TimerPayload::Wake(waker.clone())) {
+            Some(key) => this.registered = Some((key, waker)),
+            None => return Poll::Ready(()), // refused: the runtime shut down meanwhile
         }
         Poll::Pending
     }
@@ -176,7 +189,8 @@ impl<F> fmt::Debug for Timeout<F> {
 }
 
 /// Runs `future` with a deadline `after` from now: `Err(Elapsed)` if it has not completed by
-/// then (the future is dropped with the `Timeout`).
+/// then (the future is dropped with the `Timeout`), or if the runtime shut down first
+/// (then [`Elapsed::is_shutdown`] is true).
 ///
 /// # Panics
 /// As [`sleep`].
@@ -209,7 +223,8 @@ impl<F: Future> Future for Timeout<F> {
         }
         let after = self.after;
         match Pin::new(&mut self.sleep).poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(Elapsed(after))),
+            Poll::Ready(()) if self.sleep.cut_short() => Poll::Ready(Err(Elapsed::shutdown(after))),
+            Poll::Ready(()) => Poll::Ready(Err(Elapsed::deadline(after))),
             Poll::Pending => Poll::Pending,
         }
     }
