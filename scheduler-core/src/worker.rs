@@ -216,7 +216,8 @@ impl Core {
     fn count_steal(&self, victim: usize) {
         let stats = self.stats();
         crate::metrics::bump(&stats.steals);
-        crate::metrics::bump(&stats.steals_from[victim]);
+        // Relaxed: a counter; several thieves may add at once, hence the RMW.
+        self.shared.workers[victim].stats.stolen_from.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Is there a task of a class above `class` in our own deques or the injector?

@@ -182,6 +182,10 @@ impl Builder {
             }
         }
         let runtime = Runtime { handle, threads };
+        // Only a start hook can fail after the spawns: without one, nothing to wait for.
+        if runtime.handle.shared.config.on_thread_start.is_none() {
+            return Ok(runtime);
+        }
         match latch.wait() {
             Ok(()) => Ok(runtime),
             Err(msg) => {
@@ -231,7 +235,7 @@ impl Builder {
                 jobs: jobs.stealer(),
                 lifo: LifoSlot::new(),
                 class_hint: CachePadded::new(AtomicUsize::new(0)),
-                stats: CachePadded::new(WorkerStats::new(workers)),
+                stats: CachePadded::new(WorkerStats::new()),
             });
             locals.push((classes, jobs));
         }
