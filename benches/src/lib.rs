@@ -7,6 +7,7 @@
 //! returns a [`Sample`] in the workload's [`Unit`].
 
 pub mod report;
+pub mod stress;
 pub mod workloads;
 
 use std::time::Duration;

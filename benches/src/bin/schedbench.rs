@@ -10,13 +10,16 @@ use std::process::ExitCode;
 
 use benches::report::{self, Row};
 use benches::{all_workloads, RunConfig, Workload};
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Command-line options.
 #[derive(Debug, Parser)]
 #[command(name = "schedbench", about = "Scheduler benchmarks beside tokio and rayon")]
 struct Args {
+    /// A subcommand instead of the benchmark matrix.
+    #[command(subcommand)]
+    command: Option<Command>,
     /// CI smoke run: small sizes, 3 runs each.
     #[arg(long, conflicts_with = "full")]
     quick: bool,
@@ -41,6 +44,13 @@ struct Args {
     /// No progress bar (it is also hidden when stderr is not a terminal).
     #[arg(long)]
     no_progress: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// A seeded soak of the whole runtime with exact accounting and a heap bound.
+    Stress(benches::stress::cli::StressArgs),
 }
 
 impl Args {
@@ -94,6 +104,9 @@ fn progress(args: &Args, total: u64) -> ProgressBar {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Command::Stress(stress)) = &args.command {
+        return benches::stress::cli::main(stress);
+    }
     if args.workers == 0 {
         eprintln!("schedbench: --workers must be at least 1");
         return ExitCode::from(2);
