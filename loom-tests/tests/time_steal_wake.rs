@@ -15,7 +15,7 @@
 use loom::{sync::Arc, thread};
 use scheduler_core::time::loom_api::{break_parked_fences, StealWake};
 
-const DEADLINE: u64 = 50_000_000; // 50 ms: not due during the model, within the 1 s park cap
+const DEADLINE: u64 = 50_000_000; // 50 ms: not due during the model
 
 fn parker_and_inserter() {
     let p = Arc::new(StealWake::new());

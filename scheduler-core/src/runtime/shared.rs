@@ -61,6 +61,15 @@ pub(crate) struct WorkerRemote {
     pub(crate) stats: CachePadded<WorkerStats>,
 }
 
+impl WorkerRemote {
+    /// True when this worker's LIFO slot, fork-join deque or any class deque holds work.
+    fn has_work(&self) -> bool {
+        self.lifo.is_occupied()
+            || !self.jobs.is_empty()
+            || self.stealers.iter().any(|s| !s.is_empty())
+    }
+}
+
 /// A strong reference to `Shared` whose drop may end the runtime's life; dropped after a
 /// completing task has stopped touching the scheduler.
 #[derive(Debug)]
@@ -286,11 +295,15 @@ impl Shared {
     /// True when any queue of any worker, any LIFO slot, or the injector holds work.
     pub(crate) fn has_work(&self) -> bool {
         self.injector.iter().any(|q| !q.is_empty())
-            || self.workers.iter().any(|w| {
-                w.lifo.is_occupied()
-                    || !w.jobs.is_empty()
-                    || w.stealers.iter().any(|s| !s.is_empty())
-            })
+            || self.workers.iter().any(WorkerRemote::has_work)
+    }
+
+    /// [`has_work`](Self::has_work) for the injectors and `count` workers from `from` on
+    /// (wrapping): a searcher's spin looks at a few workers per round, not all of them.
+    pub(crate) fn has_work_near(&self, from: usize, count: usize) -> bool {
+        let n = self.workers.len();
+        self.injector.iter().any(|q| !q.is_empty())
+            || (0..count.min(n)).any(|k| self.workers[(from + k) % n].has_work())
     }
 
     /// Cancels every task in the injectors.
