@@ -55,6 +55,13 @@ impl Handle {
     /// Runs `f` as a task (at [`Priority::Normal`]) once `delay` has passed (Twisted's
     /// `reactor.callLater`). `Duration::MAX` is accepted (it never comes, in effect).
     ///
+    /// If the runtime shuts down before the call runs (or had shut down already), `f` is
+    /// dropped without running and the call reports [`cancelled`](DelayedCall::cancelled).
+    /// Whatever `f` captured is dropped then: a Deferred that only `f` would have fired stays
+    /// unfired, so awaiters of such a Deferred should use
+    /// [`defer_later`](crate::time::defer_later), whose Deferred fails with `Cancelled` at
+    /// shutdown, or cancel it themselves.
+    ///
     /// # Examples
     /// ```
     /// use scheduler_core::Runtime;
