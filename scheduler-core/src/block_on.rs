@@ -56,7 +56,7 @@ the JoinHandle";
 /// its own shard), which never comes: fail at once with a message that names the fix instead
 /// of deadlocking silently (tokio panics the same way).
 fn refuse_on_worker() {
-    if context::with_any_core(|core| core.is_some()) {
+    if context::on_worker_thread() {
         panic!("{BLOCK_ON_WORKER}");
     }
 }

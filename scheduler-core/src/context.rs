@@ -24,6 +24,19 @@ pub(crate) struct Context {
 
 thread_local! {
     static CURRENT: Cell<*const Context> = const { Cell::new(ptr::null()) };
+    /// Set for the whole life of a worker thread, whatever context is current (a task may
+    /// `Handle::enter` another runtime): `block_on` refuses to block a worker.
+    static ON_WORKER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks this thread as a worker thread (for its whole life).
+pub(crate) fn mark_worker_thread() {
+    ON_WORKER.with(|w| w.set(true));
+}
+
+/// True on a worker thread of any runtime.
+pub(crate) fn on_worker_thread() -> bool {
+    ON_WORKER.with(Cell::get)
 }
 
 /// Restores the previous context on drop.
@@ -42,6 +55,11 @@ impl Drop for EnterGuard {
 pub(crate) fn enter(ctx: &Context) -> EnterGuard {
     let prev = CURRENT.with(|c| c.replace(ctx as *const Context));
     EnterGuard { prev }
+}
+
+/// The current context's address (null outside any context).
+pub(crate) fn current_ptr() -> *const Context {
+    CURRENT.with(|c| c.get())
 }
 
 #[inline]

@@ -107,9 +107,11 @@ pub use deterministic::{DetJoinHandle, DeterministicRuntime, Stalled};
 pub use forkjoin::join;
 pub use metrics::{RuntimeMetrics, WorkerMetrics};
 pub use priority::Priority;
-pub use runtime::{Builder, Handle, Runtime, SpawnError, TryCurrentError, MAX_WORKER_THREADS};
+pub use runtime::{
+    Builder, EnterGuard, Handle, Runtime, SpawnError, TryCurrentError, MAX_WORKER_THREADS,
+};
 pub use scope::{scope, Scope};
-pub use task::{JoinError, JoinHandle};
+pub use task::{AbortHandle, JoinError, JoinHandle};
 pub use time::{DelayedCall, LoopingCall};
 pub use yield_now::{yield_now, YieldNow};
 

@@ -548,6 +548,7 @@ pub(crate) fn run_worker(
     latch.report(started); // `build` fails (and shuts down) if any worker's hook panicked
     drop(latch);
     if hook_ok {
+        context::mark_worker_thread(); // from here on `block_on` refuses to block this thread
         let ctx = Context {
             shared: &*shared as *const Shared,
             handle,

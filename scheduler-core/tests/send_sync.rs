@@ -122,3 +122,11 @@ fn deterministic_runtime_types_stay_on_their_thread() {
     assert_eq!(send_sync!(DeterministicRuntime), (false, false));
     assert_eq!(send_sync!(DetJoinHandle<u32>), (false, false));
 }
+
+#[test]
+fn abort_and_enter_handles() {
+    // An AbortHandle touches only the task's state word: shared by any threads.
+    assert_eq!(send_sync!(scheduler_core::AbortHandle), (true, true));
+    // An EnterGuard must be dropped on the thread that made it.
+    assert_eq!(send_sync!(scheduler_core::EnterGuard<'static>), (false, false));
+}

@@ -90,6 +90,28 @@ impl Handle {
         }
     }
 
+    /// Makes this runtime current on the calling thread until the guard drops: then
+    /// [`Handle::current`], the free time functions ([`time::sleep`](crate::time::sleep),
+    /// [`time::timeout`](crate::time::timeout)) and the time API that reads the context work
+    /// there, as on the runtime's own threads. For code on another runtime's threads (a tokio
+    /// handler) that calls into ours without carrying a `Handle`.
+    ///
+    /// # Examples
+    /// ```
+    /// use scheduler_core::{Handle, Runtime};
+    /// let rt = Runtime::builder().worker_threads(1).build().unwrap();
+    /// assert!(Handle::try_current().is_err());
+    /// {
+    ///     let _guard = rt.handle().enter();
+    ///     let jh = Handle::current().spawn(async { 7 });
+    ///     assert_eq!(rt.block_on(jh).unwrap(), 7);
+    /// }
+    /// assert!(Handle::try_current().is_err());
+    /// ```
+    pub fn enter(&self) -> super::EnterGuard<'_> {
+        super::EnterGuard::new(self)
+    }
+
     /// The handle of the runtime whose thread this is.
     ///
     /// # Errors

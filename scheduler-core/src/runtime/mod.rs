@@ -1,12 +1,14 @@
 //! The [`Runtime`], its [`Builder`] and its cloneable [`Handle`].
 
 mod builder;
+mod enter;
 mod handle;
 mod owned;
 mod shared;
 mod start;
 
 pub use builder::{Builder, MAX_WORKER_THREADS};
+pub use enter::EnterGuard;
 pub use handle::{Handle, SpawnError, TryCurrentError};
 pub(crate) use shared::{KeepAlive, Shared};
 pub(crate) use start::{run_hook, StartLatch};

@@ -47,6 +47,15 @@ impl<T> JoinHandle<T> {
         unsafe { cancel_task(self.raw) }
     }
 
+    /// A handle that can cancel this task from anywhere while this one awaits it.
+    pub fn abort_handle(&self) -> super::AbortHandle {
+        // SAFETY: the handle owns a ref, so the task is alive; the new ref is handed over.
+        unsafe {
+            self.raw.as_ref().state.ref_inc();
+            super::AbortHandle::from_raw(self.raw)
+        }
+    }
+
     /// True once the task has completed (returned, panicked or been cancelled).
     pub fn is_finished(&self) -> bool {
         // SAFETY: the handle owns a ref of the task.

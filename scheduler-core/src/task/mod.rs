@@ -5,6 +5,7 @@
 //! it, and the [`JoinHandle`] that reads its output. A queued task is a [`Notified`]: an owned
 //! reference that must be either run or cancelled, never dropped silently.
 
+mod abort;
 mod cell_cache;
 pub(crate) mod join;
 #[cfg(all(test, not(loom)))]
@@ -12,6 +13,7 @@ mod lifecycle_tests;
 pub(crate) mod raw;
 pub(crate) mod state;
 
+pub use abort::AbortHandle;
 pub use join::{JoinError, JoinHandle};
 
 use crate::priority::Priority;
