@@ -213,7 +213,20 @@ thread_local! {
         const { std::cell::Cell::new(std::ptr::null()) };
 }
 
+/// A pool thread: its body inside the thread wrapper if one is set; a wrapper that never
+/// runs it is counted as a panic and the body runs unwrapped, so the queued task still runs.
 fn run_thread(handle: Handle) {
+    let shared = handle.shared.clone();
+    let body = move || thread_body(handle);
+    if let Err((_why, unrun)) =
+        crate::runtime::run_wrapped(shared.config.wrap_threads.as_ref(), body)
+    {
+        shared.blocking.count_panic();
+        unrun();
+    }
+}
+
+fn thread_body(handle: Handle) {
     let shared = handle.shared.clone();
     POOL_THREAD.with(|p| p.set(&shared.blocking));
     // A panicking hook is contained here and counted: the thread still serves the pool (the

@@ -25,7 +25,7 @@ use crate::context::{self, Context};
 use crate::forkjoin::JobRef;
 use crate::priority::{ClassPicker, CLASSES};
 use crate::queue::{self, Local};
-use crate::runtime::{run_hook, Handle, KeepAlive, Shared, StartLatch};
+use crate::runtime::{run_hook, run_wrapped, Handle, KeepAlive, Shared, StartLatch};
 use crate::sync::atomic::Ordering;
 use crate::sync::Arc;
 use crate::task::{Notified, RunOutcome};
@@ -534,8 +534,28 @@ impl Core {
     }
 }
 
-/// The body of worker thread `index`.
+/// Worker thread `index`: its body, inside the thread wrapper if one is set. A wrapper that
+/// never runs the body fails the start (`build` returns the error) and the worker exits.
 pub(crate) fn run_worker(
+    handle: Handle,
+    latch: Arc<StartLatch>,
+    index: usize,
+    locals: [Local<Notified>; CLASSES],
+    jobs: Local<JobRef>,
+) {
+    let shared = handle.shared.clone();
+    let report = latch.clone();
+    let body = move || worker_body(handle, latch, index, locals, jobs);
+    if let Err((why, unrun)) = run_wrapped(shared.config.wrap_threads.as_ref(), body) {
+        drop(unrun);
+        report.report(Err(format!("wrap_threads {why}")));
+        shared.begin_shutdown();
+        drop(shared.worker_exited());
+    }
+}
+
+/// The life of a worker thread: start hook, loop, drain, exit.
+fn worker_body(
     handle: Handle,
     latch: Arc<StartLatch>,
     index: usize,
@@ -545,7 +565,8 @@ pub(crate) fn run_worker(
     let shared = handle.shared.clone();
     let started = run_hook(shared.config.on_thread_start.as_ref());
     let hook_ok = started.is_ok();
-    latch.report(started); // `build` fails (and shuts down) if any worker's hook panicked
+    // `build` fails (and shuts down) if any worker's hook panicked.
+    latch.report(started.map_err(|msg| format!("on_thread_start panicked: {msg}")));
     drop(latch);
     if hook_ok {
         context::mark_worker_thread(); // from here on `block_on` refuses to block this thread

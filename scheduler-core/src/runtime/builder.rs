@@ -42,6 +42,7 @@ pub struct Builder {
     blocking_keep_alive: Duration,
     on_thread_start: Option<Hook>,
     on_thread_stop: Option<Hook>,
+    wrap_threads: Option<super::ThreadWrapper>,
     /// Reserved for the timer integration: the wheel's tick (default 1 ms). Stored, not yet
     /// used by the executor.
     timer_tick: Option<Duration>,
@@ -82,6 +83,7 @@ impl Builder {
             blocking_keep_alive: Duration::from_secs(10),
             on_thread_start: None,
             on_thread_stop: None,
+            wrap_threads: None,
             timer_tick: None,
             clock: None,
         }
@@ -139,6 +141,41 @@ impl Builder {
         self
     }
 
+    /// Runs the whole life of every thread the runtime starts (workers and blocking-pool
+    /// threads) inside `f`: `f` receives the thread's body as `run` and must call it once,
+    /// typically between setting up and tearing down a context the thread should live in.
+    /// With another runtime's context, that runtime's APIs then work inside our tasks, for
+    /// instance tokio's timers, `tokio::spawn` and its I/O types:
+    ///
+    /// ```
+    /// use scheduler_core::Runtime;
+    /// let tokio_rt = tokio::runtime::Runtime::new().unwrap();
+    /// let tokio_handle = tokio_rt.handle().clone();
+    /// let rt = Runtime::builder()
+    ///     .worker_threads(1)
+    ///     .wrap_threads(move |run| {
+    ///         let _tokio = tokio_handle.enter(); // dropped when the thread's body returns
+    ///         run()
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// let jh = rt.spawn(async {
+    ///     tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    ///     tokio::spawn(async { 6 * 7 }).await.unwrap()
+    /// });
+    /// assert_eq!(rt.block_on(jh).unwrap(), 42);
+    /// ```
+    ///
+    /// `on_thread_start` and `on_thread_stop` run inside the wrapper. If `f` panics before
+    /// calling `run`, or returns without calling it, on a worker, [`build`](Self::build)
+    /// fails with an error naming it; on a blocking-pool thread the body then runs
+    /// unwrapped (so its task still runs) and the failure is counted in
+    /// [`RuntimeMetrics::panics`](crate::RuntimeMetrics::panics).
+    pub fn wrap_threads(mut self, f: impl Fn(&mut dyn FnMut()) + Send + Sync + 'static) -> Self {
+        self.wrap_threads = Some(std::sync::Arc::new(f));
+        self
+    }
+
     /// The timer wheel's tick (reserved for the timer integration; stored, not yet used).
     pub fn timer_tick(mut self, tick: Duration) -> Self {
         self.timer_tick = Some(tick);
@@ -182,15 +219,17 @@ impl Builder {
             }
         }
         let runtime = Runtime { handle, threads };
-        // Only a start hook can fail after the spawns: without one, nothing to wait for.
-        if runtime.handle.shared.config.on_thread_start.is_none() {
+        // Only a start hook or a thread wrapper can fail after the spawns: without either,
+        // there is nothing to wait for.
+        let config = &runtime.handle.shared.config;
+        if config.on_thread_start.is_none() && config.wrap_threads.is_none() {
             return Ok(runtime);
         }
         match latch.wait() {
             Ok(()) => Ok(runtime),
             Err(msg) => {
                 drop(runtime); // shuts the started workers down and joins them
-                Err(io::Error::other(format!("on_thread_start panicked on a worker: {msg}")))
+                Err(io::Error::other(format!("a worker failed to start: {msg}")))
             }
         }
     }
@@ -223,6 +262,7 @@ impl Builder {
             stack_size: self.stack_size,
             on_thread_start: self.on_thread_start,
             on_thread_stop: self.on_thread_stop,
+            wrap_threads: self.wrap_threads,
             timer_tick: self.timer_tick,
         };
         let mut locals = Vec::with_capacity(workers);

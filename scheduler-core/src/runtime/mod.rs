@@ -11,7 +11,7 @@ pub use builder::{Builder, MAX_WORKER_THREADS};
 pub use enter::EnterGuard;
 pub use handle::{Handle, SpawnError, TryCurrentError};
 pub(crate) use shared::{KeepAlive, Shared};
-pub(crate) use start::{run_hook, StartLatch};
+pub(crate) use start::{run_hook, run_wrapped, StartLatch};
 
 use crate::metrics::RuntimeMetrics;
 use crate::priority::Priority;
@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 
 type Hook = std::sync::Arc<dyn Fn() + Send + Sync + 'static>;
 
+/// `Builder::wrap_threads`' function: runs a thread's whole body (the `&mut dyn FnMut()`).
+type ThreadWrapper = std::sync::Arc<dyn Fn(&mut dyn FnMut()) + Send + Sync + 'static>;
+
 /// The settings a runtime keeps after `build`.
 pub(crate) struct Config {
     #[allow(dead_code)]
@@ -30,6 +33,7 @@ pub(crate) struct Config {
     pub(crate) stack_size: Option<usize>,
     pub(crate) on_thread_start: Option<Hook>,
     pub(crate) on_thread_stop: Option<Hook>,
+    pub(crate) wrap_threads: Option<ThreadWrapper>,
     /// Reserved for the timer integration.
     #[allow(dead_code)]
     pub(crate) timer_tick: Option<Duration>,

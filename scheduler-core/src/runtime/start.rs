@@ -3,7 +3,7 @@
 //! hook, so a hook that panics fails `build()` with an error instead of leaving a runtime
 //! whose workers never run.
 
-use super::Hook;
+use super::{Hook, ThreadWrapper};
 use crate::sync::{Condvar, Mutex};
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -73,5 +73,32 @@ impl StartLatch {
             st = self.done.wait(st);
         }
         st.failure.take().map_or(Ok(()), Err)
+    }
+}
+
+/// Runs `body` inside the thread wrapper, if any (`Builder::wrap_threads`). `Err` gives the
+/// body back, unrun, with the reason: the wrapper panicked before calling `run`, or returned
+/// without calling it. A panic after `run` (in the wrapper's own clean-up) is contained.
+pub(crate) fn run_wrapped<F: FnOnce()>(
+    wrapper: Option<&ThreadWrapper>,
+    body: F,
+) -> Result<(), (String, F)> {
+    let Some(wrapper) = wrapper else {
+        body();
+        return Ok(());
+    };
+    let mut slot = Some(body);
+    let outcome = {
+        let mut run = || {
+            if let Some(body) = slot.take() {
+                body();
+            }
+        };
+        catch_unwind(AssertUnwindSafe(|| wrapper(&mut run)))
+    };
+    match (slot, outcome) {
+        (None, _) => Ok(()),
+        (Some(body), Err(payload)) => Err((format!("panicked: {}", panic_text(&*payload)), body)),
+        (Some(body), Ok(())) => Err(("returned without calling `run`".to_owned(), body)),
     }
 }
