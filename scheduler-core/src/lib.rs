@@ -95,6 +95,7 @@ mod runtime;
 mod scope;
 mod sync;
 mod task;
+mod task_set;
 pub mod time;
 mod worker;
 mod yield_now;
@@ -112,6 +113,7 @@ pub use runtime::{
 };
 pub use scope::{scope, Scope};
 pub use task::{AbortHandle, JoinError, JoinHandle};
+pub use task_set::{JoinNext, TaskSet};
 pub use time::{DelayedCall, LoopingCall};
 pub use yield_now::{yield_now, YieldNow};
 
