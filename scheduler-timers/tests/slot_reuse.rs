@@ -11,6 +11,9 @@ use std::sync::Arc;
 /// Slots the bound allows beside `4 * peak`: the owner's growth chunk and a little more.
 const SLACK: u64 = 64;
 
+/// How many operations the remote side of the two-thread mix may run ahead of the owner.
+const LEAD: u64 = 64;
+
 fn bound(peak: u64) -> u64 {
     4 * peak + SLACK
 }
@@ -235,6 +238,26 @@ fn a_long_seeded_mix_keeps_the_slab_bounded() {
     mixed_single_thread(10_000_000, 7);
 }
 
+/// Waits while this side's operation `op` is more than [`LEAD`] ahead of the other side's
+/// count (unless the other side, `other`, has finished). The two-thread mix runs in steady
+/// state this way: a finished timer's slot is reclaimed by the expiry right's holder (the
+/// owner's next drain, for a remote cancel), so while one thread is descheduled holding the
+/// right, the other thread's insert + cancel churn keeps finding no free slot and grows the
+/// slab by the churn of that stall (the slots are reused afterwards; `shard.rs`, "Slots").
+/// Counting operations, not time, keeps the test's bound exact on a loaded machine.
+fn wait_until_within_lead(
+    op: u64,
+    other_ops: &AtomicU64,
+    other: Option<&std::thread::JoinHandle<(u64, Vec<u64>)>>,
+) {
+    while op > other_ops.load(Ordering::Relaxed) + LEAD {
+        if other.is_some_and(|t| t.is_finished()) {
+            return;
+        }
+        std::thread::yield_now();
+    }
+}
+
 /// The remote side of the two-thread mix: inserts, cancels and resets its own timers (at most
 /// `peak` of its own pending, by the shared count of what the owner fired). Returns
 /// (inserted, cancelled ids).
@@ -244,12 +267,16 @@ fn remote_mix(
     peak: u64,
     fired: &AtomicU64,
     clock: &AtomicU64,
+    owner_ops: &AtomicU64,
+    remote_ops: &AtomicU64,
 ) -> (u64, Vec<u64>) {
     let mut rng = Rng(0xD1B5_4A32_D192_ED03);
     let mut live: Vec<Live> = Vec::new();
     let mut inserted = 0u64;
     let mut cancelled = Vec::new();
-    for _ in 0..ops {
+    for op in 0..ops {
+        remote_ops.store(op, Ordering::Relaxed);
+        wait_until_within_lead(op, owner_ops, None);
         let now = clock.load(Ordering::Relaxed);
         let choice = rng.below(10);
         // Acquire: pairs with the owner's Release count of remote timers it fired.
@@ -294,9 +321,14 @@ fn owner_and_remote_threads_mixing_every_operation_keep_the_slab_bounded() {
     let remote = shard.remote();
     let remote_fired = Arc::new(AtomicU64::new(0));
     let clock = Arc::new(AtomicU64::new(0));
+    let owner_ops = Arc::new(AtomicU64::new(0));
+    let remote_ops = Arc::new(AtomicU64::new(0));
     let other = {
         let (fired, clock) = (remote_fired.clone(), clock.clone());
-        std::thread::spawn(move || remote_mix(&remote, OPS, PEAK, &fired, &clock))
+        let (owner_ops, remote_ops) = (owner_ops.clone(), remote_ops.clone());
+        std::thread::spawn(move || {
+            remote_mix(&remote, OPS, PEAK, &fired, &clock, &owner_ops, &remote_ops)
+        })
     };
     let mut rng = Rng(42);
     let mut live: Vec<Live> = Vec::new();
@@ -306,42 +338,61 @@ fn owner_and_remote_threads_mixing_every_operation_keep_the_slab_bounded() {
     let mut fired_ids = Vec::new();
     let mut op = 0u64;
     while op < OPS || !other.is_finished() {
-        op += 1;
-        let choice = rng.below(10);
-        if choice < 4 && (live.len() as u64) < PEAK {
-            let id = books.inserted;
-            live.push(Live {
-                key: shard.insert(now + rng.below(32) * 1_000_000, id).expect("insert"),
-                id,
-            });
-            books.inserted += 1;
-        } else if !live.is_empty() && choice < 6 {
-            let Live { key, id } = live.swap_remove(rng.below(live.len() as u64) as usize);
-            match shard.cancel(key) {
-                Ok(()) => books.cancel(id),
-                Err(TimerError::AlreadyFired) => {}
-                Err(e) => panic!("owner cancel: {e:?}"),
-            }
-        } else if !live.is_empty() && choice < 7 {
-            let key = live[rng.below(live.len() as u64) as usize].key;
-            let _ = shard.reset(key, now + rng.below(32) * 1_000_000);
-        } else {
-            now += 1_000_000;
-            clock.store(now, Ordering::Relaxed);
-            let _ = shard.fire_due(now, |id| fired_ids.push(id));
-            for id in fired_ids.drain(..) {
-                if id >> 63 == 1 {
-                    assert!(remote_fired_ids.insert(id), "remote timer {id:#x} fired twice");
-                } else {
-                    books.fire(id);
+        // One time in 8, a session holds the right across up to 16 operations: the remote
+        // thread's inserts meanwhile find it busy. (It cannot open while the remote thread
+        // holds the right for a moment, to take a spare slot.)
+        let mut session = if rng.below(8) == 0 { shard.session().ok() } else { None };
+        let burst = if session.is_some() { 1 + rng.below(16) } else { 1 };
+        for _ in 0..burst {
+            op += 1;
+            owner_ops.store(op, Ordering::Relaxed);
+            wait_until_within_lead(op, &remote_ops, Some(&other));
+            let choice = rng.below(10);
+            let deadline = now + rng.below(32) * 1_000_000;
+            if choice < 4 && (live.len() as u64) < PEAK {
+                let id = books.inserted;
+                let key = match session.as_mut() {
+                    Some(session) => session.insert(deadline, id).expect("insert").0,
+                    None => shard.insert(deadline, id).expect("insert"),
+                };
+                live.push(Live { key, id });
+                books.inserted += 1;
+            } else if !live.is_empty() && choice < 6 {
+                let Live { key, id } = live.swap_remove(rng.below(live.len() as u64) as usize);
+                let result = match session.as_mut() {
+                    Some(session) => session.cancel(key),
+                    None => shard.cancel(key),
+                };
+                match result {
+                    Ok(()) => books.cancel(id),
+                    Err(TimerError::AlreadyFired) => {}
+                    Err(e) => panic!("owner cancel: {e:?}"),
                 }
+            } else if !live.is_empty() && choice < 7 {
+                let key = live[rng.below(live.len() as u64) as usize].key;
+                let _ = match session.as_mut() {
+                    Some(session) => session.reset(key, deadline).map(drop),
+                    None => shard.reset(key, deadline),
+                };
+            } else if session.is_none() {
+                now += 1_000_000;
+                clock.store(now, Ordering::Relaxed);
+                let _ = shard.fire_due(now, |id| fired_ids.push(id));
+                for id in fired_ids.drain(..) {
+                    if id >> 63 == 1 {
+                        assert!(remote_fired_ids.insert(id), "remote timer {id:#x} fired twice");
+                    } else {
+                        books.fire(id);
+                    }
+                }
+                // Release: pairs with the remote side's Acquire (its pending count).
+                remote_fired.store(remote_fired_ids.len() as u64, Ordering::Release);
+                live.retain(|l| !books.seen.contains(&l.id));
             }
-            // Release: pairs with the remote side's Acquire (its pending count).
-            remote_fired.store(remote_fired_ids.len() as u64, Ordering::Release);
-            live.retain(|l| !books.seen.contains(&l.id));
         }
+        drop(session);
         let len = u64::from(shard.slab_len());
-        assert!(len <= bound(2 * PEAK), "op {op}: the slab grew to {len} slots");
+        assert!(len <= bound(2 * PEAK) + 2 * LEAD, "op {op}: the slab grew to {len} slots");
     }
     let (remote_inserted, remote_cancelled) = other.join().expect("remote thread");
     let _ = shard.fire_due(u64::MAX, |id| fired_ids.push(id));
