@@ -25,7 +25,11 @@
 //! or `Waker` (a 24-byte slab entry: state word 8, deadline 8, inbox / free-list link 4,
 //! padding 4; and the wheel's 24-byte link: list links 2 x 4, list id 4, heap stamp 4,
 //! insertion `seq` 8), within the 64-byte budget; 8 more for a payload without a niche
-//! (the `Option` tag). Slots are reused, never freed while the shard lives.
+//! (the `Option` tag). Slots are reused, never freed while the shard lives, and the slab stays
+//! within about twice the peak number of pending timers whatever the traffic. The slab's
+//! pages and the wheel's links grow by about an eighth at a time, so unused capacity adds at
+//! most about 9 bytes per timer (measured with a counting allocator, `tests/timer_memory.rs`:
+//! 51.1 bytes per timer at 1,000,000 and at 5,000,000 timers, 55.1 just past a page boundary).
 //!
 //! # Examples
 //! ```

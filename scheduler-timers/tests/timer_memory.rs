@@ -103,6 +103,13 @@ fn at_270_000_timers_a_pending_timer_costs_at_most_64_bytes() {
     check(270_000);
 }
 
+/// Just past the start of a page (of 32,768 entries) of the slab's current layout, whose
+/// pages grow by an eighth: near the worst case it leaves.
+#[test]
+fn at_294_401_timers_a_pending_timer_costs_at_most_64_bytes() {
+    check(294_401);
+}
+
 #[test]
 fn at_1_000_000_timers_a_pending_timer_costs_at_most_64_bytes() {
     check(1_000_000);

@@ -103,13 +103,24 @@ impl Wheel {
     pub(crate) fn admit(&mut self, index: u32) {
         let i = index as usize;
         if i >= self.links.len() {
-            self.links.resize(i + 1, Link::default());
+            self.grow_links(index);
         }
         let link = &mut self.links[i];
         if link.seq == SEQ_UNASSIGNED {
             link.seq = self.next_seq;
             self.next_seq += 1;
         }
+    }
+
+    /// Gives every slot of the slab page holding `index` a link (and no more): the links
+    /// grow with the slab's pages, by an eighth at a time (`crate::slab`, "Pages"), instead of
+    /// doubling with the `Vec`, which could leave one unused link per link in use.
+    #[cold]
+    #[inline(never)]
+    fn grow_links(&mut self, index: u32) {
+        let end = Slab::<()>::capacity_through(index).max(index as usize + 1);
+        self.links.reserve_exact(end - self.links.len());
+        self.links.resize(end, Link::default());
     }
 
     /// Files an admitted, unfiled entry by its deadline.
