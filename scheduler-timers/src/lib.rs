@@ -88,6 +88,14 @@ pub mod loom_api {
         crate::sync::set_reset_without_right(broken);
     }
 
+    /// Makes (or stops making) reclaims on the calling OS thread send the finished slot of a
+    /// remote insert to the owner's private spares (the reclaim rule before issue 11: only one
+    /// slot per `starved` hint went to the shared free list), so a `#[should_panic]` model
+    /// can show that remote inserts then grow the slab while freed slots sit unused.
+    pub fn reclaim_remote_slots_to_spares(broken: bool) {
+        crate::sync::set_remote_slots_to_spares(broken);
+    }
+
     /// Makes (or stops making) an operation on the calling OS thread that finds a shard's
     /// expiry right taken borrow it whoever holds it, instead of only from this thread's own
     /// expiry pass, so a `#[should_panic]` model can show that the pass's thread-local record

@@ -253,7 +253,14 @@ impl Wheel {
             link.seq = SEQ_UNASSIGNED;
         }
         let payload = entry.take_payload_for_reclaim();
-        match entry.reuse() {
+        let reuse = entry.reuse();
+        // The broken variant of a `should_panic` loom model (`loom_api`): the old rule.
+        #[cfg(loom)]
+        let reuse = match reuse {
+            Reuse::Shared if crate::sync::remote_slots_to_spares() => Reuse::Owner,
+            other => other,
+        };
+        match reuse {
             // Its generation is spent: handing it out again would let the keys of its earlier
             // occupants name the new timer (`entry::LAST_GENERATION`). It stays unlinked.
             Reuse::Retire => {}
