@@ -76,9 +76,10 @@ fn page_start(page: usize) -> u64 {
 #[inline(always)]
 fn locate(index: u32) -> (usize, usize) {
     let v = u64::from(index) + (SUBS << BASE_BITS);
-    let top = v.ilog2(); // >= BASE_BITS + SUB_BITS
-    let shift = top - SUB_BITS; // log2 of the page's length
-                                // The top bit and the sub-page bits below it: SUBS + the page's number in its group.
+    // log2 of `v` (at least BASE_BITS + SUB_BITS), and of the page's length.
+    let top = v.ilog2();
+    let shift = top - SUB_BITS;
+    // The top bit and the sub-page bits below it: SUBS + the page's number in its group.
     let head = v >> shift;
     // (top - BASE_BITS - SUB_BITS) * SUBS + (head - SUBS), in one add and one multiply-add.
     let page = (head as usize + (top as usize) * SUBS as usize)
