@@ -30,6 +30,16 @@
 //! instead of corrupting the list (ABA). Reading `next` of an entry another thread just popped
 //! is safe (the memory never frees) and harmless (the CAS then fails). A tag would have to wrap
 //! 2^32 times during one pop for ABA to return.
+//!
+//! This is the shared one of a shard's two free lists (the other is the expiry-right holder's
+//! private spare list, in the wheel). Only the right's holder pushes, when it reclaims a
+//! finished slot that a remote insert armed (the entry's `INBOX_ARMED` flag), that came
+//! through the inbox (a remote cancel), or while the `starved` hint is set; remote inserters
+//! pop it first, and the holder pops it when its spares are empty. Since a remote insert's
+//! slot always comes back here, a remote inserter finds this list empty only when every slot
+//! is occupied or one of the holder's spares, and the spares are bounded by the holder's own
+//! inserts: the slab stays within a small factor of the peak of pending timers (the argument
+//! in full: `crate::shard`, "Slots").
 
 use crate::entry::{Entry, NIL};
 use crate::error::TimerError;
@@ -108,8 +118,9 @@ pub(crate) struct Slab<T> {
     len: AtomicU32,
     /// Free-list head: `(tag, index)`.
     free: AtomicU64,
-    /// Set when a thread without the expiry right had to grow the slab: the next reclaim
-    /// goes to the shared free list instead of the owner's private spares.
+    /// Set when a thread without the expiry right had to grow the slab: the next reclaim of a
+    /// slot the holder armed goes to the shared free list instead of the holder's private
+    /// spares (a remote insert's slot goes there anyway).
     starved: AtomicBool,
     /// The slab owns `T`s (so it is `Send` / `Sync` only as `T` allows).
     _owns: PhantomData<T>,
