@@ -98,8 +98,9 @@ fn remote_thread_inserts_while_owner_fires(total: u64, peak: u64) -> u32 {
 
 #[test]
 fn a_remote_thread_inserting_while_the_owner_fires_keeps_the_slab_bounded() {
-    let len = remote_thread_inserts_while_owner_fires(1_000_000, 1_000);
-    eprintln!("slab after 1,000,000 remote inserts, <= 1,000 pending: {len} slots");
+    // 500,000 inserts and as many fires (the scale, 20,000,000, is the ignored test).
+    let len = remote_thread_inserts_while_owner_fires(500_000, 1_000);
+    eprintln!("slab after 500,000 remote inserts, <= 1,000 pending: {len} slots");
 }
 
 /// The issue's own figures: 10,000 pending, 20,000,000 inserts (4.9 million slots in 3 s
