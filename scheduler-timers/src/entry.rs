@@ -2,7 +2,7 @@
 //!
 //! # The state word
 //!
-//! `state: AtomicU64` packs a 32-bit *generation* (high half) and a phase plus three flags
+//! `state: AtomicU64` packs a 32-bit *generation* (high half) and a phase plus four flags
 //! (low bits). The generation is bumped each time the slot is armed for a new timer, so a
 //! [`TimerKey`](crate::TimerKey) naming an older occupant fails every CAS and reports
 //! [`TimerError::Stale`]. The generation never wraps: a slot that finishes at
@@ -30,6 +30,11 @@
 //! Flags: `QUEUED` = the index sits in the shard's inbox (set only together with the push, in
 //! the same CAS that decides the push; cleared only by the drain, with `fetch_and`). While
 //! `QUEUED` is set only the drain reclaims the slot. `REFILE` / `CANCEL_REQ`: see `RESETTING`.
+//! `INBOX_ARMED` = this occupancy was armed through the inbox (a remote insert): set by the
+//! arm, never changed until the slot's next arm. It tells the reclaimer where the slot goes
+//! back to (`Entry::reuse`): the shard's shared free list, where the remote inserters that
+//! armed it look for free slots, rather than the owner's private spares (`crate::shard`,
+//! "Slots").
 //!
 //! The linearisation points: cancel = the CAS to `CANCELLED` (or to `CANCEL_REQ`); fire = the
 //! CAS to `FIRING`; reset = the CAS into `RESETTING`. `PENDING -> FIRING` and
@@ -117,13 +122,16 @@ pub(crate) enum Phase {
 }
 
 const PHASE_MASK: u64 = 0b111;
-/// The phase and the three flags: `PENDING_BITS` under this mask = pending, no flag set.
-const FLAGS_AND_PHASE: u64 = 0xFF;
+/// The phase and the flags that steer a cancel: `PENDING_BITS` under this mask = pending, no
+/// such flag set (`INBOX_ARMED` does not matter to a cancel).
+const FLAGS_AND_PHASE: u64 = PHASE_MASK | QUEUED | REFILE | CANCEL_REQ;
 /// The phase bits of `PENDING`.
 const PENDING_BITS: u64 = 1;
 const QUEUED: u64 = 1 << 3;
 const REFILE: u64 = 1 << 4;
 const CANCEL_REQ: u64 = 1 << 5;
+/// The occupancy was armed through the inbox (module doc, "Flags").
+const INBOX_ARMED: u64 = 1 << 6;
 /// Bits 8..32: the reset epoch, bumped by every finished reset. Without it a reset would take
 /// the word from `PENDING` back to the very same `PENDING` value, and a firer that read the
 /// old deadline before the reset could still win its CAS (ABA; found by loom).
@@ -186,7 +194,7 @@ impl Snapshot {
     fn armed(generation: u32, queued: bool) -> Snapshot {
         let s = Snapshot((u64::from(generation) << 32) | 1);
         if queued {
-            s.with(QUEUED)
+            s.with(QUEUED | INBOX_ARMED)
         } else {
             s
         }
@@ -240,6 +248,19 @@ pub(crate) enum FireAttempt<T> {
     Cancelled { queued: bool },
     /// Fired before (only reachable through the inbox).
     AlreadyFired { queued: bool },
+}
+
+/// Where a reclaimed slot goes ([`Entry::reuse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reuse {
+    /// Its generation is spent: never handed out again.
+    Retire,
+    /// Armed through the inbox: back to the slab's shared free list, where remote inserters
+    /// find it.
+    Shared,
+    /// Armed by the right's holder: the owner's private spares (or the shared list, as the
+    /// reclaimer decides).
+    Owner,
 }
 
 /// One slab slot.
@@ -526,12 +547,24 @@ impl<T> Entry<T> {
         Snapshot(self.state.fetch_and(!QUEUED, Ordering::AcqRel))
     }
 
-    /// True when the slot's generation is spent: reclaiming it must not return it to any free
-    /// list ([`LAST_GENERATION`]). Called by the reclaimer (the expiry-right holder) on a
-    /// finished entry, whose generation no other thread can change.
+    /// Where the reclaimer of this finished occupancy puts the slot: nowhere if its
+    /// generation is spent ([`LAST_GENERATION`]), the shared free list if it was armed
+    /// through the inbox, else the owner's choice. Called by the reclaimer (the expiry-right
+    /// holder) on a finished entry, whose generation and `INBOX_ARMED` flag no other thread
+    /// can change (only an arm writes them, and the slot is armed again only after this
+    /// reclaim hands it out).
     #[inline]
-    pub(crate) fn is_retired(&self) -> bool {
-        Snapshot(self.state.load(Ordering::Relaxed)).generation() == LAST_GENERATION
+    pub(crate) fn reuse(&self) -> Reuse {
+        // Relaxed: the reclaimer already read the finished state with Acquire; the bits read
+        // here were written by the arm before it, by the thread that made that state visible.
+        let s = Snapshot(self.state.load(Ordering::Relaxed));
+        if s.generation() == LAST_GENERATION {
+            Reuse::Retire
+        } else if s.has(INBOX_ARMED) {
+            Reuse::Shared
+        } else {
+            Reuse::Owner
+        }
     }
 
     /// Test hook: gives a finished (or never armed) slot the generation `generation`, as if it

@@ -30,10 +30,31 @@
 //!   by a chunk of 32 (one CAS). Anyone else pops the shared free list; if it is empty, it
 //!   try-acquires the right and takes a spare (after draining the inbox, which reclaims
 //!   remotely cancelled slots); only if that fails too does it grow the slab by one and set
-//!   the slab's `starved` hint, which sends the holder's next reclaim to the shared list.
-//!   Reclaimed slots go to the spare list (no CAS), except those that came through the inbox
-//!   (they go to the shared list). So insert-and-cancel churn, owner or remote, runs in
-//!   bounded memory (tests: `*_keep_constant_memory`).
+//!   the slab's `starved` hint.
+//! - *Reclaim*: only the right's holder reclaims a slot, once per occupancy (at a cancel under
+//!   the right, at a fire, or when the drain meets a remotely cancelled entry), and sends it
+//!   back to where the kind of inserter that armed it looks for slots. A slot armed through
+//!   the inbox (a remote insert: the entry's `INBOX_ARMED` flag, [`crate::entry`]) goes to the
+//!   shared free list. A slot the holder armed goes to the private spares (no CAS), unless it
+//!   came through the inbox (a remote cancel) or the `starved` hint was set (one slot per
+//!   hint): then to the shared list too. A slot whose generation is spent goes nowhere.
+//! - *Why the slab stays bounded*: it grows in two places only. The holder grows it when both
+//!   free lists are empty, that is when every slot is occupied. A remote inserter grows it
+//!   when the shared list is empty, so every slot is occupied or a private spare. And the
+//!   spares never outnumber the peak of holder-armed occupancies plus one chunk: they are
+//!   filled only by reclaims of holder-armed slots, and the holder takes from them before it
+//!   pops the shared list or grows. So the slab holds at most about twice the peak number of
+//!   occupied slots, plus 33, plus one per remote inserter between its pop and its arm. A
+//!   slot is occupied by a pending timer, or by a finished one waiting for the holder: a
+//!   remote cancel until the next drain. In steady state that is within a small factor of the
+//!   peak of pending timers, however long the traffic runs (tests:
+//!   `tests/slot_reuse.rs`, `*_keep_constant_memory`; model:
+//!   `loom-tests/tests/timers_slot_reuse.rs`). While a thread holding the right is
+//!   descheduled, the others' insert + cancel churn keeps finding no free slot (the cancels
+//!   wait for the drain), so the slab grows by the churn of that stall and reuses it
+//!   afterwards: it grows with the longest stall, not with traffic. Sending a remote insert's
+//!   fired slot to the spares instead (which only the holder's own inserts use) would let a
+//!   thread inserting while the owner fires grow the slab without bound.
 //! - *Insert* by the right's holder: take a slot, arm it, admit it (give it the next `seq`)
 //!   and file it; before that, drain the inbox if it is non-empty (one load when empty), so
 //!   inserts ordered by happens-before get `seq`s in that order. By anyone else (or by the

@@ -3,12 +3,24 @@
 //!
 //! # Pages
 //!
-//! Page `p` holds `PAGE_BASE << p` entries, so index `i` lives in page
-//! `log2(i / PAGE_BASE + 1)`. A page is allocated the first time an index in it is handed out
-//! (two threads may race: one `compare_exchange` on the page pointer wins, the loser frees its
-//! copy) and freed only when the slab drops. Hence any `&Entry` obtained from [`Slab::get`] stays
-//! valid for the slab's lifetime, and any thread may CAS an entry's state word without
-//! use-after-free, whatever the entry's current occupant.
+//! The slab's capacity grows by about an eighth at a time: pages come in groups of eight
+//! equal pages, and each group's pages are twice the size of the previous group's (64 entries
+//! in the first group's pages, then 128, 256, ...). So at any size at most one page is partly
+//! used, and a page holds at most a seventh of the entries before it once the slab is past
+//! 3,584 entries (an eighth as it grows): its unused entries cost at most 6 bytes per pending
+//! timer for a 40-byte entry. (Doubling pages left up to one entry unused per entry in use:
+//! the issue-11 figure, 77.7 bytes of overhead per timer at 5,000,000 timers.) Finding
+//! an index's page stays a few shifts: with `v = index + 8 * 64`, the group is
+//! `log2(v) - 9`, the page within the group the three bits of `v` below its top bit, and the
+//! offset the bits below those (`locate`). The wheel sizes its per-slot links to the pages
+//! the slab has installed ([`Slab::capacity_through`]), so they grow by an eighth at a time
+//! too.
+//!
+//! A page is allocated the first time an index in it is handed out (two threads may race:
+//! one `compare_exchange` on the page pointer wins, the loser frees its copy) and freed only
+//! when the slab drops. Hence any `&Entry` obtained from [`Slab::get`] stays valid for the
+//! slab's lifetime, and any thread may CAS an entry's state word without use-after-free,
+//! whatever the entry's current occupant.
 //!
 //! # Free list
 //!
@@ -18,6 +30,16 @@
 //! instead of corrupting the list (ABA). Reading `next` of an entry another thread just popped
 //! is safe (the memory never frees) and harmless (the CAS then fails). A tag would have to wrap
 //! 2^32 times during one pop for ABA to return.
+//!
+//! This is the shared one of a shard's two free lists (the other is the expiry-right holder's
+//! private spare list, in the wheel). Only the right's holder pushes, when it reclaims a
+//! finished slot that a remote insert armed (the entry's `INBOX_ARMED` flag), that came
+//! through the inbox (a remote cancel), or while the `starved` hint is set; remote inserters
+//! pop it first, and the holder pops it when its spares are empty. Since a remote insert's
+//! slot always comes back here, a remote inserter finds this list empty only when every slot
+//! is occupied or one of the holder's spares, and the spares are bounded by the holder's own
+//! inserts: the slab stays within a small factor of the peak of pending timers (the argument
+//! in full: `crate::shard`, "Slots").
 
 use crate::entry::{Entry, NIL};
 use crate::error::TimerError;
@@ -25,36 +47,59 @@ use crate::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering}
 use std::marker::PhantomData;
 use std::ptr;
 
-/// Entries in page 0; page `p` holds `PAGE_BASE << p`.
+/// log2 of the entries in each page of the first group.
 #[cfg(not(loom))]
-const PAGE_BASE: u64 = 64;
-/// Under loom: pages of 1, 2, 4 entries so a model with three timers grows the slab across
-/// pages and checks the page-install race; no logic changes.
-#[cfg(loom)]
-const PAGE_BASE: u64 = 1;
+const BASE_BITS: u32 = 6;
+/// log2 of the pages per group (the capacity grows by `1 / 2^SUB_BITS` per page).
+#[cfg(not(loom))]
+const SUB_BITS: u32 = 3;
+/// Number of pages: 22 groups of 8, enough for about 2^31 entries.
+#[cfg(not(loom))]
+const PAGES: usize = 176;
 
-/// Number of pages: enough for about 2^31 entries (page 0 of 64 doubling 25 times).
-#[cfg(not(loom))]
-const PAGES: usize = 25;
-/// Under loom: a handful of pages keeps the model's atomics few.
+/// Under loom: groups of two pages of 1, 1, 2, 2, 4, 4 entries, so a model with a few timers
+/// grows the slab across pages and checks the page-install race; no logic changes.
 #[cfg(loom)]
-const PAGES: usize = 4;
+const BASE_BITS: u32 = 0;
+/// Under loom: two pages per group.
+#[cfg(loom)]
+const SUB_BITS: u32 = 1;
+/// Under loom: a handful of pages (14 entries) keeps the model's atomics few.
+#[cfg(loom)]
+const PAGES: usize = 6;
+
+/// Pages per group.
+const SUBS: u64 = 1 << SUB_BITS;
 
 fn page_len(page: usize) -> u64 {
-    PAGE_BASE << page
+    1 << (BASE_BITS + (page as u32 >> SUB_BITS))
+}
+
+/// The first index of `page` (`page <= PAGES`: the end of the last page too).
+fn page_start(page: usize) -> u64 {
+    let group = page as u32 >> SUB_BITS;
+    let sub = page as u64 & (SUBS - 1);
+    ((SUBS + sub) << (BASE_BITS + group)) - (SUBS << BASE_BITS)
 }
 
 /// `(page, offset)` of an index.
+#[inline(always)]
 fn locate(index: u32) -> (usize, usize) {
-    let v = u64::from(index) / PAGE_BASE + 1;
-    let page = (63 - v.leading_zeros()) as usize;
-    let first = PAGE_BASE * ((1u64 << page) - 1);
-    (page, (u64::from(index) - first) as usize)
+    let v = u64::from(index) + (SUBS << BASE_BITS);
+    // log2 of `v` (at least BASE_BITS + SUB_BITS), and of the page's length.
+    let top = v.ilog2();
+    let shift = top - SUB_BITS;
+    // The top bit and the sub-page bits below it: SUBS + the page's number in its group.
+    let head = v >> shift;
+    // (top - BASE_BITS - SUB_BITS) * SUBS + (head - SUBS), in one add and one multiply-add.
+    let page = (head as usize + (top as usize) * SUBS as usize)
+        - (BASE_BITS as usize + SUB_BITS as usize + 1) * SUBS as usize;
+    (page, (v - (head << shift)) as usize)
 }
 
 /// Total entries all pages can hold.
 fn capacity() -> u64 {
-    (PAGE_BASE * ((1u64 << PAGES) - 1)).min(u64::from(NIL))
+    page_start(PAGES).min(u64::from(NIL))
 }
 
 fn pack(tag: u32, index: u32) -> u64 {
@@ -73,8 +118,9 @@ pub(crate) struct Slab<T> {
     len: AtomicU32,
     /// Free-list head: `(tag, index)`.
     free: AtomicU64,
-    /// Set when a thread without the expiry right had to grow the slab: the next reclaim
-    /// goes to the shared free list instead of the owner's private spares.
+    /// Set when a thread without the expiry right had to grow the slab: the next reclaim of a
+    /// slot the holder armed goes to the shared free list instead of the holder's private
+    /// spares (a remote insert's slot goes there anyway).
     starved: AtomicBool,
     /// The slab owns `T`s (so it is `Send` / `Sync` only as `T` allows).
     _owns: PhantomData<T>,
@@ -105,6 +151,13 @@ impl<T> Slab<T> {
         // freed only in `Drop`, which needs `&mut self`), and `offset < page_len(page)` by
         // `locate`. The reference cannot outlive `&self`.
         Some(unsafe { &*base.add(offset) })
+    }
+
+    /// The end of the page that holds `index`: the entries the slab's installed pages hold
+    /// once `index` is handed out (for the wheel, which sizes its per-slot links to match).
+    pub(crate) fn capacity_through(index: u32) -> usize {
+        let (page, _) = locate(index);
+        page_start(page + 1).min(capacity()) as usize
     }
 
     /// Indices handed out so far: the slab's size in entries.
@@ -231,8 +284,42 @@ mod tests {
         assert_eq!(locate(0), (0, 0));
         assert_eq!(locate(63), (0, 63));
         assert_eq!(locate(64), (1, 0));
-        assert_eq!(locate(191), (1, 127));
-        assert_eq!(locate(192), (2, 0));
+        assert_eq!(locate(511), (7, 63));
+        assert_eq!(locate(512), (8, 0));
+        assert_eq!(locate(639), (8, 127));
+        assert_eq!(locate(640), (9, 0));
+        assert_eq!(locate(1535), (15, 127));
+        assert_eq!(locate(1536), (16, 0));
+        assert_eq!(page_len(0), 64);
+        assert_eq!(page_len(8), 128);
+        assert_eq!(page_len(16), 256);
+        assert_eq!(Slab::<()>::capacity_through(0), 64);
+        assert_eq!(Slab::<()>::capacity_through(600), 640);
+        assert!(capacity() >= 1 << 30, "{}", capacity());
+    }
+
+    /// Every index maps to the next offset of its page, or to offset 0 of the next page, and
+    /// `page_start` agrees; past 3,584 entries each page is at most a seventh of the entries
+    /// before it, which bounds the unused capacity (module doc).
+    #[test]
+    fn pages_tile_the_index_space_and_grow_by_an_eighth() {
+        let mut expect = (0usize, 0usize);
+        for index in 0..200_000u32 {
+            let (page, offset) = locate(index);
+            assert_eq!((page, offset), expect, "index {index}");
+            assert_eq!(page_start(page) + offset as u64, u64::from(index));
+            expect = if offset as u64 + 1 == page_len(page) {
+                (page + 1, 0)
+            } else {
+                (page, offset + 1)
+            };
+        }
+        for page in 0..PAGES {
+            if page_start(page) >= 3_584 {
+                assert!(page_len(page) * 7 <= page_start(page), "page {page}");
+            }
+        }
+        assert_eq!(locate(capacity() as u32 - 1).0, PAGES - 1);
     }
 
     #[test]

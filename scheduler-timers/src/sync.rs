@@ -166,6 +166,23 @@ mod imp {
         LEND_TO_ANY_THREAD.with(|cell| cell.set(broken));
     }
 
+    std::thread_local! {
+        /// Test knob (`loom_api::reclaim_remote_slots_to_spares`), per OS thread like the
+        /// ones above.
+        static REMOTE_SLOTS_TO_SPARES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Whether a remote insert's finished slot goes to the owner's spares, as before issue 11
+    /// (test knob; never set outside models).
+    pub(crate) fn remote_slots_to_spares() -> bool {
+        REMOTE_SLOTS_TO_SPARES.with(|cell| cell.get())
+    }
+
+    /// Sets the knob read by [`remote_slots_to_spares`].
+    pub(crate) fn set_remote_slots_to_spares(broken: bool) {
+        REMOTE_SLOTS_TO_SPARES.with(|cell| cell.set(broken));
+    }
+
     /// Sets the knob read by [`dekker_fence`].
     pub(crate) fn set_skip_dekker_fences(skip: bool) {
         SKIP_DEKKER_FENCES.with(|cell| cell.set(skip));

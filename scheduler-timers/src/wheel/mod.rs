@@ -24,7 +24,7 @@
 mod level;
 mod list;
 
-use crate::entry::{Entry, FireAttempt, Phase, NIL};
+use crate::entry::{Entry, FireAttempt, Phase, Reuse, NIL};
 use crate::slab::Slab;
 use level::{Level, SLOTS, SLOT_BITS};
 use list::{Link, List, LIST_DUE, LIST_NONE, LIST_OVERFLOW, SEQ_UNASSIGNED};
@@ -73,9 +73,10 @@ pub(crate) struct Wheel {
     /// Reused buffer for the inbox drain.
     pub(crate) scratch: Vec<u32>,
     /// Free slots only the right's holder hands out (no CAS on the owner's insert / cancel
-    /// path). Reclaimed slots go here unless a remote inserter had to grow the slab since the
-    /// last reclaim (`Slab::take_starved`): then they go to the slab's shared free list, so
-    /// remote inserts do not keep growing the slab while the owner holds free slots. The list
+    /// path). A reclaimed slot comes here only if the right's holder armed it (a remote
+    /// insert's slot goes back to the slab's shared free list) and no remote inserter had to
+    /// grow the slab since the last reclaim (`Slab::take_starved`; then it goes to the shared
+    /// list too); the rule and why the slab stays bounded: `crate::shard`, "Slots". The list
     /// costs 4 bytes per free slot at most.
     spare: Vec<u32>,
 }
@@ -102,13 +103,24 @@ impl Wheel {
     pub(crate) fn admit(&mut self, index: u32) {
         let i = index as usize;
         if i >= self.links.len() {
-            self.links.resize(i + 1, Link::default());
+            self.grow_links(index);
         }
         let link = &mut self.links[i];
         if link.seq == SEQ_UNASSIGNED {
             link.seq = self.next_seq;
             self.next_seq += 1;
         }
+    }
+
+    /// Gives every slot of the slab page holding `index` a link (and no more): the links
+    /// grow with the slab's pages, by an eighth at a time (`crate::slab`, "Pages"), instead of
+    /// doubling with the `Vec`, which could leave one unused link per link in use.
+    #[cold]
+    #[inline(never)]
+    fn grow_links(&mut self, index: u32) {
+        let end = Slab::<()>::capacity_through(index).max(index as usize + 1);
+        self.links.reserve_exact(end - self.links.len());
+        self.links.resize(end, Link::default());
     }
 
     /// Files an admitted, unfiled entry by its deadline.
@@ -241,13 +253,23 @@ impl Wheel {
             link.seq = SEQ_UNASSIGNED;
         }
         let payload = entry.take_payload_for_reclaim();
-        if entry.is_retired() {
+        let reuse = entry.reuse();
+        // The broken variant of a `should_panic` loom model (`loom_api`): the old rule.
+        #[cfg(loom)]
+        let reuse = match reuse {
+            Reuse::Shared if crate::sync::remote_slots_to_spares() => Reuse::Owner,
+            other => other,
+        };
+        match reuse {
             // Its generation is spent: handing it out again would let the keys of its earlier
             // occupants name the new timer (`entry::LAST_GENERATION`). It stays unlinked.
-        } else if shared || slab.take_starved() {
-            slab.push_free(index, entry);
-        } else {
-            self.spare.push(index);
+            Reuse::Retire => {}
+            // Armed by a remote insert: back where remote inserts look (`crate::shard`,
+            // "Slots"), or remote inserts made while the right is busy would grow the slab
+            // for ever while their fired slots pile up here.
+            Reuse::Shared => slab.push_free(index, entry),
+            Reuse::Owner if shared || slab.take_starved() => slab.push_free(index, entry),
+            Reuse::Owner => self.spare.push(index),
         }
         payload
     }
