@@ -53,6 +53,12 @@
 //! # drop(jh);
 //! ```
 //!
+//! # Guides
+//!
+//! - [Using with tokio](tokio_guide): offloading CPU work from a tokio server, sizing both
+//!   pools, timeouts and cancellation across the boundary, tokio's APIs inside our tasks,
+//!   shutdown order.
+//!
 //! # Architecture
 //!
 //! - Task cells (`task/`): one allocation per task, a state word with named bits
@@ -97,6 +103,7 @@ mod sync;
 mod task;
 mod task_set;
 pub mod time;
+pub mod tokio_guide;
 mod worker;
 mod yield_now;
 

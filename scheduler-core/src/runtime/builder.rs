@@ -43,6 +43,8 @@ pub struct Builder {
     on_thread_start: Option<Hook>,
     on_thread_stop: Option<Hook>,
     wrap_threads: Option<super::ThreadWrapper>,
+    /// CPUs the default worker count leaves free ([`Builder::leave_cores`]).
+    leave_cores: usize,
     /// Reserved for the timer integration: the wheel's tick (default 1 ms). Stored, not yet
     /// used by the executor.
     timer_tick: Option<Duration>,
@@ -72,7 +74,7 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// Defaults: one worker per CPU (`num_cpus::get()`), threads named `scheduler-worker-N`,
+    /// Defaults: one worker per available CPU, threads named `scheduler-worker-N`,
     /// the platform's stack size, up to 512 blocking threads kept 10 s when idle.
     pub fn new() -> Builder {
         Builder {
@@ -84,15 +86,42 @@ impl Builder {
             on_thread_start: None,
             on_thread_stop: None,
             wrap_threads: None,
+            leave_cores: 0,
             timer_tick: None,
             clock: None,
         }
     }
 
     /// Number of worker threads (at least 1, at most [`MAX_WORKER_THREADS`]; `build` reports
-    /// other values as an error).
+    /// other values as an error). The default is one per CPU this process may use
+    /// (`std::thread::available_parallelism`, which follows CPU affinity and cgroup quotas).
     pub fn worker_threads(mut self, n: usize) -> Self {
         self.worker_threads = Some(n);
+        self.leave_cores = 0;
+        self
+    }
+
+    /// One worker per available CPU but `k` (at least one worker): the cores left are for
+    /// another runtime in the same process. Beside a tokio runtime that serves I/O on `k`
+    /// threads, this gives the compute pool the rest, so the two do not oversubscribe the
+    /// machine:
+    ///
+    /// ```
+    /// use scheduler_core::Runtime;
+    /// let io_threads = 1;
+    /// let tokio_rt = tokio::runtime::Builder::new_multi_thread()
+    ///     .worker_threads(io_threads)
+    ///     .enable_all()
+    ///     .build()
+    ///     .unwrap();
+    /// let compute = Runtime::builder().leave_cores(io_threads).build().unwrap();
+    /// let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    /// assert_eq!(compute.handle().worker_threads(), cpus.saturating_sub(io_threads).max(1));
+    /// # drop(tokio_rt);
+    /// ```
+    pub fn leave_cores(mut self, k: usize) -> Self {
+        self.worker_threads = None;
+        self.leave_cores = k;
         self
     }
 
@@ -237,7 +266,10 @@ impl Builder {
     /// The runtime's shared state and each worker's local queues, before any thread starts
     /// (the loom models use it without threads: `loom_api::ForeignWakeShutdown`).
     pub(crate) fn build_shared(self) -> io::Result<(Arc<Shared>, Vec<WorkerLocals>)> {
-        let workers = self.worker_threads.unwrap_or_else(num_cpus::get);
+        let workers = self.worker_threads.unwrap_or_else(|| {
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+            cpus.saturating_sub(self.leave_cores).max(1)
+        });
         if self.thread_name.contains('\0') {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
