@@ -33,6 +33,7 @@
 
 #![deny(missing_docs)]
 
+mod boxed;
 mod callbacks;
 mod chain;
 mod core_ref;
@@ -51,6 +52,7 @@ mod teardown;
 mod timeout;
 mod value;
 
+pub use boxed::FailureError;
 pub use deferred::Deferred;
 pub use errors::{
     AlreadyCalled, Cancelled, ChainedToItself, FirstError, NoTokens, NotAcquired, NotPaused,
