@@ -65,14 +65,19 @@
 use std::mem::{self, ManuallyDrop};
 use std::task::Waker;
 
+#[path = "waiter.rs"]
+mod waiter;
+pub(crate) use waiter::Registration;
+
 use crate::callbacks::CallbackQueue;
 use crate::core_ref::CoreRef;
-use crate::errors::{AlreadyCalled, Cancelled, ChainedToItself, NotPaused};
+use crate::errors::{AlreadyCalled, Cancelled, ChainCycle, ChainedToItself, NotPaused};
 use crate::failure::{report_unhandled, Failure};
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::{Arc, SpinGuard, SpinLock};
 use crate::teardown::{self, Remains};
 use crate::value::Value;
+use crate::wakers::{self, WaiterKey, Wakers};
 
 /// A chain's current result.
 pub(crate) type Outcome = Result<Value, Failure>;
@@ -108,6 +113,11 @@ pub(crate) enum Canceller {
 pub(crate) trait CancelHook: Send + Sync {
     /// Cancels `core`, one of the Deferreds this hook was given to.
     fn cancel(&self, core: &CoreRef);
+
+    /// The last handle of `core`, one of this hook's waiters, was dropped (see `waiter.rs`):
+    /// with `None` it was still waiting and must leave the waiters; with `Some` it had been
+    /// handed `outcome` and nobody took it, so the value or token goes back.
+    fn withdraw(&self, core: &CoreRef, handed: Option<Outcome>);
 }
 
 impl Canceller {
@@ -140,6 +150,11 @@ struct State {
     running: bool,
     cancelling: bool,
     suppress_next_fire: bool,
+    /// A primitive's waiter whose handles may withdraw it (see `waiter.rs`); mirrored in
+    /// [`Core::armed`].
+    armed: bool,
+    /// The primitive's own handle ([`Registration`]) is alive.
+    registered: bool,
     paused: usize,
     result: Option<Outcome>,
     queue: CallbackQueue,
@@ -155,12 +170,17 @@ struct State {
 pub(crate) struct Cold {
     waiting_on: Option<CoreRef>,
     canceller: Option<Canceller>,
-    waker: Option<Waker>,
+    wakers: Wakers,
+    /// The hook of the primitive this Deferred waits in, kept while it is armed.
+    registration: Option<Arc<dyn CancelHook>>,
 }
 
 impl Cold {
     fn is_empty(&self) -> bool {
-        self.waiting_on.is_none() && self.canceller.is_none() && self.waker.is_none()
+        self.waiting_on.is_none()
+            && self.canceller.is_none()
+            && self.wakers.is_empty()
+            && self.registration.is_none()
     }
 }
 
@@ -177,8 +197,26 @@ impl State {
         self.cold.canceller.take()
     }
 
-    fn take_waker(&mut self) -> Option<Waker> {
-        self.cold.waker.take()
+    fn take_wakers(&mut self) -> wakers::Taken {
+        self.cold.wakers.take()
+    }
+
+    /// Ends the waiter state (see `waiter.rs`): a callback, a take, a cancel or a fire by
+    /// someone else than the primitive means somebody consumes this Deferred. Returns the hook
+    /// to drop after the lock is released.
+    #[inline]
+    fn disarm(&mut self, core: &Core) -> Option<Arc<dyn CancelHook>> {
+        if !self.armed {
+            return None;
+        }
+        self.disarm_cold(core)
+    }
+
+    #[cold]
+    fn disarm_cold(&mut self, core: &Core) -> Option<Arc<dyn CancelHook>> {
+        self.armed = false;
+        core.armed.store(false, Ordering::Relaxed);
+        self.cold.registration.take()
     }
 
     /// Holds nothing that reports a failure when dropped or may own another core: no
@@ -206,6 +244,10 @@ pub(crate) struct Core {
     /// each callback. Relaxed: a pause from the running thread itself is program-ordered, and a
     /// pause from another thread is only a hint, rechecked under the mutex.
     pause_hint: AtomicBool,
+    /// Mirror of `state.armed`, written only under the mutex; read by every handle's drop to
+    /// take the waiter path (`waiter.rs`). Relaxed: it is set before the core is shared and
+    /// cleared under the mutex, which that path takes before it believes it.
+    armed: AtomicBool,
 }
 
 impl std::fmt::Debug for Core {
@@ -228,15 +270,23 @@ impl Core {
         CoreRef::new(|| {
             let cold = ManuallyDrop::new(Cold { canceller, ..Cold::default() });
             let state = State { cold, ..State::default() };
-            Core { state: SpinLock::new(state), pause_hint: AtomicBool::new(false) }
+            Core::with_state(state, false)
         })
+    }
+
+    fn with_state(state: State, armed: bool) -> Core {
+        Core {
+            state: SpinLock::new(state),
+            pause_hint: AtomicBool::new(false),
+            armed: AtomicBool::new(armed),
+        }
     }
 
     /// A core already fired with `outcome` (Twisted's `succeed` / `fail` fast path).
     pub(crate) fn fired(outcome: Outcome) -> CoreRef {
         CoreRef::new(|| {
             let state = State { called: true, result: Some(outcome), ..State::default() };
-            Core { state: SpinLock::new(state), pause_hint: AtomicBool::new(false) }
+            Core::with_state(state, false)
         })
     }
 
@@ -263,7 +313,9 @@ impl Core {
             }
             return Err(outcome);
         }
+        let hook = s.disarm(this); // a user fired it: the value is not the primitive's
         Core::start(this, s, outcome);
+        drop(hook);
         Ok(())
     }
 
@@ -273,12 +325,10 @@ impl Core {
         let canceller = s.take_canceller(); // dropped on fire: breaks Arc cycles (DF-10)
         if s.paused > 0 || s.queue.is_empty() {
             s.result = Some(outcome);
-            let waker = if s.paused == 0 { s.take_waker() } else { None };
+            let wakers = (s.paused == 0).then(|| s.take_wakers());
             drop(s);
             drop(canceller);
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+            wakers.map(wakers::Taken::wake_all);
             return;
         }
         s.running = true;
@@ -313,9 +363,12 @@ impl Core {
     /// Appends a callback; runs it at once (on this thread) if the chain is fired and idle.
     pub(crate) fn add(this: &CoreRef, callback: Callback) {
         let mut s = this.lock();
+        let hook = s.disarm(this); // a callback consumes this waiter's value
         if s.running || s.paused > 0 || s.result.is_none() {
             // Unfired, paused, waiting, or another thread runs it: queue it.
             s.queue.push_back(callback);
+            drop(s);
+            drop(hook);
             return;
         }
         // At rest and not paused, so the queue is empty: run the callback here, now.
@@ -323,6 +376,7 @@ impl Core {
         let Some(outcome) = s.result.take() else { return };
         s.running = true;
         drop(s);
+        drop(hook);
         let mut batch = CallbackQueue::default();
         batch.push_back(callback);
         drive(this, outcome, batch);
@@ -350,11 +404,9 @@ impl Core {
             return Ok(());
         }
         if s.queue.is_empty() {
-            let waker = s.take_waker();
+            let wakers = s.take_wakers();
             drop(s);
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+            wakers.wake_all();
             return Ok(());
         }
         let Some(outcome) = s.result.take() else { return Ok(()) };
@@ -368,12 +420,22 @@ impl Core {
     /// Cancels the innermost unfired Deferred of this chain (see the module doc).
     pub(crate) fn cancel(this: &CoreRef) {
         let mut target = this.clone();
+        // Brent's cycle detection on the `waiting_on` walk: `mark` is a core seen `power`
+        // links back at most; meeting it again means the walk is in a cycle.
+        let (mut mark, mut power, mut steps) = (this.clone(), 1usize, 0usize);
         loop {
             let mut s = target.lock();
             if s.called {
                 match s.waiting_on().cloned() {
                     Some(inner) => {
                         drop(s);
+                        if CoreRef::ptr_eq(&inner, &mark) {
+                            return Core::break_cycle(&inner);
+                        }
+                        steps += 1;
+                        if steps == power {
+                            (mark, power, steps) = (inner.clone(), power * 2, 0);
+                        }
                         target = inner;
                         continue;
                     }
@@ -383,7 +445,8 @@ impl Core {
             if s.cancelling {
                 return; // another thread is running the canceller
             }
-            let Some(canceller) = s.take_canceller() else {
+            let registration = s.disarm(&target).map(Canceller::Hook);
+            let Some(canceller) = s.take_canceller().or(registration) else {
                 s.suppress_next_fire = true;
                 Core::start(&target, s, Err(Failure::new(Cancelled)));
                 return;
@@ -401,19 +464,50 @@ impl Core {
         }
     }
 
-    /// The result, if it is ready for an awaiting future; else registers `waker`.
-    pub(crate) fn poll_take(&self, waker: &Waker) -> Option<Outcome> {
+    /// `core` waits, through a cycle of chained Deferreds, on itself: stop its wait and run it
+    /// on with a [`ChainCycle`] failure, which then flows round the cycle to every member.
+    #[cold]
+    fn break_cycle(core: &CoreRef) {
+        let mut s = core.lock();
+        if s.running || s.waiting_on().is_none() {
+            return; // another thread got there first
+        }
+        let inner = s.take_waiting_on();
+        s.running = true;
+        let batch = s.queue.take();
+        drop(s);
+        drop(inner);
+        drive(core, Err(Failure::new(ChainCycle)), batch);
+    }
+
+    /// The result, if it is ready for an awaiting future; else registers `waker` as the
+    /// waker of the handle with `key` (see `wakers.rs`; a handle without a key gets one).
+    pub(crate) fn poll_take(&self, waker: &Waker, key: &mut WaiterKey) -> Option<Outcome> {
         let mut s = self.lock();
         if s.ready() {
-            return s.result.replace(spent());
+            let hook = s.disarm(self);
+            let outcome = s.result.replace(spent());
+            drop(s);
+            drop(hook);
+            return outcome;
         }
-        let old = match &s.cold.waker {
-            Some(w) if w.will_wake(waker) => None,
-            _ => s.cold.waker.replace(waker.clone()),
-        };
+        let old = s.cold.wakers.register(key, waker);
         drop(s);
         drop(old); // a waker's drop may run arbitrary code: never under the lock
         None
+    }
+
+    /// Forgets the waker of a handle that goes away (dropped, or turned into a chain link).
+    #[cold]
+    pub(crate) fn forget_waiter(&self, key: WaiterKey) {
+        let old = self.lock().cold.wakers.remove(key);
+        drop(old);
+    }
+
+    /// True if a handle's drop must take the waiter path (see `waiter.rs`).
+    #[inline]
+    pub(crate) fn armed_hint(&self) -> bool {
+        self.armed.load(Ordering::Relaxed)
     }
 
     /// True if a result is at rest and ready to be taken (see [`State::ready`]).
@@ -424,11 +518,14 @@ impl Core {
     /// Takes the result if it is ready (for `DeferredList` and tests), leaving `Spent`.
     pub(crate) fn try_take(&self) -> Option<Outcome> {
         let mut s = self.lock();
-        if s.ready() {
-            s.result.replace(spent())
-        } else {
-            None
+        if !s.ready() {
+            return None;
         }
+        let hook = s.disarm(self);
+        let outcome = s.result.replace(spent());
+        drop(s);
+        drop(hook);
+        outcome
     }
 }
 
@@ -507,11 +604,9 @@ fn run(
         if s.paused > 0 || s.queue.is_empty() {
             s.result = Some(current);
             s.running = false;
-            let waker = if s.paused == 0 { s.take_waker() } else { None };
+            let wakers = (s.paused == 0).then(|| s.take_wakers());
             drop(s);
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+            wakers.map(wakers::Taken::wake_all);
             return None;
         }
         batch = s.queue.take();
@@ -524,14 +619,34 @@ fn chain_onto(outer: &CoreRef, inner: CoreRef, batch: &mut CallbackQueue) -> Opt
     if CoreRef::ptr_eq(outer, &inner) {
         return Some(Err(Failure::new(ChainedToItself)));
     }
-    {
+    let hook = {
         let mut s = inner.lock();
         if s.result.is_some() && !s.running && s.paused == 0 {
-            return s.result.replace(spent()); // steal: inner keeps `Spent` (Twisted: None)
+            let hook = s.disarm(&inner); // a queue's getter returned by a callback: taken
+            let stolen = s.result.replace(spent()); // steal: inner keeps `Spent` (Twisted: None)
+            drop(s);
+            drop(hook);
+            return stolen;
+        }
+        if let Some(next) = s.waiting_on().cloned() {
+            drop(s);
+            if waits_on(next, outer) {
+                return Some(Err(Failure::new(ChainCycle)));
+            }
+            s = inner.lock(); // the waits_on walk released it: look again
+            if s.result.is_some() && !s.running && s.paused == 0 {
+                let hook = s.disarm(&inner);
+                let stolen = s.result.replace(spent());
+                drop(s);
+                drop(hook);
+                return stolen;
+            }
         }
         let waiting = outer.clone();
         s.queue.push_back(Box::new(move |outcome| resume(waiting, outcome)));
-    }
+        s.disarm(&inner) // the resume marker consumes the result
+    };
+    drop(hook);
     let mut s = outer.lock();
     s.queue.prepend(batch.take());
     if let Some(handed) = s.result.take() {
@@ -542,11 +657,33 @@ fn chain_onto(outer: &CoreRef, inner: CoreRef, batch: &mut CallbackQueue) -> Opt
     None
 }
 
+/// How far [`chain_onto`] follows `waiting_on` links looking for a cycle. Deeper cycles (and
+/// cycles closed by two threads chaining at the same moment) are not refused when they form;
+/// [`Core::cancel`] still detects them and breaks them with [`ChainCycle`].
+const CYCLE_WALK: usize = 4096;
+
+/// True if following `waiting_on` from `next` (within [`CYCLE_WALK`] links) reaches `outer`.
+#[cold]
+fn waits_on(mut next: CoreRef, outer: &CoreRef) -> bool {
+    for _ in 0..CYCLE_WALK {
+        if CoreRef::ptr_eq(&next, outer) {
+            return true;
+        }
+        let Some(further) = next.lock().waiting_on().cloned() else { return false };
+        next = further;
+    }
+    false
+}
+
 /// The resume marker: delivers `result` to `outer` (which waits on the core being run). If
 /// `outer` is idle and not paused, claims it (`running = true`, result parked in its state for
 /// the caller to take) and asks the runner to run it next.
 fn resume(outer: CoreRef, result: Outcome) -> Step {
     let mut s = outer.lock();
+    if !s.running && s.waiting_on().is_none() {
+        // A stale marker: `outer` was broken out of a cycle by `cancel` and runs on its own.
+        return Step::Done(result);
+    }
     let inner = s.take_waiting_on(); // dropped after the lock is released
                                      // A hand-off to its runner (still `running`), at rest until `unpause`, or parked for us.
     s.result = Some(result);

@@ -94,6 +94,27 @@ impl CoreRef {
         Some(unsafe { &mut (*self.counted.as_ptr()).core })
     }
 
+    /// Handles alive now (Acquire: pairs with the Release decrement of every handle dropped
+    /// before). Exact only where no handle can be made or dropped meanwhile: see `waiter.rs`.
+    #[inline]
+    pub(crate) fn refs(&self) -> usize {
+        self.counted().refs.load(Ordering::Acquire)
+    }
+
+    /// Gives up this handle without freeing the core.
+    ///
+    /// # Safety
+    ///
+    /// Another handle must stay alive until every use of the core the caller still makes
+    /// (`waiter.rs`: all the others need the core's lock, which the caller holds).
+    #[inline]
+    pub(crate) unsafe fn release_not_last(this: CoreRef) {
+        let this = std::mem::ManuallyDrop::new(this);
+        // Release: as in `drop`; per the contract this is not the count's last decrement.
+        let before = this.counted().refs.fetch_sub(1, Ordering::Release);
+        debug_assert!(before > 1, "release_not_last on the last handle");
+    }
+
     /// True if both handles are to the same core.
     #[inline]
     pub(crate) fn ptr_eq(this: &CoreRef, other: &CoreRef) -> bool {

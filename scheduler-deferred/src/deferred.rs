@@ -6,13 +6,14 @@
 use std::any::type_name;
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::chain::{Callback, CancelHook, Canceller, Core, Outcome, Step};
+use crate::chain::{Callback, Canceller, Core, Outcome, Step};
 use crate::core_ref::CoreRef;
 use crate::errors::{AlreadyCalled, NotPaused, TypeMismatch};
-use crate::sync::Arc;
 use crate::value::{Taken, Value};
+use crate::wakers::WaiterKey;
 use crate::Failure;
 
 /// A result that is not there yet, with a chain of callbacks to run on it (Twisted's
@@ -83,13 +84,47 @@ use crate::Failure;
 /// The handle returned by an `add_*` method may be dropped (`d.add_callback(f);`): it is the
 /// same chain, kept alive by the other handles. Constructors are `#[must_use]`.
 pub struct Deferred<T> {
-    pub(crate) core: CoreRef,
+    /// Dropped by `Drop` below (a primitive's waiter takes the withdraw path).
+    pub(crate) core: ManuallyDrop<CoreRef>,
+    /// This handle's key among the chain's awaiting wakers (`wakers.rs`); 0 while it has
+    /// none (it never returned `Pending`, or its last poll was `Ready`).
+    pub(crate) waiter: WaiterKey,
     _type: PhantomData<fn() -> T>,
 }
 
 impl<T> Clone for Deferred<T> {
     fn clone(&self) -> Self {
-        Deferred { core: self.core.clone(), _type: PhantomData }
+        let core = ManuallyDrop::new(CoreRef::clone(&self.core));
+        Deferred { core, waiter: 0, _type: PhantomData }
+    }
+}
+
+impl<T> Drop for Deferred<T> {
+    /// Forgets this handle's waker if it was awaiting; the last handle of a primitive's waiter
+    /// withdraws it (see [`DeferredQueue`](crate::DeferredQueue)).
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the field is taken once, here, and not used afterwards.
+        let core = unsafe { ManuallyDrop::take(&mut self.core) };
+        if self.waiter != 0 {
+            core.forget_waiter(self.waiter);
+        }
+        if core.armed_hint() {
+            Core::drop_user(core);
+        }
+    }
+}
+
+impl<T> Deferred<T> {
+    /// The chain handle, out of this user handle (its waker forgotten).
+    #[inline]
+    pub(crate) fn into_core(self) -> CoreRef {
+        let mut this = ManuallyDrop::new(self);
+        if this.waiter != 0 {
+            this.core.forget_waiter(this.waiter);
+        }
+        // SAFETY: `this` is never dropped, so the field is taken exactly once.
+        unsafe { ManuallyDrop::take(&mut this.core) }
     }
 }
 
@@ -116,7 +151,7 @@ pub(crate) enum Next<U> {
 
 impl<T: Send + 'static> Deferred<T> {
     pub(crate) fn from_core(core: CoreRef) -> Self {
-        Deferred { core, _type: PhantomData }
+        Deferred { core: ManuallyDrop::new(core), waiter: 0, _type: PhantomData }
     }
 
     /// A new, unfired Deferred without a canceller.
@@ -135,12 +170,6 @@ impl<T: Send + 'static> Deferred<T> {
     {
         let erased = move |core: &CoreRef| canceller(&Deferred::from_core(core.clone()));
         Deferred::from_core(Core::unfired(Some(Canceller::Boxed(Box::new(erased)))))
-    }
-
-    /// A new, unfired Deferred whose canceller is `hook` (shared with other Deferreds; see
-    /// [`Canceller::Hook`]).
-    pub(crate) fn with_hook(hook: Arc<dyn CancelHook>) -> Self {
-        Deferred::from_core(Core::unfired(Some(Canceller::Hook(hook))))
     }
 
     /// A Deferred already fired with `value` (Twisted's `succeed`).
@@ -238,7 +267,7 @@ impl<T: Send + 'static> Deferred<T> {
     }
 
     fn push<U: Send + 'static>(self, callback: Callback) -> Deferred<U> {
-        Deferred::from_core(Core::add_owned(self.core, callback))
+        Deferred::from_core(Core::add_owned(self.into_core(), callback))
     }
 
     /// Adds a callback whose return value is the next result; failures pass it by.
@@ -359,7 +388,7 @@ where
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Next::Ready(Ok(u))) => Step::Done(Ok(store(slot, u))),
         Ok(Next::Ready(Err(failure))) => Step::Done(Err(failure)),
-        Ok(Next::Wait(inner)) => Step::Chain(inner.core),
+        Ok(Next::Wait(inner)) => Step::Chain(inner.into_core()),
         Err(payload) => Step::Done(Err(Failure::from_panic(payload))),
     }
 }

@@ -39,9 +39,17 @@ use crate::{Deferred, Failure};
 impl<T: Send + 'static> Future for Deferred<T> {
     type Output = Result<T, Failure>;
 
+    /// Every task awaiting a clone of one Deferred is woken when its result comes to rest;
+    /// the first to poll then takes the result, the others get
+    /// [`ResultTaken`](crate::ResultTaken). A handle polled from another task than before
+    /// replaces its waker; a handle dropped while waiting takes its waker out.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.core.poll_take(cx.waker()) {
-            Some(outcome) => Poll::Ready(typed_result::<T>(outcome)),
+        let this = self.get_mut();
+        match this.core.poll_take(cx.waker(), &mut this.waiter) {
+            Some(outcome) => {
+                this.waiter = 0;
+                Poll::Ready(typed_result::<T>(outcome))
+            }
             None => Poll::Pending,
         }
     }

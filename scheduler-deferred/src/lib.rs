@@ -41,6 +41,7 @@ mod deferred;
 mod errors;
 mod failure;
 mod future;
+mod handoff;
 mod list;
 mod lock;
 mod maybe;
@@ -51,12 +52,13 @@ mod sync;
 mod teardown;
 mod timeout;
 mod value;
+mod wakers;
 
 pub use boxed::FailureError;
 pub use deferred::Deferred;
 pub use errors::{
-    AlreadyCalled, Cancelled, ChainedToItself, FirstError, NoTokens, NotAcquired, NotPaused,
-    QueueOverflow, QueueUnderflow, ResultTaken, TimedOut, TypeMismatch,
+    AlreadyCalled, Cancelled, ChainCycle, ChainedToItself, FirstError, NoTokens, NotAcquired,
+    NotPaused, QueueOverflow, QueueUnderflow, ResultTaken, TimedOut, TypeMismatch,
 };
 pub use failure::{
     reset_unhandled_failure_hook, set_unhandled_failure_hook, Failure, UnhandledFailureHook,

@@ -1,0 +1,105 @@
+//! [`Wakers`]: the tasks awaiting one chain, one entry per awaiting handle.
+//!
+//! Several tasks may `.await` clones of one Deferred at once; each must be woken when the
+//! result comes to rest (the first to poll then takes it, the others get `ResultTaken`). So a
+//! chain keeps one waker per *handle* that is waiting: the handle carries a key (see
+//! [`Deferred`](crate::Deferred)'s `waiter` field), given by [`Wakers::register`] on its first
+//! pending poll. A later poll through the same handle replaces its waker (the handle may have
+//! moved to another task; `will_wake` skips the clone when it did not), a handle dropped while
+//! waiting removes its entry ([`Wakers::remove`]), and firing takes them all
+//! ([`Wakers::take`]). The set therefore holds one entry per handle waiting now, never more.
+//!
+//! The first entry is inline, so the usual single awaiter costs no allocation. All of it is
+//! under the chain's lock; the wakers taken out are woken or dropped after the lock is released
+//! (a waker's `wake` or drop may run arbitrary code).
+
+use std::task::Waker;
+
+/// A handle's key in its chain's [`Wakers`]; `0` is "none".
+pub(crate) type WaiterKey = u32;
+
+/// The wakers of the handles awaiting a chain (see the module doc).
+#[derive(Default)]
+pub(crate) struct Wakers {
+    first: Option<(WaiterKey, Waker)>,
+    more: Vec<(WaiterKey, Waker)>,
+    /// The last key given; keys start at 1 and wrap past 0.
+    last_key: WaiterKey,
+}
+
+/// Wakers taken out of a [`Wakers`], to wake after the lock is released.
+#[must_use = "taken wakers are woken with `wake_all` or dropped"]
+pub(crate) struct Taken {
+    first: Option<Waker>,
+    more: Vec<(WaiterKey, Waker)>,
+}
+
+impl Taken {
+    /// Wakes every taken waker.
+    pub(crate) fn wake_all(self) {
+        if let Some(waker) = self.first {
+            waker.wake();
+        }
+        self.more.into_iter().for_each(|(_, waker)| waker.wake());
+    }
+}
+
+impl Wakers {
+    /// True when no handle waits.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none() && self.more.is_empty()
+    }
+
+    /// Records `waker` for the handle with `key` (giving the handle a key if it has none);
+    /// returns the waker it replaces, to drop after the lock is released.
+    pub(crate) fn register(&mut self, key: &mut WaiterKey, waker: &Waker) -> Option<Waker> {
+        if *key == 0 {
+            *key = self.new_key();
+        } else if let Some(slot) = self.find(*key) {
+            if slot.will_wake(waker) {
+                return None;
+            }
+            return Some(std::mem::replace(slot, waker.clone()));
+        }
+        let entry = (*key, waker.clone());
+        match self.first {
+            None => self.first = Some(entry),
+            Some(_) => self.more.push(entry),
+        }
+        None
+    }
+
+    /// Removes the entry of the handle with `key`, if any.
+    pub(crate) fn remove(&mut self, key: WaiterKey) -> Option<Waker> {
+        if self.first.as_ref().is_some_and(|(k, _)| *k == key) {
+            let (_, waker) = self.first.take()?;
+            if !self.more.is_empty() {
+                self.first = Some(self.more.swap_remove(0));
+            }
+            return Some(waker);
+        }
+        let at = self.more.iter().position(|(k, _)| *k == key)?;
+        Some(self.more.swap_remove(at).1)
+    }
+
+    /// Takes every waker out (the chain's result came to rest).
+    #[inline]
+    pub(crate) fn take(&mut self) -> Taken {
+        let first = self.first.take().map(|(_, waker)| waker);
+        let more = if self.more.is_empty() { Vec::new() } else { std::mem::take(&mut self.more) };
+        Taken { first, more }
+    }
+
+    fn find(&mut self, key: WaiterKey) -> Option<&mut Waker> {
+        match &mut self.first {
+            Some((k, waker)) if *k == key => Some(waker),
+            _ => self.more.iter_mut().find(|(k, _)| *k == key).map(|(_, waker)| waker),
+        }
+    }
+
+    fn new_key(&mut self) -> WaiterKey {
+        self.last_key = self.last_key.wrapping_add(1).max(1);
+        self.last_key
+    }
+}
