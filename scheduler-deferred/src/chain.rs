@@ -65,6 +65,8 @@
 use std::mem::{self, ManuallyDrop};
 use std::task::Waker;
 
+#[path = "links.rs"]
+mod links;
 #[path = "waiter.rs"]
 mod waiter;
 pub(crate) use waiter::Registration;
@@ -73,7 +75,7 @@ use crate::callbacks::CallbackQueue;
 use crate::core_ref::CoreRef;
 use crate::errors::{AlreadyCalled, Cancelled, ChainCycle, ChainedToItself, NotPaused};
 use crate::failure::{report_unhandled, Failure};
-use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::sync::{Arc, SpinGuard, SpinLock};
 use crate::teardown::{self, Remains};
 use crate::value::Value;
@@ -155,6 +157,20 @@ struct State {
     armed: bool,
     /// The primitive's own handle ([`Registration`]) is alive.
     registered: bool,
+    /// Broken out of a cycle by `cancel`: the marker of the cycle that still names this chain
+    /// passes its result on (see [`Core::break_cycle`]).
+    broken: bool,
+    /// Ever chained to or from (sticky; mirrored in the `LINKED` hint): handles' drops take the
+    /// liveness path of `links.rs`.
+    linked: bool,
+    /// Outer chains whose `waiting_on` is this one (`links.rs`; may lag by one link, never
+    /// ahead).
+    waited_by: i64,
+    /// Of those, how many reported that nothing can observe them any more (`links.rs`; may
+    /// lag, never ahead).
+    dead_outers: i64,
+    /// This chain waits on another and told it that nothing can observe it (`links.rs`).
+    reported_dead: bool,
     paused: usize,
     result: Option<Outcome>,
     queue: CallbackQueue,
@@ -197,7 +213,8 @@ impl State {
         self.cold.canceller.take()
     }
 
-    fn take_wakers(&mut self) -> wakers::Taken {
+    #[inline]
+    fn take_wakers(&mut self) -> Option<wakers::Taken> {
         self.cold.wakers.take()
     }
 
@@ -215,7 +232,7 @@ impl State {
     #[cold]
     fn disarm_cold(&mut self, core: &Core) -> Option<Arc<dyn CancelHook>> {
         self.armed = false;
-        core.armed.store(false, Ordering::Relaxed);
+        core.store_hints(self);
         self.cold.registration.take()
     }
 
@@ -244,11 +261,18 @@ pub(crate) struct Core {
     /// each callback. Relaxed: a pause from the running thread itself is program-ordered, and a
     /// pause from another thread is only a hint, rechecked under the mutex.
     pause_hint: AtomicBool,
-    /// Mirror of `state.armed`, written only under the mutex; read by every handle's drop to
-    /// take the waiter path (`waiter.rs`). Relaxed: it is set before the core is shared and
-    /// cleared under the mutex, which that path takes before it believes it.
-    armed: AtomicBool,
+    /// Mirror of `state.armed` ([`ARMED`]) and `state.linked` ([`LINKED`]), written only under
+    /// the mutex; read by every handle's drop to take the waiter path (`waiter.rs`) or the
+    /// liveness path (`links.rs`). Relaxed: both paths lock and reread the state before they
+    /// act; a stale hint only costs a lock (`waiter.rs` and `links.rs` say why a stale clear
+    /// one is harmless).
+    hints: AtomicUsize,
 }
+
+/// [`Core::hints`] bit: `state.armed`.
+const ARMED: usize = 1;
+/// [`Core::hints`] bit: `state.linked`.
+const LINKED: usize = 2;
 
 impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -278,8 +302,14 @@ impl Core {
         Core {
             state: SpinLock::new(state),
             pause_hint: AtomicBool::new(false),
-            armed: AtomicBool::new(armed),
+            hints: AtomicUsize::new(if armed { ARMED } else { 0 }),
         }
+    }
+
+    /// Publishes `s.armed` and `s.linked` in the hints (called under the lock).
+    fn store_hints(&self, s: &State) {
+        let hints = if s.armed { ARMED } else { 0 } | if s.linked { LINKED } else { 0 };
+        self.hints.store(hints, Ordering::Relaxed);
     }
 
     /// A core already fired with `outcome` (Twisted's `succeed` / `fail` fast path).
@@ -325,10 +355,12 @@ impl Core {
         let canceller = s.take_canceller(); // dropped on fire: breaks Arc cycles (DF-10)
         if s.paused > 0 || s.queue.is_empty() {
             s.result = Some(outcome);
-            let wakers = (s.paused == 0).then(|| s.take_wakers());
+            let wakers = if s.paused == 0 { s.take_wakers() } else { None };
             drop(s);
             drop(canceller);
-            wakers.map(wakers::Taken::wake_all);
+            if let Some(wakers) = wakers {
+                wakers.wake_all();
+            }
             return;
         }
         s.running = true;
@@ -406,7 +438,9 @@ impl Core {
         if s.queue.is_empty() {
             let wakers = s.take_wakers();
             drop(s);
-            wakers.wake_all();
+            if let Some(wakers) = wakers {
+                wakers.wake_all();
+            }
             return Ok(());
         }
         let Some(outcome) = s.result.take() else { return Ok(()) };
@@ -472,11 +506,15 @@ impl Core {
         if s.running || s.waiting_on().is_none() {
             return; // another thread got there first
         }
+        let was_dead = mem::take(&mut s.reported_dead);
         let inner = s.take_waiting_on();
         s.running = true;
+        s.broken = true;
         let batch = s.queue.take();
         drop(s);
-        drop(inner);
+        if let Some(inner) = inner {
+            links::unlink(&inner, was_dead);
+        }
         drive(core, Err(Failure::new(ChainCycle)), batch);
     }
 
@@ -504,10 +542,11 @@ impl Core {
         drop(old);
     }
 
-    /// True if a handle's drop must take the waiter path (see `waiter.rs`).
+    /// True if a handle's drop must take the waiter path (`waiter.rs`) or the liveness path
+    /// (`links.rs`): see [`Core::drop_user`].
     #[inline]
-    pub(crate) fn armed_hint(&self) -> bool {
-        self.armed.load(Ordering::Relaxed)
+    pub(crate) fn drop_hint(&self) -> bool {
+        self.hints.load(Ordering::Relaxed) != 0
     }
 
     /// True if a result is at rest and ready to be taken (see [`State::ready`]).
@@ -566,10 +605,22 @@ fn drive_chained(core: CoreRef, first: (CoreRef, Outcome)) {
     let mut next = Some((core, first));
     while let Some((inner, (outer, handed))) = next.take() {
         stack.push((inner, spent()));
-        next = run(&outer, handed, CallbackQueue::default()).map(|o| (outer, o));
+        next = run_held(outer, handed);
         while next.is_none() {
             let Some((core, outcome)) = stack.pop() else { break };
-            next = run(&core, outcome, CallbackQueue::default()).map(|o| (core, o));
+            next = run_held(core, outcome);
+        }
+    }
+}
+
+/// [`run`] for a core this runner holds a reference to, released once it stops (`links.rs`:
+/// it may have been the last thing observing a chain that now waits).
+fn run_held(core: CoreRef, outcome: Outcome) -> Option<(CoreRef, (CoreRef, Outcome))> {
+    match run(&core, outcome, CallbackQueue::default()) {
+        Some(next) => Some((core, next)),
+        None => {
+            Core::release(core);
+            None
         }
     }
 }
@@ -604,9 +655,11 @@ fn run(
         if s.paused > 0 || s.queue.is_empty() {
             s.result = Some(current);
             s.running = false;
-            let wakers = (s.paused == 0).then(|| s.take_wakers());
+            let wakers = if s.paused == 0 { s.take_wakers() } else { None };
             drop(s);
-            wakers.map(wakers::Taken::wake_all);
+            if let Some(wakers) = wakers {
+                wakers.wake_all();
+            }
             return None;
         }
         batch = s.queue.take();
@@ -642,8 +695,8 @@ fn chain_onto(outer: &CoreRef, inner: CoreRef, batch: &mut CallbackQueue) -> Opt
                 return stolen;
             }
         }
-        let waiting = outer.clone();
-        s.queue.push_back(Box::new(move |outcome| resume(waiting, outcome)));
+        let waiting = links::Waiting::new(outer.clone());
+        s.queue.push_back(Box::new(move |outcome| resume(waiting.into_outer(), outcome)));
         s.disarm(&inner) // the resume marker consumes the result
     };
     drop(hook);
@@ -652,8 +705,13 @@ fn chain_onto(outer: &CoreRef, inner: CoreRef, batch: &mut CallbackQueue) -> Opt
     if let Some(handed) = s.result.take() {
         return Some(handed); // inner's runner already handed the result back
     }
+    let link = inner.clone();
     s.cold.waiting_on = Some(inner);
     s.running = false;
+    s.linked = true;
+    outer.store_hints(&s);
+    drop(s);
+    links::link(&link);
     None
 }
 
@@ -680,17 +738,20 @@ fn waits_on(mut next: CoreRef, outer: &CoreRef) -> bool {
 /// the caller to take) and asks the runner to run it next.
 fn resume(outer: CoreRef, result: Outcome) -> Step {
     let mut s = outer.lock();
-    if !s.running && s.waiting_on().is_none() {
+    if mem::take(&mut s.broken) || (!s.running && s.waiting_on().is_none()) {
         // A stale marker: `outer` was broken out of a cycle by `cancel` and runs on its own.
         return Step::Done(result);
     }
+    let was_dead = mem::take(&mut s.reported_dead);
     let inner = s.take_waiting_on(); // dropped after the lock is released
-                                     // A hand-off to its runner (still `running`), at rest until `unpause`, or parked for us.
+    // A hand-off to its runner (still `running`), at rest until `unpause`, or parked for us.
     s.result = Some(result);
     let claim = !s.running && s.paused == 0;
     s.running |= claim;
     drop(s);
-    drop(inner);
+    if let Some(inner) = inner {
+        links::unlink(&inner, was_dead);
+    }
     if claim {
         Step::RunOuter(outer)
     } else {

@@ -109,7 +109,7 @@ impl<T> Drop for Deferred<T> {
         if self.waiter != 0 {
             core.forget_waiter(self.waiter);
         }
-        if core.armed_hint() {
+        if core.drop_hint() {
             Core::drop_user(core);
         }
     }

@@ -134,13 +134,16 @@ impl DeferredSemaphore {
     }
 
     /// A Deferred that fires once a token is ours: at once if one is free, else after the
-    /// earlier waiters (FIFO). Cancelling a waiting acquire, or dropping all its handles,
+    /// earlier waiters (FIFO). Until the token is taken (`.await`, `take_result`, a callback),
+    /// dropping every handle of the acquire gives the token back. Cancelling a waiting acquire, or dropping all its handles,
     /// withdraws it (see [`DeferredSemaphore`]).
     pub fn acquire(&self) -> Deferred<()> {
         let mut s = self.shared.lock();
         if s.available > 0 {
             s.available -= 1;
-            return Deferred::succeed(());
+            drop(s);
+            // Armed: dropped before anybody takes the token, it gives it back.
+            return Deferred::from_core(Core::handed(self.hook.clone(), Ok(boxed(()))));
         }
         let (waiter, registration) = Core::waiter(self.hook.clone());
         s.waiting.push_back(registration);

@@ -183,7 +183,8 @@ impl<T: Send + 'static> DeferredQueue<T> {
     }
 
     /// A Deferred of the oldest pending value: already fired if one is pending, else fired by
-    /// a later `put`. Cancelling a waiting getter, or dropping all its handles, removes it from
+    /// a later `put`. Until the value is taken (`.await`, `take_result`, a callback), dropping
+    /// every handle of the getter gives it back to the front of the queue. Cancelling a waiting getter, or dropping all its handles, removes it from
     /// the waiters (see [`DeferredQueue`]).
     ///
     /// # Errors
@@ -192,7 +193,9 @@ impl<T: Send + 'static> DeferredQueue<T> {
     pub fn get(&self) -> Result<Deferred<T>, QueueUnderflow> {
         let mut s = self.shared.lock();
         if let Some(value) = s.pending.pop_front() {
-            return Ok(Deferred::succeed(value));
+            drop(s);
+            // Armed: dropped before anybody takes the value, it gives it back to the front.
+            return Ok(Deferred::from_core(Core::handed(self.hook.clone(), Ok(boxed(value)))));
         }
         if s.backlog.is_some_and(|backlog| s.waiting.len() >= backlog) {
             return Err(QueueUnderflow);

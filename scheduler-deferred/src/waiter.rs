@@ -16,7 +16,9 @@
 //! made by a callback or a chaining, which disarm it first.
 //!
 //! * The primitive hands a value (or token) over with [`Registration::hand_over`], which fires
-//!   the chain *without* disarming it: the result rests there until somebody takes it.
+//!   the chain *without* disarming it: the result rests there until somebody takes it. A
+//!   `get` or `acquire` that is served at once returns such a handed waiter directly
+//!   ([`Core::handed`], with no registration).
 //! * Anything that consumes the Deferred disarms it, under its lock (`State::disarm`): adding
 //!   a callback, chaining onto it, taking its result (`.await`, `take_result`), cancelling it,
 //!   firing it by hand. A disarmed waiter is an ordinary Deferred.
@@ -65,7 +67,20 @@ impl Core {
         (core, registration)
     }
 
-    /// The drop of a user handle (a `Deferred`) of an armed core (see the module doc).
+    /// A waiter handed `outcome` at once (a `get` that found a value pending, an `acquire`
+    /// that found a token): armed, so a drop before anybody takes it gives it back, as for a
+    /// waiter handed it later; no registration.
+    pub(crate) fn handed(hook: Arc<dyn CancelHook>, outcome: Outcome) -> CoreRef {
+        CoreRef::new(|| {
+            let mut state = State { armed: true, called: true, ..State::default() };
+            state.result = Some(outcome);
+            state.cold.registration = Some(hook);
+            Core::with_state(state, true)
+        })
+    }
+
+    /// The drop of a user handle (a `Deferred`) whose core has a drop hint: the waiter path
+    /// (the module doc) if it is armed, else the liveness path of `links.rs`.
     #[cold]
     #[inline(never)]
     pub(crate) fn drop_user(this: CoreRef) {
@@ -73,7 +88,7 @@ impl Core {
         let mut s = core.lock();
         if !s.armed {
             drop(s);
-            return drop(this);
+            return Core::release(this); // a chained Deferred's drop (`links.rs`), or a stale hint
         }
         if this.refs() - usize::from(s.registered) > 1 {
             // SAFETY: not the last handle (another user's is alive), and every handle left
@@ -135,7 +150,7 @@ impl Drop for Registration {
         s.registered = false;
         if !s.armed {
             drop(s);
-            return drop(this);
+            return Core::release(this);
         }
         let hook = if s.called { None } else { s.disarm(core) }; // the FIFO itself is gone
         if hook.is_none() {

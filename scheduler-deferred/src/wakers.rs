@@ -83,12 +83,19 @@ impl Wakers {
         Some(self.more.swap_remove(at).1)
     }
 
-    /// Takes every waker out (the chain's result came to rest).
+    /// Takes every waker out (the chain's result came to rest); `None` if no handle waits.
     #[inline]
-    pub(crate) fn take(&mut self) -> Taken {
+    pub(crate) fn take(&mut self) -> Option<Taken> {
+        if self.is_empty() {
+            return None;
+        }
+        self.take_all()
+    }
+
+    #[cold]
+    fn take_all(&mut self) -> Option<Taken> {
         let first = self.first.take().map(|(_, waker)| waker);
-        let more = if self.more.is_empty() { Vec::new() } else { std::mem::take(&mut self.more) };
-        Taken { first, more }
+        Some(Taken { first, more: std::mem::take(&mut self.more) })
     }
 
     fn find(&mut self, key: WaiterKey) -> Option<&mut Waker> {
