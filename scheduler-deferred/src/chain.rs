@@ -744,7 +744,7 @@ fn resume(outer: CoreRef, result: Outcome) -> Step {
     }
     let was_dead = mem::take(&mut s.reported_dead);
     let inner = s.take_waiting_on(); // dropped after the lock is released
-    // A hand-off to its runner (still `running`), at rest until `unpause`, or parked for us.
+                                     // A hand-off to its runner (still `running`), at rest until `unpause`, or parked for us.
     s.result = Some(result);
     let claim = !s.running && s.paused == 0;
     s.running |= claim;

@@ -56,8 +56,8 @@ use std::cell::{Cell, RefCell};
 use std::mem::ManuallyDrop;
 
 use super::{Core, State, LINKED};
-use crate::sync::atomic::Ordering;
 use crate::core_ref::CoreRef;
+use crate::sync::atomic::Ordering;
 
 impl State {
     /// See the module doc.
