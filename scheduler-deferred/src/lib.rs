@@ -38,6 +38,7 @@ mod callbacks;
 mod chain;
 mod core_ref;
 mod deferred;
+mod driver;
 mod errors;
 mod failure;
 mod future;
@@ -46,6 +47,7 @@ mod list;
 mod lock;
 mod maybe;
 mod queue;
+mod spawner;
 #[cfg(not(loom))]
 mod spin;
 mod sync;
@@ -67,6 +69,7 @@ pub use list::{gather_results, DeferredList, ListResult};
 pub use lock::{DeferredLock, DeferredSemaphore};
 pub use maybe::{maybe_deferred, IntoDeferred};
 pub use queue::DeferredQueue;
+pub use spawner::{set_thread_spawner, thread_spawner, PollTask, Spawn, Spawner};
 
 /// Internals shared with the workspace's sibling crates (scheduler-core's facade takes its
 /// spin lock from here). Not a public API: no stability promise.

@@ -45,7 +45,7 @@
 
 use std::mem::ManuallyDrop;
 
-use super::{CancelHook, Core, Outcome, State};
+use super::{CancelHook, Canceller, Core, Outcome, State};
 use crate::core_ref::CoreRef;
 use crate::sync::{Arc, SpinGuard};
 
@@ -60,6 +60,20 @@ impl Core {
     pub(crate) fn waiter(hook: Arc<dyn CancelHook>) -> (CoreRef, Registration) {
         let core = CoreRef::new(|| {
             let mut state = State { armed: true, registered: true, ..State::default() };
+            state.cold.registration = Some(hook);
+            Core::with_state(state, true)
+        });
+        let registration = Registration { core: ManuallyDrop::new(core.clone()) };
+        (core, registration)
+    }
+
+    /// The Deferred of a `from_future` driver (`driver.rs`): armed like a waiter (its
+    /// last user handle's drop tells `hook` to drop the future), with `hook` also as its
+    /// canceller (kept when a callback disarms it); the driver keeps the registration.
+    pub(crate) fn driven(hook: Arc<dyn CancelHook>) -> (CoreRef, Registration) {
+        let core = CoreRef::new(|| {
+            let mut state = State { armed: true, registered: true, ..State::default() };
+            state.cold.canceller = Some(Canceller::Hook(hook.clone()));
             state.cold.registration = Some(hook);
             Core::with_state(state, true)
         });

@@ -36,11 +36,15 @@ pub(crate) struct Taken {
 
 impl Taken {
     /// Wakes every taken waker.
+    /// Wakes every taken waker, marked as this crate's own wake site (a `from_future`
+    /// driver may poll inside it: see `driver.rs`).
     pub(crate) fn wake_all(self) {
-        if let Some(waker) = self.first {
-            waker.wake();
-        }
-        self.more.into_iter().for_each(|(_, waker)| waker.wake());
+        crate::driver::trampoline::our_wake_site(|| {
+            if let Some(waker) = self.first {
+                waker.wake();
+            }
+            self.more.into_iter().for_each(|(_, waker)| waker.wake());
+        });
     }
 }
 
