@@ -38,10 +38,13 @@
 //! driver holds the future and its own handle of the Deferred (a
 //! [`Registration`](crate::chain::Registration)), so a future that returned `Pending` without
 //! keeping its waker stays alive with the Deferred. The loop ends when the future completes
-//! (its output fires the Deferred), when the Deferred is cancelled, or when every user handle
-//! of the Deferred is dropped while the future runs and no callback was attached (the waiter
-//! protocol of `waiter.rs`: the future is then dropped, a cancel nobody can observe). A
-//! panic in the future's `Drop` is caught and reported through the unhandled-failure hook.
+//! (its output fires the Deferred) or the Deferred is cancelled (the future is dropped).
+//! When every user handle of the Deferred is dropped while the future runs and no callback
+//! was attached (the waiter protocol of `waiter.rs`), the driver *detaches*, like a dropped
+//! `JoinHandle`: the core lets go of it, and it lives on only while something can wake it (a
+//! future that nothing can wake any more is dropped then); a failure it ends with is
+//! reported as unhandled, since nobody can see it. A panic in the future's `Drop` is caught
+//! and reported through the unhandled-failure hook.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -92,9 +95,10 @@ impl<T: Send + 'static> Deferred<T> {
     ///
     /// Cancelling the Deferred drops the future (at once if no poll runs, else right after the
     /// running one) and fails it with [`Cancelled`](crate::Cancelled). Dropping every handle of
-    /// the Deferred while the future runs (and no callback was attached) drops the future too:
-    /// nobody could observe its output. A future that returned `Pending` without keeping its
-    /// waker is kept until one of these. A panic in the future, or in its `Drop`, never unwinds
+    /// the Deferred does not stop the future (like dropping a `JoinHandle`): it runs on while
+    /// something can wake it, and a failure it ends with is reported as unhandled. A future
+    /// that returned `Pending` without keeping its waker is kept while the Deferred lives, and
+    /// dropped with its last handle (nothing could ever wake it). A panic in the future, or in its `Drop`, never unwinds
     /// out of here: the first fails the Deferred, the second is reported through the
     /// unhandled-failure hook.
     ///
@@ -251,8 +255,11 @@ impl<T: Send + 'static> Driver<T> {
             Some(Err(failure)) => Err(failure),
             None => return, // the cancel fires it
         };
-        // Refused only after a cancel or an abandon, whose outcome stands.
-        let _ = deferred.hand_over(outcome);
+        // Refused after a cancel (whose outcome stands) or once every handle was dropped
+        // (detached): a failure nobody can see any more is reported, as a dropped one would be.
+        if let Err(Err(failure)) = deferred.hand_over(outcome) {
+            report_unhandled(&failure);
+        }
     }
 
     /// Cancelled or abandoned: drop the future now if no poll runs, else after that poll.
@@ -277,9 +284,11 @@ impl<T: Send + 'static> CancelHook for Hook<T> {
         self.0.stop();
     }
 
-    fn withdraw(&self, _core: &CoreRef, handed: Option<Outcome>) {
+    fn withdraw(&self, core: &CoreRef, handed: Option<Outcome>) {
         match handed {
-            None => self.0.stop(), // every handle dropped while it ran: nobody can observe it
+            // Every user handle dropped while it runs: detach, like a dropped `JoinHandle`.
+            // The core lets go of the driver, which lives on while something can wake it.
+            None => drop(Core::take_canceller_of(core)),
             Some(Err(failure)) => report_unhandled(&failure), // an output nobody took
             Some(Ok(_)) => {}
         }

@@ -93,6 +93,11 @@ impl Core {
         })
     }
 
+    /// Takes `this`'s canceller out (a detaching `from_future` driver, `driver.rs`).
+    pub(crate) fn take_canceller_of(this: &CoreRef) -> Option<Canceller> {
+        this.lock().take_canceller()
+    }
+
     /// The drop of a user handle (a `Deferred`) whose core has a drop hint: the waiter path
     /// (the module doc) if it is armed, else the liveness path of `links.rs`.
     #[cold]

@@ -232,3 +232,22 @@ fn a_pending_poll_of_the_deferred_inside_from_future_is_not_polled_twice_at_once
     assert_eq!(d.take_result().unwrap().unwrap(), 3);
     assert_eq!(polls.load(Ordering::SeqCst), 2);
 }
+
+#[test]
+fn dropping_the_deferred_detaches_a_future_that_can_still_be_woken() {
+    record_unhandled_failures();
+    let gate = Deferred::<()>::new();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let d = {
+        let (gate, ran) = (gate.clone(), ran.clone());
+        Deferred::<()>::from_future(async move {
+            gate.await?;
+            ran.fetch_add(1, Ordering::SeqCst);
+            Err(Failure::new(common::GenericError::new("detached future failed")))
+        })
+    };
+    drop(d); // like dropping a JoinHandle: the future runs on
+    gate.callback(()).unwrap();
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+    assert_eq!(unhandled_reports_mentioning("detached future failed"), 1);
+}
