@@ -165,10 +165,10 @@ struct State {
     linked: bool,
     /// Outer chains whose `waiting_on` is this one (`links.rs`; may lag by one link, never
     /// ahead).
-    waited_by: i64,
+    waited_by: i32,
     /// Of those, how many reported that nothing can observe them any more (`links.rs`; may
     /// lag, never ahead).
-    dead_outers: i64,
+    dead_outers: i32,
     /// This chain waits on another and told it that nothing can observe it (`links.rs`).
     reported_dead: bool,
     paused: usize,
@@ -187,16 +187,11 @@ pub(crate) struct Cold {
     waiting_on: Option<CoreRef>,
     canceller: Option<Canceller>,
     wakers: Wakers,
-    /// The hook of the primitive this Deferred waits in, kept while it is armed.
-    registration: Option<Arc<dyn CancelHook>>,
 }
 
 impl Cold {
     fn is_empty(&self) -> bool {
-        self.waiting_on.is_none()
-            && self.canceller.is_none()
-            && self.wakers.is_empty()
-            && self.registration.is_none()
+        self.waiting_on.is_none() && self.canceller.is_none() && self.wakers.is_empty()
     }
 }
 
@@ -219,21 +214,21 @@ impl State {
     }
 
     /// Ends the waiter state (see `waiter.rs`): a callback, a take, a cancel or a fire by
-    /// someone else than the primitive means somebody consumes this Deferred. Returns the hook
-    /// to drop after the lock is released.
-    #[inline]
-    fn disarm(&mut self, core: &Core) -> Option<Arc<dyn CancelHook>> {
+    /// someone else than the primitive means somebody consumes this Deferred. A waiter's hook
+    /// is its canceller: kept while it waits (a cancel still withdraws it), returned once it
+    /// was fired (to drop after the lock is released), as a fire drops a canceller.
+    #[cold]
+    fn disarm(&mut self, core: &Core) -> Option<Canceller> {
         if !self.armed {
             return None;
         }
-        self.disarm_cold(core)
-    }
-
-    #[cold]
-    fn disarm_cold(&mut self, core: &Core) -> Option<Arc<dyn CancelHook>> {
         self.armed = false;
         core.store_hints(self);
-        self.cold.registration.take()
+        if self.called {
+            self.take_canceller()
+        } else {
+            None
+        }
     }
 
     /// Holds nothing that reports a failure when dropped or may own another core: no
@@ -343,16 +338,30 @@ impl Core {
             }
             return Err(outcome);
         }
-        let hook = s.disarm(this); // a user fired it: the value is not the primitive's
+        if s.armed {
+            s = Core::disarm_relock(this, s); // a user fired it: not the primitive's value
+        }
         Core::start(this, s, outcome);
-        drop(hook);
         Ok(())
+    }
+
+    /// Disarms a waiter (see [`State::disarm`]) and drops what that released without the
+    /// lock; returns the lock taken again (the caller rereads the state).
+    #[cold]
+    #[inline(never)]
+    fn disarm_relock<'a>(this: &'a CoreRef, mut s: SpinGuard<'a, State>) -> SpinGuard<'a, State> {
+        let stale = s.disarm(this);
+        drop(s);
+        drop(stale);
+        this.lock()
     }
 
     /// Marks the chain fired and runs it (or leaves the result at rest if paused).
     fn start(this: &CoreRef, mut s: SpinGuard<'_, State>, outcome: Outcome) {
         s.called = true;
-        let canceller = s.take_canceller(); // dropped on fire: breaks Arc cycles (DF-10)
+        // Dropped on fire: breaks Arc cycles (DF-10); an armed waiter keeps its hook, which
+        // takes a value or token back if it is dropped untaken (`waiter.rs`).
+        let canceller = if s.armed { None } else { s.take_canceller() };
         if s.paused > 0 || s.queue.is_empty() {
             s.result = Some(outcome);
             let wakers = if s.paused == 0 { s.take_wakers() } else { None };
@@ -395,12 +404,12 @@ impl Core {
     /// Appends a callback; runs it at once (on this thread) if the chain is fired and idle.
     pub(crate) fn add(this: &CoreRef, callback: Callback) {
         let mut s = this.lock();
-        let hook = s.disarm(this); // a callback consumes this waiter's value
+        if s.armed {
+            s = Core::disarm_relock(this, s); // a callback consumes this waiter's value
+        }
         if s.running || s.paused > 0 || s.result.is_none() {
             // Unfired, paused, waiting, or another thread runs it: queue it.
             s.queue.push_back(callback);
-            drop(s);
-            drop(hook);
             return;
         }
         // At rest and not paused, so the queue is empty: run the callback here, now.
@@ -408,7 +417,6 @@ impl Core {
         let Some(outcome) = s.result.take() else { return };
         s.running = true;
         drop(s);
-        drop(hook);
         let mut batch = CallbackQueue::default();
         batch.push_back(callback);
         drive(this, outcome, batch);
@@ -479,8 +487,13 @@ impl Core {
             if s.cancelling {
                 return; // another thread is running the canceller
             }
-            let registration = s.disarm(&target).map(Canceller::Hook);
-            let Some(canceller) = s.take_canceller().or(registration) else {
+            if s.armed {
+                // Unfired: keeps its hook as its canceller. Look again: it may have been
+                // fired meanwhile.
+                drop(Core::disarm_relock(&target, s));
+                continue;
+            }
+            let Some(canceller) = s.take_canceller() else {
                 s.suppress_next_fire = true;
                 Core::start(&target, s, Err(Failure::new(Cancelled)));
                 return;
@@ -523,11 +536,10 @@ impl Core {
     pub(crate) fn poll_take(&self, waker: &Waker, key: &mut WaiterKey) -> Option<Outcome> {
         let mut s = self.lock();
         if s.ready() {
-            let hook = s.disarm(self);
-            let outcome = s.result.replace(spent());
-            drop(s);
-            drop(hook);
-            return outcome;
+            if s.armed {
+                return take_disarming(self, s);
+            }
+            return s.result.replace(spent());
         }
         let old = s.cold.wakers.register(key, waker);
         drop(s);
@@ -540,6 +552,12 @@ impl Core {
     pub(crate) fn forget_waiter(&self, key: WaiterKey) {
         let old = self.lock().cold.wakers.remove(key);
         drop(old);
+    }
+
+    /// The `ARMED` hint (see [`Core::hints`]).
+    #[inline]
+    pub(crate) fn armed_hint(&self) -> bool {
+        self.hints.load(Ordering::Relaxed) & ARMED != 0
     }
 
     /// True if a handle's drop must take the waiter path (`waiter.rs`) or the liveness path
@@ -560,12 +578,27 @@ impl Core {
         if !s.ready() {
             return None;
         }
-        let hook = s.disarm(self);
-        let outcome = s.result.replace(spent());
-        drop(s);
-        drop(hook);
-        outcome
+        if s.armed {
+            return take_disarming(self, s);
+        }
+        s.result.replace(spent())
     }
+}
+
+/// Takes the ready result of an armed waiter: it is consumed, so it is disarmed (its hook
+/// dropped after the lock is released).
+/// Inline: a queue getter or an acquire is armed, and awaiting one ends here.
+#[inline]
+fn take_disarming(core: &Core, mut s: SpinGuard<'_, State>) -> Option<Outcome> {
+    // Armed and ready, so fired: not linked (a waiter never chains), so the hints go to 0,
+    // and the hook goes with the disarm (`State::disarm`).
+    s.armed = false;
+    core.hints.store(0, Ordering::Relaxed);
+    let stale = s.cold.canceller.take();
+    let outcome = s.result.replace(spent());
+    drop(s);
+    drop(stale);
+    outcome
 }
 
 impl Drop for Core {
@@ -672,13 +705,15 @@ fn chain_onto(outer: &CoreRef, inner: CoreRef, batch: &mut CallbackQueue) -> Opt
     if CoreRef::ptr_eq(outer, &inner) {
         return Some(Err(Failure::new(ChainedToItself)));
     }
-    let hook = {
+    let stale = {
         let mut s = inner.lock();
         if s.result.is_some() && !s.running && s.paused == 0 {
-            let hook = s.disarm(&inner); // a queue's getter returned by a callback: taken
-            let stolen = s.result.replace(spent()); // steal: inner keeps `Spent` (Twisted: None)
+            // Steal: inner keeps `Spent` (Twisted: None); a queue's getter returned by a
+            // callback is taken, so disarmed.
+            let stale = s.disarm(&inner);
+            let stolen = s.result.replace(spent());
             drop(s);
-            drop(hook);
+            drop(stale);
             return stolen;
         }
         if let Some(next) = s.waiting_on().cloned() {
@@ -688,10 +723,10 @@ fn chain_onto(outer: &CoreRef, inner: CoreRef, batch: &mut CallbackQueue) -> Opt
             }
             s = inner.lock(); // the waits_on walk released it: look again
             if s.result.is_some() && !s.running && s.paused == 0 {
-                let hook = s.disarm(&inner);
+                let stale = s.disarm(&inner);
                 let stolen = s.result.replace(spent());
                 drop(s);
-                drop(hook);
+                drop(stale);
                 return stolen;
             }
         }
@@ -699,7 +734,7 @@ fn chain_onto(outer: &CoreRef, inner: CoreRef, batch: &mut CallbackQueue) -> Opt
         s.queue.push_back(Box::new(move |outcome| resume(waiting.into_outer(), outcome)));
         s.disarm(&inner) // the resume marker consumes the result
     };
-    drop(hook);
+    drop(stale);
     let mut s = outer.lock();
     s.queue.prepend(batch.take());
     if let Some(handed) = s.result.take() {

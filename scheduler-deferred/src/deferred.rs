@@ -117,7 +117,7 @@ impl<T> Drop for Deferred<T> {
 
 impl<T> Deferred<T> {
     /// The chain handle, out of this user handle (its waker forgotten).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn into_core(self) -> CoreRef {
         let mut this = ManuallyDrop::new(self);
         if this.waiter != 0 {
@@ -150,6 +150,7 @@ pub(crate) enum Next<U> {
 }
 
 impl<T: Send + 'static> Deferred<T> {
+    #[inline(always)]
     pub(crate) fn from_core(core: CoreRef) -> Self {
         Deferred { core: ManuallyDrop::new(core), waiter: 0, _type: PhantomData }
     }
@@ -266,11 +267,13 @@ impl<T: Send + 'static> Deferred<T> {
         self.core.try_take().map(typed_result::<T>)
     }
 
+    #[inline(always)]
     fn push<U: Send + 'static>(self, callback: Callback) -> Deferred<U> {
         Deferred::from_core(Core::add_owned(self.into_core(), callback))
     }
 
     /// Adds a callback whose return value is the next result; failures pass it by.
+    #[inline]
     pub fn add_callback<U, F>(self, f: F) -> Deferred<U>
     where
         U: Send + 'static,
@@ -280,6 +283,7 @@ impl<T: Send + 'static> Deferred<T> {
     }
 
     /// Adds a callback that may fail: `Err` switches the chain to the errback path.
+    #[inline]
     pub fn add_callback_result<U, F>(self, f: F) -> Deferred<U>
     where
         U: Send + 'static,
@@ -291,6 +295,7 @@ impl<T: Send + 'static> Deferred<T> {
     /// Adds a callback that returns another Deferred: the chain pauses until that one fires,
     /// then continues with its result (Twisted's chaining). The inner Deferred's result is
     /// moved out of it.
+    #[inline]
     pub fn add_callback_deferred<U, F>(self, f: F) -> Deferred<U>
     where
         U: Send + 'static,
@@ -301,6 +306,7 @@ impl<T: Send + 'static> Deferred<T> {
 
     /// Adds an errback: it receives a failure and may recover (`Ok`) or fail on; values pass
     /// it by.
+    #[inline]
     pub fn add_errback<F>(self, f: F) -> Deferred<T>
     where
         F: FnOnce(Failure) -> Result<T, Failure> + Send + 'static,
@@ -309,6 +315,7 @@ impl<T: Send + 'static> Deferred<T> {
     }
 
     /// Adds an errback that returns a Deferred to wait on.
+    #[inline]
     pub fn add_errback_deferred<F>(self, f: F) -> Deferred<T>
     where
         F: FnOnce(Failure) -> Deferred<T> + Send + 'static,
@@ -317,6 +324,7 @@ impl<T: Send + 'static> Deferred<T> {
     }
 
     /// Adds one function for both paths (Twisted's `addBoth`).
+    #[inline]
     pub fn add_both<U, F>(self, f: F) -> Deferred<U>
     where
         U: Send + 'static,
@@ -326,6 +334,7 @@ impl<T: Send + 'static> Deferred<T> {
     }
 
     /// Adds one function for both paths that returns a Deferred to wait on.
+    #[inline]
     pub fn add_both_deferred<U, F>(self, f: F) -> Deferred<U>
     where
         U: Send + 'static,
@@ -336,6 +345,7 @@ impl<T: Send + 'static> Deferred<T> {
 
     /// Adds a callback/errback *pair* (Twisted's `addCallbacks`): exactly one half runs, so an
     /// error raised by `callback` does not reach this `errback`.
+    #[inline]
     pub fn add_callbacks<U, C, E>(self, callback: C, errback: E) -> Deferred<U>
     where
         U: Send + 'static,

@@ -49,11 +49,18 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-// `Waker::from` needs std's `Arc`; the driver's protocol state below uses the facade.
+// The waker's `Arc` is std's (it is turned into a raw pointer); the driver's protocol state
+// below uses the facade.
 use std::sync::Arc as StdArc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
+
+#[path = "driver_waker.rs"]
+mod waker;
+pub(crate) use waker::wake_from_here;
+use waker::{Header, Ops};
 
 use crate::chain::{CancelHook, Canceller, Core, Outcome, Registration};
 use crate::core_ref::CoreRef;
@@ -72,7 +79,10 @@ const POLLING: usize = 2;
 const NOTIFIED: usize = 3;
 const DONE: usize = 4;
 
+/// `repr(C)`, header first: a waker's data pointer is the header (`driver_waker.rs`).
+#[repr(C)]
 struct Driver<T> {
+    header: Header,
     state: AtomicUsize,
     cancelled: AtomicBool,
     future: Mutex<Option<BoxedFuture<T>>>,
@@ -147,13 +157,14 @@ impl<T: Send + 'static> Deferred<T> {
         F: Future<Output = Result<T, Failure>> + Send + 'static,
     {
         let driver = StdArc::new(Driver {
+            header: Header { ops: Driver::<T>::OPS },
             state: AtomicUsize::new(SCHEDULED),
             cancelled: AtomicBool::new(false),
             future: Mutex::new(Some(Box::pin(future))),
             deferred: Mutex::new(None),
             spawner: thread_spawner(),
         });
-        let (core, registration) = Core::driven(Canceller::hook(Hook(driver.clone())));
+        let (core, registration) = Core::waiter(Canceller::hook(Hook(driver.clone())));
         *driver.deferred.lock() = Some(registration);
         let deferred = Deferred::from_core(core);
         driver.run();
@@ -162,8 +173,24 @@ impl<T: Send + 'static> Deferred<T> {
 }
 
 impl<T: Send + 'static> Driver<T> {
-    /// A wake-up: schedules a poll unless one is scheduled or running (then it polls again).
-    fn wake_up(self: &StdArc<Self>) {
+    const OPS: &'static Ops = &Ops {
+        wake: raw_wake::<T>,
+        wake_by_ref: raw_wake_by_ref::<T>,
+        clone: raw_clone::<T>,
+        drop: raw_drop::<T>,
+    };
+
+    /// This driver's waker.
+    fn waker(self: &StdArc<Self>) -> std::task::Waker {
+        let header = StdArc::into_raw(self.clone()).cast::<Header>();
+        // SAFETY: the pointer comes from `Arc::into_raw` of this `Driver<T>`, whose header's
+        // ops are `T`'s, and its reference goes to the waker.
+        unsafe { waker::from_driver(header) }
+    }
+
+    /// A wake-up: schedules a poll unless one is scheduled or running (then it polls again);
+    /// `ours`: from one of this crate's wake sites (module doc, rule 4).
+    fn wake_up(self: &StdArc<Self>, ours: bool) {
         let mut state = self.state.load(Ordering::Acquire);
         loop {
             let next = match state {
@@ -174,7 +201,7 @@ impl<T: Send + 'static> Driver<T> {
             // AcqRel: pairs with the Release of the poller's POLLING -> IDLE exchange, so the
             // next poller sees the previous poll's writes to the future.
             match self.state.compare_exchange(state, next, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) if next == SCHEDULED => return self.dispatch(),
+                Ok(_) if next == SCHEDULED => return self.dispatch(ours),
                 Ok(_) => return,
                 Err(actual) => state = actual,
             }
@@ -182,14 +209,14 @@ impl<T: Send + 'static> Driver<T> {
     }
 
     /// Runs a scheduled poll the way the module doc says (rules 2 to 5).
-    fn dispatch(self: &StdArc<Self>) {
+    fn dispatch(self: &StdArc<Self>, ours: bool) {
         if trampoline::driving() {
             return trampoline::queue(self.task());
         }
         if let Some(spawner) = &self.spawner {
             return spawner.spawn(self.task());
         }
-        if trampoline::our_wake() {
+        if ours {
             return self.run();
         }
         fallback::spawn(self.task());
@@ -214,7 +241,7 @@ impl<T: Send + 'static> Driver<T> {
         {
             return; // DONE (cancelled or abandoned meanwhile)
         }
-        let waker = Waker::from(self.clone());
+        let waker = self.waker();
         let mut cx = Context::from_waker(&waker);
         loop {
             let mut slot = self.future.lock();
@@ -308,45 +335,61 @@ fn drop_guarded<F>(future: Option<F>) {
     }
 }
 
-impl<T: Send + 'static> Wake for Driver<T> {
-    fn wake(self: StdArc<Self>) {
-        self.wake_up();
-    }
-
-    fn wake_by_ref(self: &StdArc<Self>) {
-        self.wake_up();
-    }
+/// `Ops::wake` for `Driver<T>`.
+///
+/// # Safety
+///
+/// `header` is a `Driver<T>`'s, from `Arc::into_raw`, and its reference is the caller's.
+unsafe fn raw_wake<T: Send + 'static>(header: *const Header, ours: bool) {
+    // SAFETY: per the contract; the reference is released when `driver` drops.
+    let driver = unsafe { StdArc::from_raw(header.cast::<Driver<T>>()) };
+    driver.wake_up(ours);
 }
 
-/// The thread's poll trampoline (module doc, rule 2) and the mark of this crate's own wake
-/// sites (rule 4).
-pub(crate) mod trampoline {
+/// `Ops::wake_by_ref` for `Driver<T>`.
+///
+/// # Safety
+///
+/// As for [`raw_wake`], but the reference stays the caller's.
+unsafe fn raw_wake_by_ref<T: Send + 'static>(header: *const Header) {
+    // SAFETY: per the contract; `ManuallyDrop` leaves the reference with the caller.
+    let driver = ManuallyDrop::new(unsafe { StdArc::from_raw(header.cast::<Driver<T>>()) });
+    driver.wake_up(false);
+}
+
+/// `Ops::clone` for `Driver<T>`.
+///
+/// # Safety
+///
+/// As for [`raw_wake_by_ref`].
+unsafe fn raw_clone<T: Send + 'static>(header: *const Header) {
+    // SAFETY: per the contract the pointer is a live `Arc<Driver<T>>`'s.
+    unsafe { StdArc::increment_strong_count(header.cast::<Driver<T>>()) };
+}
+
+/// `Ops::drop` for `Driver<T>`.
+///
+/// # Safety
+///
+/// As for [`raw_wake`].
+unsafe fn raw_drop<T: Send + 'static>(header: *const Header) {
+    // SAFETY: per the contract; the reference is released here.
+    drop(unsafe { StdArc::from_raw(header.cast::<Driver<T>>()) });
+}
+
+/// The thread's poll trampoline (module doc, rule 2).
+mod trampoline {
     use super::*;
 
     crate::sync::thread_local_const! {
         /// True while a `from_future` poll runs on this thread.
         static DRIVING: Cell<bool> = Cell::new(false);
-        /// True while this crate wakes a chain's awaiting tasks.
-        static OUR_WAKE: Cell<bool> = Cell::new(false);
         /// Polls scheduled on this thread while one ran, oldest first.
         static QUEUE: RefCell<VecDeque<PollTask>> = RefCell::new(VecDeque::new());
     }
 
     pub(super) fn driving() -> bool {
         DRIVING.try_with(Cell::get).unwrap_or(false)
-    }
-
-    pub(super) fn our_wake() -> bool {
-        OUR_WAKE.try_with(Cell::get).unwrap_or(false)
-    }
-
-    /// Runs `wake` marked as one of this crate's wake sites.
-    pub(crate) fn our_wake_site(wake: impl FnOnce()) {
-        let was = OUR_WAKE.try_with(|on| on.replace(true)).unwrap_or(true);
-        let _reset = OnDrop(Some(move || {
-            let _ = OUR_WAKE.try_with(|on| on.set(was));
-        }));
-        wake();
     }
 
     pub(super) fn queue(task: PollTask) {
@@ -363,11 +406,7 @@ pub(crate) mod trampoline {
             Ok(false) => {}
             _ => return poll(), // an outer poll drains the queue (or the thread is exiting)
         }
-        let our_wake = OUR_WAKE.try_with(|on| on.replace(false)).unwrap_or(false);
-        let _reset = OnDrop(Some(move || {
-            let _ = DRIVING.try_with(|on| on.set(false));
-            let _ = OUR_WAKE.try_with(|on| on.set(our_wake));
-        }));
+        let _reset = Reset;
         poll();
         while let Some(task) = QUEUE.try_with(|queue| queue.borrow_mut().pop_front()).ok().flatten()
         {
@@ -375,14 +414,12 @@ pub(crate) mod trampoline {
         }
     }
 
-    /// Runs its closure when dropped, also when unwinding.
-    struct OnDrop<F: FnOnce()>(Option<F>);
+    /// Ends the outermost poll, also when unwinding.
+    struct Reset;
 
-    impl<F: FnOnce()> Drop for OnDrop<F> {
+    impl Drop for Reset {
         fn drop(&mut self) {
-            if let Some(f) = self.0.take() {
-                f();
-            }
+            let _ = DRIVING.try_with(|on| on.set(false));
         }
     }
 }

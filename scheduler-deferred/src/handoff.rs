@@ -27,8 +27,10 @@ use std::collections::VecDeque;
 type Fire = Box<dyn FnOnce()>;
 
 crate::sync::thread_local_const! {
-    /// True while this thread runs the outermost hand-off.
-    static RUNNING: Cell<bool> = Cell::new(false);
+    /// 0 while this thread runs no hand-off; else 1 + the fires queued in `PENDING` (read
+    /// without touching `PENDING`, so an outermost hand-off that queued nothing costs two
+    /// accesses to this cell).
+    static STATE: Cell<usize> = Cell::new(0);
     /// Fires queued by nested hand-offs, oldest first.
     static PENDING: RefCell<VecDeque<Fire>> = RefCell::new(VecDeque::new());
 }
@@ -45,9 +47,16 @@ where
     C: Clone + 'static,
     A: 'static,
 {
-    match RUNNING.try_with(|running| running.replace(true)) {
-        Ok(false) => run_outermost(|| fire(ctx, arg)),
-        Ok(true) => {
+    match STATE.try_with(|state| state.replace(state.get().max(1))) {
+        Ok(0) => {
+            let running = Running;
+            fire(ctx, arg);
+            if get() > 1 {
+                drain();
+            }
+            drop(running);
+        }
+        Ok(_) => {
             let ctx = ctx.clone();
             queue(Box::new(move || fire(&ctx, arg)));
         }
@@ -55,32 +64,35 @@ where
     }
 }
 
+fn get() -> usize {
+    STATE.try_with(Cell::get).unwrap_or(0)
+}
+
 /// Queues a nested hand-off's fire.
 #[cold]
 fn queue(fire: Fire) {
     let mut slot = Some(fire);
-    let _ = PENDING.try_with(|pending| pending.borrow_mut().extend(slot.take()));
+    if PENDING.try_with(|pending| pending.borrow_mut().extend(slot.take())).is_ok() {
+        let _ = STATE.try_with(|state| state.set(state.get() + 1));
+    }
     if let Some(fire) = slot {
         fire(); // `PENDING` is gone (thread exit): fire inline
     }
 }
 
-fn run_outermost(first: impl FnOnce()) {
-    let running = Running;
-    first();
-    let mut drained = false;
+/// Runs the queued fires, oldest first, until none is left.
+#[cold]
+fn drain() {
     while let Some(fire) = pop() {
-        drained = true;
         fire();
     }
-    if drained {
-        let _ = PENDING.try_with(|pending| pending.borrow_mut().shrink_to(PENDING_KEPT));
-    }
-    drop(running);
+    let _ = PENDING.try_with(|pending| pending.borrow_mut().shrink_to(PENDING_KEPT));
 }
 
 fn pop() -> Option<Fire> {
-    PENDING.try_with(|pending| pending.borrow_mut().pop_front()).ok().flatten()
+    let fire = PENDING.try_with(|pending| pending.borrow_mut().pop_front()).ok().flatten()?;
+    let _ = STATE.try_with(|state| state.set(state.get() - 1));
+    Some(fire)
 }
 
 /// Ends the outermost hand-off, also when a fire panicked (a waker or a drop: callbacks'
@@ -89,9 +101,9 @@ struct Running;
 
 impl Drop for Running {
     fn drop(&mut self) {
-        while let Some(fire) = pop() {
-            fire();
+        if get() > 1 {
+            drain();
         }
-        let _ = RUNNING.try_with(|running| running.set(false));
+        let _ = STATE.try_with(|state| state.set(0));
     }
 }

@@ -67,12 +67,12 @@ impl State {
 
     /// Structural references to this core (module doc).
     fn structural(&self) -> i64 {
-        self.waited_by + i64::from(self.waiting_on().is_some())
+        i64::from(self.waited_by) + i64::from(self.waiting_on().is_some())
     }
 
     /// Outers waiting on this core that did not report dead.
     fn live_outers(&self) -> i64 {
-        self.waited_by - self.dead_outers
+        i64::from(self.waited_by) - i64::from(self.dead_outers)
     }
 }
 

@@ -93,9 +93,20 @@ fn give(shared: &Shared) {
     match s.waiting.pop_front() {
         Some(waiter) => {
             drop(s);
-            hand_off(shared, waiter, fire);
+            hand(shared, waiter);
         }
         None => s.available += 1,
+    }
+}
+
+/// Hands the token to `waiter`: through the trampoline if it has callbacks to run (they may
+/// `release` again), directly if it only wakes awaiting tasks.
+#[inline]
+fn hand(shared: &Shared, waiter: Registration) {
+    if waiter.looks_armed() {
+        fire(shared, waiter);
+    } else {
+        hand_off(shared, waiter, fire);
     }
 }
 
@@ -160,7 +171,7 @@ impl DeferredSemaphore {
         match s.waiting.pop_front() {
             Some(waiter) => {
                 drop(s);
-                hand_off(&self.shared, waiter, fire);
+                hand(&self.shared, waiter);
             }
             None if s.available >= s.limit => return Err(NotAcquired),
             None => s.available += 1,

@@ -107,10 +107,21 @@ fn offer<T: Send + 'static>(shared: &Shared<T>, value: T, front: bool) {
     match s.waiting.pop_front() {
         Some(waiter) => {
             drop(s);
-            hand_off(shared, (waiter, value), fire);
+            hand(shared, waiter, value);
         }
         None if front => s.pending.push_front(value),
         None => s.pending.push_back(value),
+    }
+}
+
+/// Hands `value` to `waiter`: through the trampoline if the waiter has callbacks to run
+/// (they may `put` again), directly if it only wakes awaiting tasks.
+#[inline]
+fn hand<T: Send + 'static>(shared: &Shared<T>, waiter: Registration, value: T) {
+    if waiter.looks_armed() {
+        fire(shared, (waiter, value));
+    } else {
+        hand_off(shared, (waiter, value), fire);
     }
 }
 
@@ -178,7 +189,7 @@ impl<T: Send + 'static> DeferredQueue<T> {
             return Ok(());
         };
         drop(s);
-        hand_off(&self.shared, (waiter, value), fire);
+        hand(&self.shared, waiter, value);
         Ok(())
     }
 

@@ -58,25 +58,7 @@ impl Core {
     /// A new armed waiter of the primitive whose hook is `hook`: the user's handle, and the
     /// primitive's [`Registration`].
     pub(crate) fn waiter(hook: Arc<dyn CancelHook>) -> (CoreRef, Registration) {
-        let core = CoreRef::new(|| {
-            let mut state = State { armed: true, registered: true, ..State::default() };
-            state.cold.registration = Some(hook);
-            Core::with_state(state, true)
-        });
-        let registration = Registration { core: ManuallyDrop::new(core.clone()) };
-        (core, registration)
-    }
-
-    /// The Deferred of a `from_future` driver (`driver.rs`): armed like a waiter (its
-    /// last user handle's drop tells `hook` to drop the future), with `hook` also as its
-    /// canceller (kept when a callback disarms it); the driver keeps the registration.
-    pub(crate) fn driven(hook: Arc<dyn CancelHook>) -> (CoreRef, Registration) {
-        let core = CoreRef::new(|| {
-            let mut state = State { armed: true, registered: true, ..State::default() };
-            state.cold.canceller = Some(Canceller::Hook(hook.clone()));
-            state.cold.registration = Some(hook);
-            Core::with_state(state, true)
-        });
+        let core = CoreRef::new(|| Core::with_state(State::armed(hook, None), true));
         let registration = Registration { core: ManuallyDrop::new(core.clone()) };
         (core, registration)
     }
@@ -85,12 +67,7 @@ impl Core {
     /// that found a token): armed, so a drop before anybody takes it gives it back, as for a
     /// waiter handed it later; no registration.
     pub(crate) fn handed(hook: Arc<dyn CancelHook>, outcome: Outcome) -> CoreRef {
-        CoreRef::new(|| {
-            let mut state = State { armed: true, called: true, ..State::default() };
-            state.result = Some(outcome);
-            state.cold.registration = Some(hook);
-            Core::with_state(state, true)
-        })
+        CoreRef::new(|| Core::with_state(State::armed(hook, Some(outcome)), true))
     }
 
     /// Takes `this`'s canceller out (a detaching `from_future` driver, `driver.rs`).
@@ -115,7 +92,9 @@ impl Core {
             unsafe { CoreRef::release_not_last(this) };
             return drop(s);
         }
-        let hook = s.disarm(core);
+        s.armed = false;
+        core.store_hints(&s);
+        let hook = s.take_canceller();
         let handed = if s.called {
             s.result.take()
         } else {
@@ -123,10 +102,23 @@ impl Core {
             None
         };
         drop(s);
-        if let Some(hook) = hook {
+        if let Some(Canceller::Hook(hook)) = &hook {
             hook.withdraw(&this, handed);
         }
+        drop(hook);
         drop(this);
+    }
+}
+
+impl State {
+    /// An armed waiter's state: waiting (`handed` is `None`, registered) or handed `handed`
+    /// at once (fired, no registration).
+    #[inline(always)]
+    fn armed(hook: Arc<dyn CancelHook>, handed: Option<Outcome>) -> State {
+        let called = handed.is_some();
+        let mut cold = ManuallyDrop::new(super::Cold::default());
+        cold.canceller = Some(Canceller::Hook(hook));
+        State { armed: true, registered: !called, called, result: handed, cold, ..State::default() }
     }
 }
 
@@ -147,15 +139,47 @@ impl Registration {
         CoreRef::ptr_eq(&self.core, core)
     }
 
+    /// True if the waiter still looks armed (a hint, read without the lock): then its
+    /// hand-over runs no callback, only wakes its awaiting tasks, and need not go through the
+    /// hand-off trampoline (`handoff.rs`). A callback added meanwhile runs inline once.
+    #[inline]
+    pub(crate) fn looks_armed(&self) -> bool {
+        self.core.armed_hint()
+    }
+
     /// Fires the waiter with the value (or token) handed over, keeping it armed; gives the
     /// outcome back if the waiter was fired, cancelled or withdrawn meanwhile.
     pub(crate) fn hand_over(self, outcome: Outcome) -> Result<(), Outcome> {
-        let this: &CoreRef = &self.core;
-        let s = this.lock();
+        let mut this = ManuallyDrop::new(self);
+        let core = detach(&this.core);
+        let mut s = core.lock();
         if s.called {
+            drop(s);
+            drop(ManuallyDrop::into_inner(this));
             return Err(outcome);
         }
-        Core::start(this, s, outcome);
+        if !s.armed {
+            // A consumer (callbacks attached): an ordinary fire, then an ordinary drop.
+            Core::start(&this.core, s, outcome);
+            drop(ManuallyDrop::into_inner(this));
+            return Ok(());
+        }
+        // Armed: no callback, so the result only comes to rest; and this registration goes
+        // in the same critical section (what its drop would do, without a second lock).
+        s.called = true;
+        s.result = Some(outcome);
+        s.registered = false;
+        let wakers = if s.paused == 0 { s.take_wakers() } else { None };
+        // SAFETY: taken once; `this` is never dropped.
+        let handle = unsafe { ManuallyDrop::take(&mut this.core) };
+        // SAFETY: armed and unfired until now, so a user handle is alive (the last one's drop
+        // would have marked it called), and it needs this lock to go: the core outlives the
+        // guard.
+        unsafe { CoreRef::release_not_last(handle) };
+        drop(s);
+        if let Some(wakers) = wakers {
+            wakers.wake_all();
+        }
         Ok(())
     }
 }
@@ -171,15 +195,17 @@ impl Drop for Registration {
             drop(s);
             return Core::release(this);
         }
-        let hook = if s.called { None } else { s.disarm(core) }; // the FIFO itself is gone
-        if hook.is_none() {
+        if s.called {
             // Armed and fired: a user handle is alive (the last one would have disarmed it).
             // SAFETY: not the last handle, and every handle left needs this lock to go.
             unsafe { CoreRef::release_not_last(this) };
             return drop(s);
         }
+        // Unfired and its FIFO is gone (the primitive was dropped): nobody can hand it a value
+        // any more, so it is an ordinary Deferred now (its hook stays its canceller).
+        let stale = s.disarm(core);
         drop(s);
-        drop(hook);
+        drop(stale);
         drop(this);
     }
 }

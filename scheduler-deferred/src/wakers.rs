@@ -15,6 +15,8 @@
 
 use std::task::Waker;
 
+use crate::driver::wake_from_here;
+
 /// A handle's key in its chain's [`Wakers`]; `0` is "none".
 pub(crate) type WaiterKey = u32;
 
@@ -22,7 +24,9 @@ pub(crate) type WaiterKey = u32;
 #[derive(Default)]
 pub(crate) struct Wakers {
     first: Option<(WaiterKey, Waker)>,
-    more: Vec<(WaiterKey, Waker)>,
+    /// The second and later awaiting handles (boxed: a chain rarely has them, and every
+    /// chain's state carries this field).
+    more: Option<Box<Vec<(WaiterKey, Waker)>>>,
     /// The last key given; keys start at 1 and wrap past 0.
     last_key: WaiterKey,
 }
@@ -31,20 +35,27 @@ pub(crate) struct Wakers {
 #[must_use = "taken wakers are woken with `wake_all` or dropped"]
 pub(crate) struct Taken {
     first: Option<Waker>,
-    more: Vec<(WaiterKey, Waker)>,
+    more: Option<Box<Vec<(WaiterKey, Waker)>>>,
 }
 
 impl Taken {
     /// Wakes every taken waker.
-    /// Wakes every taken waker, marked as this crate's own wake site (a `from_future`
+    /// Wakes every taken waker, as one of this crate's own wake sites (a `from_future`
     /// driver may poll inside it: see `driver.rs`).
     pub(crate) fn wake_all(self) {
-        crate::driver::trampoline::our_wake_site(|| {
-            if let Some(waker) = self.first {
-                waker.wake();
-            }
-            self.more.into_iter().for_each(|(_, waker)| waker.wake());
-        });
+        if let Some(waker) = self.first {
+            wake_from_here(waker);
+        }
+        if let Some(more) = self.more {
+            wake_more(*more);
+        }
+    }
+}
+
+#[cold]
+fn wake_more(more: Vec<(WaiterKey, Waker)>) {
+    for (_, waker) in more {
+        wake_from_here(waker);
     }
 }
 
@@ -52,12 +63,23 @@ impl Wakers {
     /// True when no handle waits.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.first.is_none() && self.more.is_empty()
+        self.first.is_none() && self.more.is_none()
     }
 
     /// Records `waker` for the handle with `key` (giving the handle a key if it has none);
     /// returns the waker it replaces, to drop after the lock is released.
+    #[inline]
     pub(crate) fn register(&mut self, key: &mut WaiterKey, waker: &Waker) -> Option<Waker> {
+        if *key == 0 && self.first.is_none() {
+            *key = self.new_key();
+            self.first = Some((*key, waker.clone())); // the usual single awaiter
+            return None;
+        }
+        self.register_more(key, waker)
+    }
+
+    #[cold]
+    fn register_more(&mut self, key: &mut WaiterKey, waker: &Waker) -> Option<Waker> {
         if *key == 0 {
             *key = self.new_key();
         } else if let Some(slot) = self.find(*key) {
@@ -69,7 +91,7 @@ impl Wakers {
         let entry = (*key, waker.clone());
         match self.first {
             None => self.first = Some(entry),
-            Some(_) => self.more.push(entry),
+            Some(_) => self.more.get_or_insert_with(Box::default).push(entry),
         }
         None
     }
@@ -78,13 +100,15 @@ impl Wakers {
     pub(crate) fn remove(&mut self, key: WaiterKey) -> Option<Waker> {
         if self.first.as_ref().is_some_and(|(k, _)| *k == key) {
             let (_, waker) = self.first.take()?;
-            if !self.more.is_empty() {
-                self.first = Some(self.more.swap_remove(0));
-            }
+            self.first = self.more.as_mut().and_then(|more| more.pop());
+            self.drop_empty_more();
             return Some(waker);
         }
-        let at = self.more.iter().position(|(k, _)| *k == key)?;
-        Some(self.more.swap_remove(at).1)
+        let more = self.more.as_mut()?;
+        let at = more.iter().position(|(k, _)| *k == key)?;
+        let (_, waker) = more.swap_remove(at);
+        self.drop_empty_more();
+        Some(waker)
     }
 
     /// Takes every waker out (the chain's result came to rest); `None` if no handle waits.
@@ -99,13 +123,20 @@ impl Wakers {
     #[cold]
     fn take_all(&mut self) -> Option<Taken> {
         let first = self.first.take().map(|(_, waker)| waker);
-        Some(Taken { first, more: std::mem::take(&mut self.more) })
+        Some(Taken { first, more: self.more.take() })
     }
 
     fn find(&mut self, key: WaiterKey) -> Option<&mut Waker> {
         match &mut self.first {
             Some((k, waker)) if *k == key => Some(waker),
-            _ => self.more.iter_mut().find(|(k, _)| *k == key).map(|(_, waker)| waker),
+            _ => self.more.as_mut()?.iter_mut().find(|(k, _)| *k == key).map(|(_, waker)| waker),
+        }
+    }
+
+    /// Keeps `more` `None` when it holds nothing (so `is_empty` stays two loads).
+    fn drop_empty_more(&mut self) {
+        if self.more.as_ref().is_some_and(|more| more.is_empty()) {
+            self.more = None;
         }
     }
 
