@@ -16,7 +16,14 @@
 //! * `paused`: the user's pause count (mirrored in the `pause_hint` atomic, written only under
 //!   the mutex, so the runner can check it after each callback without locking).
 //! * `waiting_on`: the inner Deferred this one is chained onto (a callback returned it).
-//! * `queue`: callbacks not yet run, in chain order; [`Entry::Resume`] markers among them.
+//! * `queue`: callbacks not yet run, in chain order; resume markers among them.
+//! * `wakers`: one waker per handle awaiting the chain (`wakers.rs`), all woken when the result
+//!   comes to rest.
+//! * `armed`, `registered`: a queue, lock or semaphore waiter that its last user handle's drop
+//!   withdraws (`waiter.rs`); mirrored in the `hints` atomic.
+//! * `linked`, `waited_by`, `dead_outers`, `reported_dead`: the bookkeeping that frees chained
+//!   Deferreds nobody can observe (`links.rs`); `linked` mirrored in `hints`.
+//! * `broken`: left a cycle by `cancel` (below).
 //!
 //! # Protocol
 //!
@@ -43,8 +50,17 @@
 //! of `inner`'s queue (Twisted's order). Nothing recurses, so a chain of 1,000,000 nested
 //! Deferreds needs no more native stack than one.
 //!
+//! **Cycles.** A callback of `outer` that returns an `inner` waiting (through `waiting_on`
+//! links, followed up to `CYCLE_WALK` of them) on `outer` itself would close a cycle nothing
+//! can ever fire: `outer` continues with a [`ChainCycle`] failure instead, which then reaches
+//! every Deferred of the would-be cycle through its markers.
+//!
 //! **Cancellation** walks `waiting_on` links to the innermost Deferred still unfired and
-//! cancels that one; its failure then flows back up through the resume markers.
+//! cancels that one; its failure then flows back up through the resume markers. The walk
+//! detects a cycle that formed anyway (deeper than the chaining walk, or closed by two threads
+//! at once) with Brent's algorithm and breaks it: one member stops waiting and runs on with a
+//! [`ChainCycle`] failure, and the stale marker of the cycle that names it (`broken`) passes
+//! its result on instead of resuming it. A cancel never spins.
 //!
 //! Locks are never nested: the runner holds at most one core's mutex at a time.
 //!
@@ -59,8 +75,9 @@
 //! unfired chain of 1,000,000 nested Deferreds is dropped on one native stack frame too.
 //!
 //! A chained pair keeps each other alive (`waiting_on` one way, the resume marker the other)
-//! until the inner Deferred fires or is cancelled; an inner Deferred that is never fired nor
-//! cancelled therefore leaks its outer one.
+//! until the inner Deferred fires or is cancelled, or until nothing can observe either of them
+//! any more: then `links.rs` frees both (and a whole tree of Deferreds waiting on one never
+//! fired), in a loop.
 
 use std::mem::{self, ManuallyDrop};
 use std::task::Waker;

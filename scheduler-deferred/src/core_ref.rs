@@ -74,6 +74,16 @@ impl CoreRef {
         CoreRef { counted, _owns: PhantomData }
     }
 
+    /// [`CoreRef::new`] with two handles at once (a waiter and its registration): one store
+    /// of the count instead of a store and an increment.
+    #[inline(always)]
+    pub(crate) fn new_pair(make: impl FnOnce() -> Core) -> (CoreRef, CoreRef) {
+        let counted = spare::acquire().cast::<Counted>();
+        // SAFETY: as in `new`; the two handles returned own the count of 2.
+        unsafe { counted.as_ptr().write(Counted { refs: AtomicUsize::new(2), core: make() }) };
+        (CoreRef { counted, _owns: PhantomData }, CoreRef { counted, _owns: PhantomData })
+    }
+
     fn counted(&self) -> &Counted {
         // SAFETY: the allocation lives while any handle does (the count is at least this
         // handle's 1), and is only read through `&` except in `get_mut`, which needs the

@@ -14,6 +14,20 @@
 //! [`CallLater`] timer trait behind [`Deferred::add_timeout`], `impl Future for Deferred` and
 //! [`Deferred::from_future`] (which replace `inlineCallbacks`).
 //!
+//! # Rust's future contract
+//!
+//! * Dropping is cancelling: a [`DeferredQueue`] getter or a [`DeferredLock`] /
+//!   [`DeferredSemaphore`] acquire whose handles are all dropped (a `select!` or a `timeout`
+//!   that gave up on it) leaves the waiters, and a value or token handed to it but never taken
+//!   goes back; nothing is lost, FIFO among the live waiters holds.
+//! * Every task awaiting a clone of one Deferred is woken when it fires (the first to poll
+//!   takes the result, the others get [`ResultTaken`]).
+//! * `wake` only schedules: [`Deferred::from_future`] never polls inside another library's
+//!   `Waker::wake`; a runtime can run those polls as its tasks through [`Spawn`].
+//! * Hand-offs never recurse: lock, semaphore and queue hand-offs, chains and nested Deferreds
+//!   run in loops, so a million waiters released in turn need one stack frame.
+//! * `?` turns a [`Failure`] into a `Box<dyn Error + Send + Sync>` ([`FailureError`]).
+//!
 //! # Examples
 //!
 //! ```

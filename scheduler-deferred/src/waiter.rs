@@ -57,10 +57,10 @@ pub(crate) struct Registration {
 impl Core {
     /// A new armed waiter of the primitive whose hook is `hook`: the user's handle, and the
     /// primitive's [`Registration`].
+    #[inline]
     pub(crate) fn waiter(hook: Arc<dyn CancelHook>) -> (CoreRef, Registration) {
-        let core = CoreRef::new(|| Core::with_state(State::armed(hook, None), true));
-        let registration = Registration { core: ManuallyDrop::new(core.clone()) };
-        (core, registration)
+        let (core, own) = CoreRef::new_pair(|| Core::with_state(State::armed(hook, None), true));
+        (core, Registration { core: ManuallyDrop::new(own) })
     }
 
     /// A waiter handed `outcome` at once (a `get` that found a value pending, an `acquire`
@@ -149,20 +149,13 @@ impl Registration {
 
     /// Fires the waiter with the value (or token) handed over, keeping it armed; gives the
     /// outcome back if the waiter was fired, cancelled or withdrawn meanwhile.
+    #[inline]
     pub(crate) fn hand_over(self, outcome: Outcome) -> Result<(), Outcome> {
         let mut this = ManuallyDrop::new(self);
         let core = detach(&this.core);
         let mut s = core.lock();
-        if s.called {
-            drop(s);
-            drop(ManuallyDrop::into_inner(this));
-            return Err(outcome);
-        }
-        if !s.armed {
-            // A consumer (callbacks attached): an ordinary fire, then an ordinary drop.
-            Core::start(&this.core, s, outcome);
-            drop(ManuallyDrop::into_inner(this));
-            return Ok(());
+        if s.called || !s.armed {
+            return ManuallyDrop::into_inner(this).hand_over_slow(s, outcome);
         }
         // Armed: no callback, so the result only comes to rest; and this registration goes
         // in the same critical section (what its drop would do, without a second lock).
@@ -180,6 +173,21 @@ impl Registration {
         if let Some(wakers) = wakers {
             wakers.wake_all();
         }
+        Ok(())
+    }
+}
+
+impl Registration {
+    /// [`hand_over`](Registration::hand_over) to a waiter that was fired meanwhile (refused)
+    /// or has callbacks (an ordinary fire, then an ordinary drop).
+    #[cold]
+    #[inline(never)]
+    fn hand_over_slow(self, s: SpinGuard<'_, State>, outcome: Outcome) -> Result<(), Outcome> {
+        if s.called {
+            drop(s);
+            return Err(outcome);
+        }
+        Core::start(&self.core, s, outcome);
         Ok(())
     }
 }

@@ -24,8 +24,9 @@ pub(crate) type WaiterKey = u32;
 #[derive(Default)]
 pub(crate) struct Wakers {
     first: Option<(WaiterKey, Waker)>,
-    /// The second and later awaiting handles (boxed: a chain rarely has them, and every
-    /// chain's state carries this field).
+    /// The second and later awaiting handles, boxed: a chain rarely has them, and every
+    /// chain's state carries this field (one word to initialise and test, not three).
+    #[allow(clippy::box_collection)]
     more: Option<Box<Vec<(WaiterKey, Waker)>>>,
     /// The last key given; keys start at 1 and wrap past 0.
     last_key: WaiterKey,
@@ -35,6 +36,7 @@ pub(crate) struct Wakers {
 #[must_use = "taken wakers are woken with `wake_all` or dropped"]
 pub(crate) struct Taken {
     first: Option<Waker>,
+    #[allow(clippy::box_collection)] // moved out of `Wakers::more` as it is
     more: Option<Box<Vec<(WaiterKey, Waker)>>>,
 }
 
@@ -42,6 +44,7 @@ impl Taken {
     /// Wakes every taken waker.
     /// Wakes every taken waker, as one of this crate's own wake sites (a `from_future`
     /// driver may poll inside it: see `driver.rs`).
+    #[inline]
     pub(crate) fn wake_all(self) {
         if let Some(waker) = self.first {
             wake_from_here(waker);

@@ -5,6 +5,8 @@
 //! dropped after it was handed a value or token that nobody took gives it back. Before, the
 //! dropped waiter kept its place and the next value or token went to it and was lost.
 
+#![allow(clippy::let_underscore_future)] // see twisted_test_defer.rs
+
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};

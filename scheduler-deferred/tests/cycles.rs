@@ -4,6 +4,8 @@
 //! `b` is never fired, every handle is dropped: both chains and their callbacks' captures are
 //! freed (before, each kept the other alive for ever).
 
+#![allow(clippy::let_underscore_future)] // see twisted_test_defer.rs
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 

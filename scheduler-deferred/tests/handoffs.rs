@@ -4,6 +4,8 @@
 //! next waiter inline, that waiter released again inline, and the stack overflowed after a few
 //! thousand.
 
+#![allow(clippy::let_underscore_future)] // see twisted_test_defer.rs
+
 use std::sync::{Arc, Mutex};
 
 use scheduler_deferred::{Deferred, DeferredLock, DeferredQueue, DeferredSemaphore};
