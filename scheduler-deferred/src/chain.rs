@@ -52,14 +52,14 @@
 //!
 //! **Cycles.** A callback of `outer` that returns an `inner` waiting (through `waiting_on`
 //! links, followed up to `CYCLE_WALK` of them) on `outer` itself would close a cycle nothing
-//! can ever fire: `outer` continues with a [`ChainCycle`] failure instead, which then reaches
+//! can ever fire: `outer` continues with a [`ChainCycle`](crate::ChainCycle) failure instead, which then reaches
 //! every Deferred of the would-be cycle through its markers.
 //!
 //! **Cancellation** walks `waiting_on` links to the innermost Deferred still unfired and
 //! cancels that one; its failure then flows back up through the resume markers. The walk
 //! detects a cycle that formed anyway (deeper than the chaining walk, or closed by two threads
 //! at once) with Brent's algorithm and breaks it: one member stops waiting and runs on with a
-//! [`ChainCycle`] failure, and the stale marker of the cycle that names it (`broken`) passes
+//! [`ChainCycle`](crate::ChainCycle) failure, and the stale marker of the cycle that names it (`broken`) passes
 //! its result on instead of resuming it. A cancel never spins.
 //!
 //! Locks are never nested: the runner holds at most one core's mutex at a time.
@@ -71,7 +71,7 @@
 //!
 //! **Dropping.** The last handle's drop reports a failure still at rest (Twisted's "Unhandled
 //! error in Deferred"), then drops the queue, canceller, waker and result, which may own
-//! further Deferreds to any depth: [`teardown`](crate::teardown) does that in a loop, so an
+//! further Deferreds to any depth: [`teardown`] does that in a loop, so an
 //! unfired chain of 1,000,000 nested Deferreds is dropped on one native stack frame too.
 //!
 //! A chained pair keeps each other alive (`waiting_on` one way, the resume marker the other)
@@ -82,6 +82,10 @@
 use std::mem::{self, ManuallyDrop};
 use std::task::Waker;
 
+#[path = "cancel.rs"]
+mod cancel;
+#[path = "chaining.rs"]
+mod chaining;
 #[path = "links.rs"]
 mod links;
 #[path = "waiter.rs"]
@@ -90,8 +94,8 @@ pub(crate) use waiter::Registration;
 
 use crate::callbacks::CallbackQueue;
 use crate::core_ref::CoreRef;
-use crate::errors::{AlreadyCalled, Cancelled, ChainCycle, ChainedToItself, NotPaused};
-use crate::failure::{report_unhandled, Failure};
+use crate::errors::{AlreadyCalled, NotPaused};
+use crate::failure::Failure;
 use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::sync::{Arc, SpinGuard, SpinLock};
 use crate::teardown::{self, Remains};
@@ -170,7 +174,7 @@ struct State {
     cancelling: bool,
     suppress_next_fire: bool,
     /// A primitive's waiter whose handles may withdraw it (see `waiter.rs`); mirrored in
-    /// [`Core::armed`].
+    /// [`Core::hints`].
     armed: bool,
     /// The primitive's own handle ([`Registration`]) is alive.
     registered: bool,
@@ -198,7 +202,7 @@ struct State {
     cold: ManuallyDrop<Cold>,
 }
 
-/// See [`State::cold`]; dropped by [`teardown`](crate::teardown).
+/// See [`State::cold`]; dropped by [`teardown`].
 #[derive(Default)]
 pub(crate) struct Cold {
     waiting_on: Option<CoreRef>,
@@ -476,78 +480,6 @@ impl Core {
         Ok(())
     }
 
-    /// Cancels the innermost unfired Deferred of this chain (see the module doc).
-    pub(crate) fn cancel(this: &CoreRef) {
-        let mut target = this.clone();
-        // Brent's cycle detection on the `waiting_on` walk: `mark` is a core seen `power`
-        // links back at most; meeting it again means the walk is in a cycle.
-        let (mut mark, mut power, mut steps) = (this.clone(), 1usize, 0usize);
-        loop {
-            let mut s = target.lock();
-            if s.called {
-                match s.waiting_on().cloned() {
-                    Some(inner) => {
-                        drop(s);
-                        if CoreRef::ptr_eq(&inner, &mark) {
-                            return Core::break_cycle(&inner);
-                        }
-                        steps += 1;
-                        if steps == power {
-                            (mark, power, steps) = (inner.clone(), power * 2, 0);
-                        }
-                        target = inner;
-                        continue;
-                    }
-                    None => return, // fired and not waiting: a no-op, as in Twisted
-                }
-            }
-            if s.cancelling {
-                return; // another thread is running the canceller
-            }
-            if s.armed {
-                // Unfired: keeps its hook as its canceller. Look again: it may have been
-                // fired meanwhile.
-                drop(Core::disarm_relock(&target, s));
-                continue;
-            }
-            let Some(canceller) = s.take_canceller() else {
-                s.suppress_next_fire = true;
-                Core::start(&target, s, Err(Failure::new(Cancelled)));
-                return;
-            };
-            s.cancelling = true;
-            drop(s);
-            let ran =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| canceller.run(&target)));
-            if let Err(payload) = ran {
-                report_unhandled(&Failure::from_panic(payload)); // Twisted port note 11
-            }
-            // The canceller may have fired it; then this is AlreadyCalled and ignored.
-            let _ = Core::fire(&target, Err(Failure::new(Cancelled)));
-            return;
-        }
-    }
-
-    /// `core` waits, through a cycle of chained Deferreds, on itself: stop its wait and run it
-    /// on with a [`ChainCycle`] failure, which then flows round the cycle to every member.
-    #[cold]
-    fn break_cycle(core: &CoreRef) {
-        let mut s = core.lock();
-        if s.running || s.waiting_on().is_none() {
-            return; // another thread got there first
-        }
-        let was_dead = mem::take(&mut s.reported_dead);
-        let inner = s.take_waiting_on();
-        s.running = true;
-        s.broken = true;
-        let batch = s.queue.take();
-        drop(s);
-        if let Some(inner) = inner {
-            links::unlink(&inner, was_dead);
-        }
-        drive(core, Err(Failure::new(ChainCycle)), batch);
-    }
-
     /// The result, if it is ready for an awaiting future; else registers `waker` as the
     /// waker of the handle with `key` (see `wakers.rs`; a handle without a key gets one).
     pub(crate) fn poll_take(&self, waker: &Waker, key: &mut WaiterKey) -> Option<Outcome> {
@@ -620,7 +552,7 @@ fn take_disarming(core: &Core, mut s: SpinGuard<'_, State>) -> Option<Outcome> {
 
 impl Drop for Core {
     /// Reports a failure still held, then drops what the chain owns, iteratively (see
-    /// [`teardown`](crate::teardown)); a plain fired chain is left to the drop glue.
+    /// [`teardown`]); a plain fired chain is left to the drop glue.
     fn drop(&mut self) {
         let s = self.state.get_mut();
         if !s.is_inert() {
@@ -687,7 +619,7 @@ fn run(
         while let Some(callback) = batch.pop_front() {
             match callback(current) {
                 Step::Done(outcome) => current = outcome,
-                Step::Chain(inner) => match chain_onto(core, inner, &mut batch) {
+                Step::Chain(inner) => match chaining::chain_onto(core, inner, &mut batch) {
                     Some(outcome) => current = outcome,
                     None => return None,
                 },
@@ -713,100 +645,5 @@ fn run(
             return None;
         }
         batch = s.queue.take();
-    }
-}
-
-/// `outer`'s callback returned `inner`. Returns the result to continue with now, or `None`
-/// when `outer` now waits on `inner` (and this runner has stopped).
-fn chain_onto(outer: &CoreRef, inner: CoreRef, batch: &mut CallbackQueue) -> Option<Outcome> {
-    if CoreRef::ptr_eq(outer, &inner) {
-        return Some(Err(Failure::new(ChainedToItself)));
-    }
-    let stale = {
-        let mut s = inner.lock();
-        if s.result.is_some() && !s.running && s.paused == 0 {
-            // Steal: inner keeps `Spent` (Twisted: None); a queue's getter returned by a
-            // callback is taken, so disarmed.
-            let stale = s.disarm(&inner);
-            let stolen = s.result.replace(spent());
-            drop(s);
-            drop(stale);
-            return stolen;
-        }
-        if let Some(next) = s.waiting_on().cloned() {
-            drop(s);
-            if waits_on(next, outer) {
-                return Some(Err(Failure::new(ChainCycle)));
-            }
-            s = inner.lock(); // the waits_on walk released it: look again
-            if s.result.is_some() && !s.running && s.paused == 0 {
-                let stale = s.disarm(&inner);
-                let stolen = s.result.replace(spent());
-                drop(s);
-                drop(stale);
-                return stolen;
-            }
-        }
-        let waiting = links::Waiting::new(outer.clone());
-        s.queue.push_back(Box::new(move |outcome| resume(waiting.into_outer(), outcome)));
-        s.disarm(&inner) // the resume marker consumes the result
-    };
-    drop(stale);
-    let mut s = outer.lock();
-    s.queue.prepend(batch.take());
-    if let Some(handed) = s.result.take() {
-        return Some(handed); // inner's runner already handed the result back
-    }
-    let link = inner.clone();
-    s.cold.waiting_on = Some(inner);
-    s.running = false;
-    s.linked = true;
-    outer.store_hints(&s);
-    drop(s);
-    links::link(&link);
-    None
-}
-
-/// How far [`chain_onto`] follows `waiting_on` links looking for a cycle. Deeper cycles (and
-/// cycles closed by two threads chaining at the same moment) are not refused when they form;
-/// [`Core::cancel`] still detects them and breaks them with [`ChainCycle`].
-const CYCLE_WALK: usize = 4096;
-
-/// True if following `waiting_on` from `next` (within [`CYCLE_WALK`] links) reaches `outer`.
-#[cold]
-fn waits_on(mut next: CoreRef, outer: &CoreRef) -> bool {
-    for _ in 0..CYCLE_WALK {
-        if CoreRef::ptr_eq(&next, outer) {
-            return true;
-        }
-        let Some(further) = next.lock().waiting_on().cloned() else { return false };
-        next = further;
-    }
-    false
-}
-
-/// The resume marker: delivers `result` to `outer` (which waits on the core being run). If
-/// `outer` is idle and not paused, claims it (`running = true`, result parked in its state for
-/// the caller to take) and asks the runner to run it next.
-fn resume(outer: CoreRef, result: Outcome) -> Step {
-    let mut s = outer.lock();
-    if mem::take(&mut s.broken) || (!s.running && s.waiting_on().is_none()) {
-        // A stale marker: `outer` was broken out of a cycle by `cancel` and runs on its own.
-        return Step::Done(result);
-    }
-    let was_dead = mem::take(&mut s.reported_dead);
-    let inner = s.take_waiting_on(); // dropped after the lock is released
-                                     // A hand-off to its runner (still `running`), at rest until `unpause`, or parked for us.
-    s.result = Some(result);
-    let claim = !s.running && s.paused == 0;
-    s.running |= claim;
-    drop(s);
-    if let Some(inner) = inner {
-        links::unlink(&inner, was_dead);
-    }
-    if claim {
-        Step::RunOuter(outer)
-    } else {
-        Step::Done(spent())
     }
 }

@@ -36,7 +36,7 @@
 //!
 //! The Deferred's core holds the driver (through its canceller and its waiter hook) and the
 //! driver holds the future and its own handle of the Deferred (a
-//! [`Registration`](crate::chain::Registration)), so a future that returned `Pending` without
+//! `Registration`), so a future that returned `Pending` without
 //! keeping its waker stays alive with the Deferred. The loop ends when the future completes
 //! (its output fires the Deferred) or the Deferred is cancelled (the future is dropped).
 //! When every user handle of the Deferred is dropped while the future runs and no callback

@@ -13,7 +13,7 @@
 //! of `waiter.rs`), and a getter dropped after it was handed a value it never took gives the
 //! value back, to the front. So no value is lost, whatever thread drops a getter and whenever.
 //!
-//! The lock is the chains' [`SpinLock`](crate::sync::SpinLock): every section under it is a
+//! The lock is the chains' [`SpinLock`]: every section under it is a
 //! push, a pop or a scan of the waiters, and nothing is dropped under it (a removed waiter is
 //! dropped after the unlock), so no user code runs there. The hook is one per queue, shared by
 //! all its getters: a getter costs an `Arc` clone, not a boxed closure, and is found by its

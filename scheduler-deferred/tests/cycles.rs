@@ -201,3 +201,49 @@ fn cancelling_an_outer_of_a_waiting_pair_still_works_after_the_inner_handle_is_g
     outer.cancel(); // cancels inner, whose failure flows back
     assert!(chained.take_result().unwrap().unwrap_err().is::<Cancelled>());
 }
+
+#[test]
+fn waiting_pairs_dropped_and_fired_across_threads_never_lose_a_callback() {
+    // Thread 1 builds pairs and drops the outer handles; thread 2 fires or drops the inners.
+    // A fired inner must still run the outer's callback (never freed early); a pair dropped
+    // whole is freed, once, whichever thread drops last.
+    const PAIRS: usize = 20_000;
+    let ran = Arc::new(AtomicUsize::new(0));
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Deferred<u8>)>();
+    let builder = {
+        let (ran, drops) = (ran.clone(), drops.clone());
+        std::thread::spawn(move || {
+            for i in 0..PAIRS {
+                let (outer, inner) = (Deferred::<u8>::new(), Deferred::<u8>::new());
+                let (ran, capture) = (ran.clone(), Tracked(drops.clone()));
+                let _ = outer
+                    .clone()
+                    .add_callback_deferred({
+                        let inner = inner.clone();
+                        move |_| inner
+                    })
+                    .add_callback(move |v| {
+                        let _keep = &capture;
+                        ran.fetch_add(1, Ordering::SeqCst);
+                        v
+                    });
+                outer.callback(0).unwrap();
+                tx.send((i, inner)).unwrap();
+                drop(outer);
+            }
+        })
+    };
+    let mut fired = 0;
+    for (i, inner) in rx {
+        if i % 2 == 0 {
+            inner.callback(1).unwrap();
+            fired += 1;
+        }
+    }
+    builder.join().unwrap();
+    assert_eq!(ran.load(Ordering::SeqCst), fired, "every fired inner ran its outer's callback");
+    // Every outer was dropped after it settled (waiting), and every inner by its user: each
+    // last drop met a settled chain, so every pair was freed, once.
+    assert_eq!(drops.load(Ordering::SeqCst), PAIRS);
+}
