@@ -45,6 +45,12 @@ pub trait Spawn: Send + Sync {
     fn spawn(&self, task: PollTask);
 }
 
+impl fmt::Debug for dyn Spawn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Spawn")
+    }
+}
+
 /// One poll of a `Deferred::from_future` future, handed to a [`Spawn`]; [`run`](PollTask::run)
 /// it once. Dropping it unrun drops that poll: the future then waits for its next wake-up.
 #[must_use = "a PollTask does nothing unless run"]
