@@ -203,14 +203,16 @@ impl Drop for Registration {
             drop(s);
             return Core::release(this);
         }
-        if s.called {
-            // Armed and fired: a user handle is alive (the last one would have disarmed it).
+        if s.called && this.refs() > 1 {
+            // Armed and fired (not by a hand-over, which releases its registration itself):
+            // a user handle is alive, as the last one would have disarmed it.
             // SAFETY: not the last handle, and every handle left needs this lock to go.
             unsafe { CoreRef::release_not_last(this) };
             return drop(s);
         }
-        // Unfired and its FIFO is gone (the primitive was dropped): nobody can hand it a value
-        // any more, so it is an ordinary Deferred now (its hook stays its canceller).
+        // Unfired and its FIFO is gone (the primitive was dropped; or, defensively, this is
+        // the last handle): nobody can hand it a value any more, so it is an ordinary Deferred
+        // now (its hook stays its canceller).
         let stale = s.disarm(core);
         drop(s);
         drop(stale);
