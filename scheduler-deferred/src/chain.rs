@@ -16,7 +16,14 @@
 //! * `paused`: the user's pause count (mirrored in the `pause_hint` atomic, written only under
 //!   the mutex, so the runner can check it after each callback without locking).
 //! * `waiting_on`: the inner Deferred this one is chained onto (a callback returned it).
-//! * `queue`: callbacks not yet run, in chain order; [`Entry::Resume`] markers among them.
+//! * `queue`: callbacks not yet run, in chain order; resume markers among them.
+//! * `wakers`: one waker per handle awaiting the chain (`wakers.rs`), all woken when the result
+//!   comes to rest.
+//! * `armed`, `registered`: a queue, lock or semaphore waiter that its last user handle's drop
+//!   withdraws (`waiter.rs`); mirrored in the `hints` atomic.
+//! * `linked`, `waited_by`, `dead_outers`, `reported_dead`: the bookkeeping that frees chained
+//!   Deferreds nobody can observe (`links.rs`); `linked` mirrored in `hints`.
+//! * `broken`: left a cycle by `cancel` (below).
 //!
 //! # Protocol
 //!
@@ -43,8 +50,17 @@
 //! of `inner`'s queue (Twisted's order). Nothing recurses, so a chain of 1,000,000 nested
 //! Deferreds needs no more native stack than one.
 //!
+//! **Cycles.** A callback of `outer` that returns an `inner` waiting (through `waiting_on`
+//! links, followed up to `CYCLE_WALK` of them) on `outer` itself would close a cycle nothing
+//! can ever fire: `outer` continues with a [`ChainCycle`](crate::ChainCycle) failure instead, which then reaches
+//! every Deferred of the would-be cycle through its markers.
+//!
 //! **Cancellation** walks `waiting_on` links to the innermost Deferred still unfired and
-//! cancels that one; its failure then flows back up through the resume markers.
+//! cancels that one; its failure then flows back up through the resume markers. The walk
+//! detects a cycle that formed anyway (deeper than the chaining walk, or closed by two threads
+//! at once) with Brent's algorithm and breaks it: one member stops waiting and runs on with a
+//! [`ChainCycle`](crate::ChainCycle) failure, and the stale marker of the cycle that names it (`broken`) passes
+//! its result on instead of resuming it. A cancel never spins.
 //!
 //! Locks are never nested: the runner holds at most one core's mutex at a time.
 //!
@@ -55,24 +71,36 @@
 //!
 //! **Dropping.** The last handle's drop reports a failure still at rest (Twisted's "Unhandled
 //! error in Deferred"), then drops the queue, canceller, waker and result, which may own
-//! further Deferreds to any depth: [`teardown`](crate::teardown) does that in a loop, so an
+//! further Deferreds to any depth: [`teardown`] does that in a loop, so an
 //! unfired chain of 1,000,000 nested Deferreds is dropped on one native stack frame too.
 //!
 //! A chained pair keeps each other alive (`waiting_on` one way, the resume marker the other)
-//! until the inner Deferred fires or is cancelled; an inner Deferred that is never fired nor
-//! cancelled therefore leaks its outer one.
+//! until the inner Deferred fires or is cancelled, or until nothing can observe either of them
+//! any more: then `links.rs` frees both (and a whole tree of Deferreds waiting on one never
+//! fired), in a loop.
 
 use std::mem::{self, ManuallyDrop};
 use std::task::Waker;
 
+#[path = "cancel.rs"]
+mod cancel;
+#[path = "chaining.rs"]
+mod chaining;
+#[path = "links.rs"]
+mod links;
+#[path = "waiter.rs"]
+mod waiter;
+pub(crate) use waiter::Registration;
+
 use crate::callbacks::CallbackQueue;
 use crate::core_ref::CoreRef;
-use crate::errors::{AlreadyCalled, Cancelled, ChainedToItself, NotPaused};
-use crate::failure::{report_unhandled, Failure};
-use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::errors::{AlreadyCalled, NotPaused};
+use crate::failure::Failure;
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::sync::{Arc, SpinGuard, SpinLock};
 use crate::teardown::{self, Remains};
 use crate::value::Value;
+use crate::wakers::{self, WaiterKey, Wakers};
 
 /// A chain's current result.
 pub(crate) type Outcome = Result<Value, Failure>;
@@ -108,6 +136,11 @@ pub(crate) enum Canceller {
 pub(crate) trait CancelHook: Send + Sync {
     /// Cancels `core`, one of the Deferreds this hook was given to.
     fn cancel(&self, core: &CoreRef);
+
+    /// The last handle of `core`, one of this hook's waiters, was dropped (see `waiter.rs`):
+    /// with `None` it was still waiting and must leave the waiters; with `Some` it had been
+    /// handed `outcome` and nobody took it, so the value or token goes back.
+    fn withdraw(&self, core: &CoreRef, handed: Option<Outcome>);
 }
 
 impl Canceller {
@@ -140,6 +173,25 @@ struct State {
     running: bool,
     cancelling: bool,
     suppress_next_fire: bool,
+    /// A primitive's waiter whose handles may withdraw it (see `waiter.rs`); mirrored in
+    /// [`Core::hints`].
+    armed: bool,
+    /// The primitive's own handle ([`Registration`]) is alive.
+    registered: bool,
+    /// Broken out of a cycle by `cancel`: the marker of the cycle that still names this chain
+    /// passes its result on (see [`Core::break_cycle`]).
+    broken: bool,
+    /// Ever chained to or from (sticky; mirrored in the `LINKED` hint): handles' drops take the
+    /// liveness path of `links.rs`.
+    linked: bool,
+    /// Outer chains whose `waiting_on` is this one (`links.rs`; may lag by one link, never
+    /// ahead).
+    waited_by: i32,
+    /// Of those, how many reported that nothing can observe them any more (`links.rs`; may
+    /// lag, never ahead).
+    dead_outers: i32,
+    /// This chain waits on another and told it that nothing can observe it (`links.rs`).
+    reported_dead: bool,
     paused: usize,
     result: Option<Outcome>,
     queue: CallbackQueue,
@@ -150,17 +202,17 @@ struct State {
     cold: ManuallyDrop<Cold>,
 }
 
-/// See [`State::cold`]; dropped by [`teardown`](crate::teardown).
+/// See [`State::cold`]; dropped by [`teardown`].
 #[derive(Default)]
 pub(crate) struct Cold {
     waiting_on: Option<CoreRef>,
     canceller: Option<Canceller>,
-    waker: Option<Waker>,
+    wakers: Wakers,
 }
 
 impl Cold {
     fn is_empty(&self) -> bool {
-        self.waiting_on.is_none() && self.canceller.is_none() && self.waker.is_none()
+        self.waiting_on.is_none() && self.canceller.is_none() && self.wakers.is_empty()
     }
 }
 
@@ -177,8 +229,27 @@ impl State {
         self.cold.canceller.take()
     }
 
-    fn take_waker(&mut self) -> Option<Waker> {
-        self.cold.waker.take()
+    #[inline]
+    fn take_wakers(&mut self) -> Option<wakers::Taken> {
+        self.cold.wakers.take()
+    }
+
+    /// Ends the waiter state (see `waiter.rs`): a callback, a take, a cancel or a fire by
+    /// someone else than the primitive means somebody consumes this Deferred. A waiter's hook
+    /// is its canceller: kept while it waits (a cancel still withdraws it), returned once it
+    /// was fired (to drop after the lock is released), as a fire drops a canceller.
+    #[cold]
+    fn disarm(&mut self, core: &Core) -> Option<Canceller> {
+        if !self.armed {
+            return None;
+        }
+        self.armed = false;
+        core.store_hints(self);
+        if self.called {
+            self.take_canceller()
+        } else {
+            None
+        }
     }
 
     /// Holds nothing that reports a failure when dropped or may own another core: no
@@ -206,7 +277,18 @@ pub(crate) struct Core {
     /// each callback. Relaxed: a pause from the running thread itself is program-ordered, and a
     /// pause from another thread is only a hint, rechecked under the mutex.
     pause_hint: AtomicBool,
+    /// Mirror of `state.armed` ([`ARMED`]) and `state.linked` ([`LINKED`]), written only under
+    /// the mutex; read by every handle's drop to take the waiter path (`waiter.rs`) or the
+    /// liveness path (`links.rs`). Relaxed: both paths lock and reread the state before they
+    /// act; a stale hint only costs a lock (`waiter.rs` and `links.rs` say why a stale clear
+    /// one is harmless).
+    hints: AtomicUsize,
 }
+
+/// [`Core::hints`] bit: `state.armed`.
+const ARMED: usize = 1;
+/// [`Core::hints`] bit: `state.linked`.
+const LINKED: usize = 2;
 
 impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -228,15 +310,29 @@ impl Core {
         CoreRef::new(|| {
             let cold = ManuallyDrop::new(Cold { canceller, ..Cold::default() });
             let state = State { cold, ..State::default() };
-            Core { state: SpinLock::new(state), pause_hint: AtomicBool::new(false) }
+            Core::with_state(state, false)
         })
+    }
+
+    fn with_state(state: State, armed: bool) -> Core {
+        Core {
+            state: SpinLock::new(state),
+            pause_hint: AtomicBool::new(false),
+            hints: AtomicUsize::new(if armed { ARMED } else { 0 }),
+        }
+    }
+
+    /// Publishes `s.armed` and `s.linked` in the hints (called under the lock).
+    fn store_hints(&self, s: &State) {
+        let hints = if s.armed { ARMED } else { 0 } | if s.linked { LINKED } else { 0 };
+        self.hints.store(hints, Ordering::Relaxed);
     }
 
     /// A core already fired with `outcome` (Twisted's `succeed` / `fail` fast path).
     pub(crate) fn fired(outcome: Outcome) -> CoreRef {
         CoreRef::new(|| {
             let state = State { called: true, result: Some(outcome), ..State::default() };
-            Core { state: SpinLock::new(state), pause_hint: AtomicBool::new(false) }
+            Core::with_state(state, false)
         })
     }
 
@@ -263,21 +359,37 @@ impl Core {
             }
             return Err(outcome);
         }
+        if s.armed {
+            s = Core::disarm_relock(this, s); // a user fired it: not the primitive's value
+        }
         Core::start(this, s, outcome);
         Ok(())
+    }
+
+    /// Disarms a waiter (see [`State::disarm`]) and drops what that released without the
+    /// lock; returns the lock taken again (the caller rereads the state).
+    #[cold]
+    #[inline(never)]
+    fn disarm_relock<'a>(this: &'a CoreRef, mut s: SpinGuard<'a, State>) -> SpinGuard<'a, State> {
+        let stale = s.disarm(this);
+        drop(s);
+        drop(stale);
+        this.lock()
     }
 
     /// Marks the chain fired and runs it (or leaves the result at rest if paused).
     fn start(this: &CoreRef, mut s: SpinGuard<'_, State>, outcome: Outcome) {
         s.called = true;
-        let canceller = s.take_canceller(); // dropped on fire: breaks Arc cycles (DF-10)
+        // Dropped on fire: breaks Arc cycles (DF-10); an armed waiter keeps its hook, which
+        // takes a value or token back if it is dropped untaken (`waiter.rs`).
+        let canceller = if s.armed { None } else { s.take_canceller() };
         if s.paused > 0 || s.queue.is_empty() {
             s.result = Some(outcome);
-            let waker = if s.paused == 0 { s.take_waker() } else { None };
+            let wakers = if s.paused == 0 { s.take_wakers() } else { None };
             drop(s);
             drop(canceller);
-            if let Some(waker) = waker {
-                waker.wake();
+            if let Some(wakers) = wakers {
+                wakers.wake_all();
             }
             return;
         }
@@ -313,6 +425,9 @@ impl Core {
     /// Appends a callback; runs it at once (on this thread) if the chain is fired and idle.
     pub(crate) fn add(this: &CoreRef, callback: Callback) {
         let mut s = this.lock();
+        if s.armed {
+            s = Core::disarm_relock(this, s); // a callback consumes this waiter's value
+        }
         if s.running || s.paused > 0 || s.result.is_none() {
             // Unfired, paused, waiting, or another thread runs it: queue it.
             s.queue.push_back(callback);
@@ -350,10 +465,10 @@ impl Core {
             return Ok(());
         }
         if s.queue.is_empty() {
-            let waker = s.take_waker();
+            let wakers = s.take_wakers();
             drop(s);
-            if let Some(waker) = waker {
-                waker.wake();
+            if let Some(wakers) = wakers {
+                wakers.wake_all();
             }
             return Ok(());
         }
@@ -365,55 +480,40 @@ impl Core {
         Ok(())
     }
 
-    /// Cancels the innermost unfired Deferred of this chain (see the module doc).
-    pub(crate) fn cancel(this: &CoreRef) {
-        let mut target = this.clone();
-        loop {
-            let mut s = target.lock();
-            if s.called {
-                match s.waiting_on().cloned() {
-                    Some(inner) => {
-                        drop(s);
-                        target = inner;
-                        continue;
-                    }
-                    None => return, // fired and not waiting: a no-op, as in Twisted
-                }
-            }
-            if s.cancelling {
-                return; // another thread is running the canceller
-            }
-            let Some(canceller) = s.take_canceller() else {
-                s.suppress_next_fire = true;
-                Core::start(&target, s, Err(Failure::new(Cancelled)));
-                return;
-            };
-            s.cancelling = true;
-            drop(s);
-            let ran =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| canceller.run(&target)));
-            if let Err(payload) = ran {
-                report_unhandled(&Failure::from_panic(payload)); // Twisted port note 11
-            }
-            // The canceller may have fired it; then this is AlreadyCalled and ignored.
-            let _ = Core::fire(&target, Err(Failure::new(Cancelled)));
-            return;
-        }
-    }
-
-    /// The result, if it is ready for an awaiting future; else registers `waker`.
-    pub(crate) fn poll_take(&self, waker: &Waker) -> Option<Outcome> {
+    /// The result, if it is ready for an awaiting future; else registers `waker` as the
+    /// waker of the handle with `key` (see `wakers.rs`; a handle without a key gets one).
+    pub(crate) fn poll_take(&self, waker: &Waker, key: &mut WaiterKey) -> Option<Outcome> {
         let mut s = self.lock();
         if s.ready() {
+            if s.armed {
+                return take_disarming(self, s);
+            }
             return s.result.replace(spent());
         }
-        let old = match &s.cold.waker {
-            Some(w) if w.will_wake(waker) => None,
-            _ => s.cold.waker.replace(waker.clone()),
-        };
+        let old = s.cold.wakers.register(key, waker);
         drop(s);
         drop(old); // a waker's drop may run arbitrary code: never under the lock
         None
+    }
+
+    /// Forgets the waker of a handle that goes away (dropped, or turned into a chain link).
+    #[cold]
+    pub(crate) fn forget_waiter(&self, key: WaiterKey) {
+        let old = self.lock().cold.wakers.remove(key);
+        drop(old);
+    }
+
+    /// The `ARMED` hint (see [`Core::hints`]).
+    #[inline]
+    pub(crate) fn armed_hint(&self) -> bool {
+        self.hints.load(Ordering::Relaxed) & ARMED != 0
+    }
+
+    /// True if a handle's drop must take the waiter path (`waiter.rs`) or the liveness path
+    /// (`links.rs`): see [`Core::drop_user`].
+    #[inline]
+    pub(crate) fn drop_hint(&self) -> bool {
+        self.hints.load(Ordering::Relaxed) != 0
     }
 
     /// True if a result is at rest and ready to be taken (see [`State::ready`]).
@@ -424,17 +524,35 @@ impl Core {
     /// Takes the result if it is ready (for `DeferredList` and tests), leaving `Spent`.
     pub(crate) fn try_take(&self) -> Option<Outcome> {
         let mut s = self.lock();
-        if s.ready() {
-            s.result.replace(spent())
-        } else {
-            None
+        if !s.ready() {
+            return None;
         }
+        if s.armed {
+            return take_disarming(self, s);
+        }
+        s.result.replace(spent())
     }
+}
+
+/// Takes the ready result of an armed waiter: it is consumed, so it is disarmed (its hook
+/// dropped after the lock is released).
+/// Inline: a queue getter or an acquire is armed, and awaiting one ends here.
+#[inline]
+fn take_disarming(core: &Core, mut s: SpinGuard<'_, State>) -> Option<Outcome> {
+    // Armed and ready, so fired: not linked (a waiter never chains), so the hints go to 0,
+    // and the hook goes with the disarm (`State::disarm`).
+    s.armed = false;
+    core.hints.store(0, Ordering::Relaxed);
+    let stale = s.cold.canceller.take();
+    let outcome = s.result.replace(spent());
+    drop(s);
+    drop(stale);
+    outcome
 }
 
 impl Drop for Core {
     /// Reports a failure still held, then drops what the chain owns, iteratively (see
-    /// [`teardown`](crate::teardown)); a plain fired chain is left to the drop glue.
+    /// [`teardown`]); a plain fired chain is left to the drop glue.
     fn drop(&mut self) {
         let s = self.state.get_mut();
         if !s.is_inert() {
@@ -469,10 +587,22 @@ fn drive_chained(core: CoreRef, first: (CoreRef, Outcome)) {
     let mut next = Some((core, first));
     while let Some((inner, (outer, handed))) = next.take() {
         stack.push((inner, spent()));
-        next = run(&outer, handed, CallbackQueue::default()).map(|o| (outer, o));
+        next = run_held(outer, handed);
         while next.is_none() {
             let Some((core, outcome)) = stack.pop() else { break };
-            next = run(&core, outcome, CallbackQueue::default()).map(|o| (core, o));
+            next = run_held(core, outcome);
+        }
+    }
+}
+
+/// [`run`] for a core this runner holds a reference to, released once it stops (`links.rs`:
+/// it may have been the last thing observing a chain that now waits).
+fn run_held(core: CoreRef, outcome: Outcome) -> Option<(CoreRef, (CoreRef, Outcome))> {
+    match run(&core, outcome, CallbackQueue::default()) {
+        Some(next) => Some((core, next)),
+        None => {
+            Core::release(core);
+            None
         }
     }
 }
@@ -489,7 +619,7 @@ fn run(
         while let Some(callback) = batch.pop_front() {
             match callback(current) {
                 Step::Done(outcome) => current = outcome,
-                Step::Chain(inner) => match chain_onto(core, inner, &mut batch) {
+                Step::Chain(inner) => match chaining::chain_onto(core, inner, &mut batch) {
                     Some(outcome) => current = outcome,
                     None => return None,
                 },
@@ -507,56 +637,13 @@ fn run(
         if s.paused > 0 || s.queue.is_empty() {
             s.result = Some(current);
             s.running = false;
-            let waker = if s.paused == 0 { s.take_waker() } else { None };
+            let wakers = if s.paused == 0 { s.take_wakers() } else { None };
             drop(s);
-            if let Some(waker) = waker {
-                waker.wake();
+            if let Some(wakers) = wakers {
+                wakers.wake_all();
             }
             return None;
         }
         batch = s.queue.take();
-    }
-}
-
-/// `outer`'s callback returned `inner`. Returns the result to continue with now, or `None`
-/// when `outer` now waits on `inner` (and this runner has stopped).
-fn chain_onto(outer: &CoreRef, inner: CoreRef, batch: &mut CallbackQueue) -> Option<Outcome> {
-    if CoreRef::ptr_eq(outer, &inner) {
-        return Some(Err(Failure::new(ChainedToItself)));
-    }
-    {
-        let mut s = inner.lock();
-        if s.result.is_some() && !s.running && s.paused == 0 {
-            return s.result.replace(spent()); // steal: inner keeps `Spent` (Twisted: None)
-        }
-        let waiting = outer.clone();
-        s.queue.push_back(Box::new(move |outcome| resume(waiting, outcome)));
-    }
-    let mut s = outer.lock();
-    s.queue.prepend(batch.take());
-    if let Some(handed) = s.result.take() {
-        return Some(handed); // inner's runner already handed the result back
-    }
-    s.cold.waiting_on = Some(inner);
-    s.running = false;
-    None
-}
-
-/// The resume marker: delivers `result` to `outer` (which waits on the core being run). If
-/// `outer` is idle and not paused, claims it (`running = true`, result parked in its state for
-/// the caller to take) and asks the runner to run it next.
-fn resume(outer: CoreRef, result: Outcome) -> Step {
-    let mut s = outer.lock();
-    let inner = s.take_waiting_on(); // dropped after the lock is released
-                                     // A hand-off to its runner (still `running`), at rest until `unpause`, or parked for us.
-    s.result = Some(result);
-    let claim = !s.running && s.paused == 0;
-    s.running |= claim;
-    drop(s);
-    drop(inner);
-    if claim {
-        Step::RunOuter(outer)
-    } else {
-        Step::Done(spent())
     }
 }

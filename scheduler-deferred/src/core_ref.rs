@@ -74,6 +74,16 @@ impl CoreRef {
         CoreRef { counted, _owns: PhantomData }
     }
 
+    /// [`CoreRef::new`] with two handles at once (a waiter and its registration): one store
+    /// of the count instead of a store and an increment.
+    #[inline(always)]
+    pub(crate) fn new_pair(make: impl FnOnce() -> Core) -> (CoreRef, CoreRef) {
+        let counted = spare::acquire().cast::<Counted>();
+        // SAFETY: as in `new`; the two handles returned own the count of 2.
+        unsafe { counted.as_ptr().write(Counted { refs: AtomicUsize::new(2), core: make() }) };
+        (CoreRef { counted, _owns: PhantomData }, CoreRef { counted, _owns: PhantomData })
+    }
+
     fn counted(&self) -> &Counted {
         // SAFETY: the allocation lives while any handle does (the count is at least this
         // handle's 1), and is only read through `&` except in `get_mut`, which needs the
@@ -92,6 +102,27 @@ impl CoreRef {
         // weak references or raw pointers to the core exist), so this reference is unique for
         // the borrow; the Acquire load ordered every earlier use of the core before it.
         Some(unsafe { &mut (*self.counted.as_ptr()).core })
+    }
+
+    /// Handles alive now (Acquire: pairs with the Release decrement of every handle dropped
+    /// before). Exact only where no handle can be made or dropped meanwhile: see `waiter.rs`.
+    #[inline]
+    pub(crate) fn refs(&self) -> usize {
+        self.counted().refs.load(Ordering::Acquire)
+    }
+
+    /// Gives up this handle without freeing the core.
+    ///
+    /// # Safety
+    ///
+    /// Another handle must stay alive until every use of the core the caller still makes
+    /// (`waiter.rs`: all the others need the core's lock, which the caller holds).
+    #[inline]
+    pub(crate) unsafe fn release_not_last(this: CoreRef) {
+        let this = std::mem::ManuallyDrop::new(this);
+        // Release: as in `drop`; per the contract this is not the count's last decrement.
+        let before = this.counted().refs.fetch_sub(1, Ordering::Release);
+        debug_assert!(before > 1, "release_not_last on the last handle");
     }
 
     /// True if both handles are to the same core.

@@ -6,13 +6,14 @@
 use std::any::type_name;
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::chain::{Callback, CancelHook, Canceller, Core, Outcome, Step};
+use crate::chain::{Callback, Canceller, Core, Outcome, Step};
 use crate::core_ref::CoreRef;
 use crate::errors::{AlreadyCalled, NotPaused, TypeMismatch};
-use crate::sync::Arc;
 use crate::value::{Taken, Value};
+use crate::wakers::WaiterKey;
 use crate::Failure;
 
 /// A result that is not there yet, with a chain of callbacks to run on it (Twisted's
@@ -83,13 +84,47 @@ use crate::Failure;
 /// The handle returned by an `add_*` method may be dropped (`d.add_callback(f);`): it is the
 /// same chain, kept alive by the other handles. Constructors are `#[must_use]`.
 pub struct Deferred<T> {
-    pub(crate) core: CoreRef,
+    /// Dropped by `Drop` below (a primitive's waiter takes the withdraw path).
+    pub(crate) core: ManuallyDrop<CoreRef>,
+    /// This handle's key among the chain's awaiting wakers (`wakers.rs`); 0 while it has
+    /// none (it never returned `Pending`, or its last poll was `Ready`).
+    pub(crate) waiter: WaiterKey,
     _type: PhantomData<fn() -> T>,
 }
 
 impl<T> Clone for Deferred<T> {
     fn clone(&self) -> Self {
-        Deferred { core: self.core.clone(), _type: PhantomData }
+        let core = ManuallyDrop::new(CoreRef::clone(&self.core));
+        Deferred { core, waiter: 0, _type: PhantomData }
+    }
+}
+
+impl<T> Drop for Deferred<T> {
+    /// Forgets this handle's waker if it was awaiting; the last handle of a primitive's waiter
+    /// withdraws it (see [`DeferredQueue`](crate::DeferredQueue)).
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the field is taken once, here, and not used afterwards.
+        let core = unsafe { ManuallyDrop::take(&mut self.core) };
+        if self.waiter != 0 {
+            core.forget_waiter(self.waiter);
+        }
+        if core.drop_hint() {
+            Core::drop_user(core);
+        }
+    }
+}
+
+impl<T> Deferred<T> {
+    /// The chain handle, out of this user handle (its waker forgotten).
+    #[inline(always)]
+    pub(crate) fn into_core(self) -> CoreRef {
+        let mut this = ManuallyDrop::new(self);
+        if this.waiter != 0 {
+            this.core.forget_waiter(this.waiter);
+        }
+        // SAFETY: `this` is never dropped, so the field is taken exactly once.
+        unsafe { ManuallyDrop::take(&mut this.core) }
     }
 }
 
@@ -115,8 +150,9 @@ pub(crate) enum Next<U> {
 }
 
 impl<T: Send + 'static> Deferred<T> {
+    #[inline(always)]
     pub(crate) fn from_core(core: CoreRef) -> Self {
-        Deferred { core, _type: PhantomData }
+        Deferred { core: ManuallyDrop::new(core), waiter: 0, _type: PhantomData }
     }
 
     /// A new, unfired Deferred without a canceller.
@@ -135,12 +171,6 @@ impl<T: Send + 'static> Deferred<T> {
     {
         let erased = move |core: &CoreRef| canceller(&Deferred::from_core(core.clone()));
         Deferred::from_core(Core::unfired(Some(Canceller::Boxed(Box::new(erased)))))
-    }
-
-    /// A new, unfired Deferred whose canceller is `hook` (shared with other Deferreds; see
-    /// [`Canceller::Hook`]).
-    pub(crate) fn with_hook(hook: Arc<dyn CancelHook>) -> Self {
-        Deferred::from_core(Core::unfired(Some(Canceller::Hook(hook))))
     }
 
     /// A Deferred already fired with `value` (Twisted's `succeed`).
@@ -237,11 +267,13 @@ impl<T: Send + 'static> Deferred<T> {
         self.core.try_take().map(typed_result::<T>)
     }
 
+    #[inline(always)]
     fn push<U: Send + 'static>(self, callback: Callback) -> Deferred<U> {
-        Deferred::from_core(Core::add_owned(self.core, callback))
+        Deferred::from_core(Core::add_owned(self.into_core(), callback))
     }
 
     /// Adds a callback whose return value is the next result; failures pass it by.
+    #[inline]
     pub fn add_callback<U, F>(self, f: F) -> Deferred<U>
     where
         U: Send + 'static,
@@ -251,6 +283,7 @@ impl<T: Send + 'static> Deferred<T> {
     }
 
     /// Adds a callback that may fail: `Err` switches the chain to the errback path.
+    #[inline]
     pub fn add_callback_result<U, F>(self, f: F) -> Deferred<U>
     where
         U: Send + 'static,
@@ -262,6 +295,7 @@ impl<T: Send + 'static> Deferred<T> {
     /// Adds a callback that returns another Deferred: the chain pauses until that one fires,
     /// then continues with its result (Twisted's chaining). The inner Deferred's result is
     /// moved out of it.
+    #[inline]
     pub fn add_callback_deferred<U, F>(self, f: F) -> Deferred<U>
     where
         U: Send + 'static,
@@ -272,6 +306,7 @@ impl<T: Send + 'static> Deferred<T> {
 
     /// Adds an errback: it receives a failure and may recover (`Ok`) or fail on; values pass
     /// it by.
+    #[inline]
     pub fn add_errback<F>(self, f: F) -> Deferred<T>
     where
         F: FnOnce(Failure) -> Result<T, Failure> + Send + 'static,
@@ -280,6 +315,7 @@ impl<T: Send + 'static> Deferred<T> {
     }
 
     /// Adds an errback that returns a Deferred to wait on.
+    #[inline]
     pub fn add_errback_deferred<F>(self, f: F) -> Deferred<T>
     where
         F: FnOnce(Failure) -> Deferred<T> + Send + 'static,
@@ -288,6 +324,7 @@ impl<T: Send + 'static> Deferred<T> {
     }
 
     /// Adds one function for both paths (Twisted's `addBoth`).
+    #[inline]
     pub fn add_both<U, F>(self, f: F) -> Deferred<U>
     where
         U: Send + 'static,
@@ -297,6 +334,7 @@ impl<T: Send + 'static> Deferred<T> {
     }
 
     /// Adds one function for both paths that returns a Deferred to wait on.
+    #[inline]
     pub fn add_both_deferred<U, F>(self, f: F) -> Deferred<U>
     where
         U: Send + 'static,
@@ -307,6 +345,7 @@ impl<T: Send + 'static> Deferred<T> {
 
     /// Adds a callback/errback *pair* (Twisted's `addCallbacks`): exactly one half runs, so an
     /// error raised by `callback` does not reach this `errback`.
+    #[inline]
     pub fn add_callbacks<U, C, E>(self, callback: C, errback: E) -> Deferred<U>
     where
         U: Send + 'static,
@@ -359,7 +398,7 @@ where
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Next::Ready(Ok(u))) => Step::Done(Ok(store(slot, u))),
         Ok(Next::Ready(Err(failure))) => Step::Done(Err(failure)),
-        Ok(Next::Wait(inner)) => Step::Chain(inner.core),
+        Ok(Next::Wait(inner)) => Step::Chain(inner.into_core()),
         Err(payload) => Step::Done(Err(Failure::from_panic(payload))),
     }
 }

@@ -65,6 +65,15 @@ unit_error!(
     "a callback returned the Deferred it was attached to"
 );
 unit_error!(
+    /// A callback returned a Deferred that waits, directly or through other chained Deferreds,
+    /// on the one the callback was attached to: the chain would wait on itself for ever, so it
+    /// fails with this error instead (the whole cycle then ends with it). `cancel()` on a cycle
+    /// that formed anyway (deeper than the walk at chaining, or closed by two threads at once)
+    /// breaks it with this error too.
+    ChainCycle,
+    "a callback returned a Deferred that waits on this one (a chaining cycle)"
+);
+unit_error!(
     /// The result was already taken by an `.await`, by a Deferred chained onto this one, or by a
     /// `DeferredList`; callbacks added afterwards are dropped without running, and awaiting gives
     /// this error (Twisted hands them `None`).

@@ -6,7 +6,9 @@
 //! and the input's own chain.
 //!
 //! `Failure` deliberately does not implement [`std::error::Error`], so that every error type
-//! converts into it with `?` (the `From` impl below), the way `anyhow::Error` works.
+//! converts into it with `?` (the `From` impl below), the way `anyhow::Error` works. The other
+//! way, `?` turns a `Failure` into a `Box<dyn Error + Send + Sync>` (or `+ Send`) through the
+//! transparent [`FailureError`](crate::FailureError).
 //!
 //! A Deferred that is dropped while its chain ends in a failure reports it through the global
 //! hook set with [`set_unhandled_failure_hook`]; the default hook writes one line to stderr, as

@@ -14,6 +14,20 @@
 //! [`CallLater`] timer trait behind [`Deferred::add_timeout`], `impl Future for Deferred` and
 //! [`Deferred::from_future`] (which replace `inlineCallbacks`).
 //!
+//! # Rust's future contract
+//!
+//! * Dropping is cancelling: a [`DeferredQueue`] getter or a [`DeferredLock`] /
+//!   [`DeferredSemaphore`] acquire whose handles are all dropped (a `select!` or a `timeout`
+//!   that gave up on it) leaves the waiters, and a value or token handed to it but never taken
+//!   goes back; nothing is lost, FIFO among the live waiters holds.
+//! * Every task awaiting a clone of one Deferred is woken when it fires (the first to poll
+//!   takes the result, the others get [`ResultTaken`]).
+//! * `wake` only schedules: [`Deferred::from_future`] never polls inside another library's
+//!   `Waker::wake`; a runtime can run those polls as its tasks through [`Spawn`].
+//! * Hand-offs never recurse: lock, semaphore and queue hand-offs, chains and nested Deferreds
+//!   run in loops, so a million waiters released in turn need one stack frame.
+//! * `?` turns a [`Failure`] into a `Box<dyn Error + Send + Sync>` ([`FailureError`]).
+//!
 //! # Examples
 //!
 //! ```
@@ -33,28 +47,34 @@
 
 #![deny(missing_docs)]
 
+mod boxed;
 mod callbacks;
 mod chain;
 mod core_ref;
 mod deferred;
+mod driver;
 mod errors;
 mod failure;
 mod future;
+mod handoff;
 mod list;
 mod lock;
 mod maybe;
 mod queue;
+mod spawner;
 #[cfg(not(loom))]
 mod spin;
 mod sync;
 mod teardown;
 mod timeout;
 mod value;
+mod wakers;
 
+pub use boxed::FailureError;
 pub use deferred::Deferred;
 pub use errors::{
-    AlreadyCalled, Cancelled, ChainedToItself, FirstError, NoTokens, NotAcquired, NotPaused,
-    QueueOverflow, QueueUnderflow, ResultTaken, TimedOut, TypeMismatch,
+    AlreadyCalled, Cancelled, ChainCycle, ChainedToItself, FirstError, NoTokens, NotAcquired,
+    NotPaused, QueueOverflow, QueueUnderflow, ResultTaken, TimedOut, TypeMismatch,
 };
 pub use failure::{
     reset_unhandled_failure_hook, set_unhandled_failure_hook, Failure, UnhandledFailureHook,
@@ -63,6 +83,7 @@ pub use list::{gather_results, DeferredList, ListResult};
 pub use lock::{DeferredLock, DeferredSemaphore};
 pub use maybe::{maybe_deferred, IntoDeferred};
 pub use queue::DeferredQueue;
+pub use spawner::{set_thread_spawner, thread_spawner, PollTask, Spawn, Spawner};
 
 /// Internals shared with the workspace's sibling crates (scheduler-core's facade takes its
 /// spin lock from here). Not a public API: no stability promise.

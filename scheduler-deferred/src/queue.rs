@@ -1,27 +1,45 @@
 //! [`DeferredQueue`]: a queue whose `get` returns a Deferred (Twisted's `DeferredQueue`).
 //!
-//! One lock guards the pending values and the FIFO of waiting getters. `put` pops the oldest
-//! waiter under the lock and fires it after releasing it, so the getter's callbacks never run
-//! under the queue's lock. If that waiter was cancelled in between (its fire is refused), `put`
-//! gets its value back and retries with the next waiter, or queues the value. A cancelled
-//! getter removes itself from the waiters through its canceller.
+//! One lock guards the pending values and the FIFO of waiting getters (their
+//! [`Registration`]s). `put` pops the oldest waiter under the lock and hands the value over
+//! after releasing it, through the hand-off trampoline (`handoff.rs`), so the getter's
+//! callbacks never run under the queue's lock and a getter that puts again from its callback
+//! does not nest. If that waiter was cancelled or withdrawn in between (the hand-over is
+//! refused), the value is offered again at the front: to the next waiter, else first among
+//! the pending values.
 //!
-//! The lock is the chains' [`SpinLock`](crate::sync::SpinLock): every section under it is a
+//! Cancel safety: a getter leaves the waiters when it is cancelled (its canceller is the
+//! queue's shared [`CancelHook`]) and when its last handle is dropped (the withdraw protocol
+//! of `waiter.rs`), and a getter dropped after it was handed a value it never took gives the
+//! value back, to the front. So no value is lost, whatever thread drops a getter and whenever.
+//!
+//! The lock is the chains' [`SpinLock`]: every section under it is a
 //! push, a pop or a scan of the waiters, and nothing is dropped under it (a removed waiter is
-//! dropped after the unlock), so no user code runs there. The canceller is one
-//! [`CancelHook`] per queue, shared by all its getters: a getter costs an `Arc` clone, not a
-//! boxed closure, and finds its entry by its chain's address.
+//! dropped after the unlock), so no user code runs there. The hook is one per queue, shared by
+//! all its getters: a getter costs an `Arc` clone, not a boxed closure, and is found by its
+//! chain's address.
 
 use std::collections::VecDeque;
 use std::fmt;
 
-use crate::chain::{CancelHook, Canceller};
+use crate::chain::{CancelHook, Canceller, Core, Outcome, Registration};
 use crate::core_ref::CoreRef;
+use crate::deferred::{boxed, typed_result};
 use crate::errors::{QueueOverflow, QueueUnderflow};
+use crate::handoff::hand_off;
 use crate::sync::{Arc, SpinLock};
 use crate::Deferred;
 
 /// A queue of values whose `get` returns a Deferred (Twisted's `DeferredQueue`).
+///
+/// `get` is cancel safe in tokio's sense: a getter that is cancelled, or whose every handle
+/// is dropped (a `select!` that took another branch, a `timeout` that expired), leaves the
+/// waiters, and a value already handed to it but never taken goes back to the front of the
+/// queue. A getter with a callback attached is a consumer and keeps its place when its handles
+/// are dropped (Twisted's `q.get().add_callback(f)`); cancel it to withdraw it.
+///
+/// Hand-offs never nest: a `put` made from a getter's callback, itself run by a `put`, fires
+/// its getter after that callback returns, still before the outermost `put` returns.
 ///
 /// # Examples
 ///
@@ -32,32 +50,87 @@ use crate::Deferred;
 /// let got = q.get().unwrap(); // nobody has put yet: a waiting getter
 /// q.put("hello").unwrap();     // fires the oldest getter at once
 /// assert_eq!(got.take_result().unwrap().unwrap(), "hello");
+///
+/// let dropped = q.get().unwrap();
+/// drop(dropped); // a getter dropped (a `select!` took another branch) withdraws
+/// q.put("kept").unwrap();
+/// assert_eq!(q.pending(), 1);
 /// ```
 pub struct DeferredQueue<T> {
-    shared: Arc<SpinLock<Shared<T>>>,
-    /// The canceller of every waiting getter: removes it from `shared.waiting`.
+    shared: Shared<T>,
+    /// The canceller of every waiting getter: removes it from the waiters, or takes back what
+    /// it was handed.
     hook: Arc<dyn CancelHook>,
 }
 
-struct Shared<T> {
+type Shared<T> = Arc<SpinLock<State<T>>>;
+
+struct State<T> {
     pending: VecDeque<T>,
-    waiting: VecDeque<Deferred<T>>,
+    waiting: VecDeque<Registration>,
     size: Option<usize>,
     backlog: Option<usize>,
 }
 
 /// [`DeferredQueue::hook`].
 struct Withdraw<T> {
-    shared: Arc<SpinLock<Shared<T>>>,
+    shared: Shared<T>,
 }
 
-impl<T: Send> CancelHook for Withdraw<T> {
+impl<T: Send + 'static> CancelHook for Withdraw<T> {
     fn cancel(&self, core: &CoreRef) {
-        let mut s = self.shared.lock();
-        let at = s.waiting.iter().position(|waiter| CoreRef::ptr_eq(&waiter.core, core));
-        let removed = at.and_then(|at| s.waiting.remove(at));
-        drop(s);
-        drop(removed); // not under the lock (it is not the last handle: the cancel holds one)
+        remove(&self.shared, core);
+    }
+
+    fn withdraw(&self, core: &CoreRef, handed: Option<Outcome>) {
+        match handed.map(typed_result::<T>) {
+            None => remove(&self.shared, core),
+            Some(Ok(value)) => offer(&self.shared, value, true),
+            Some(Err(_)) => {} // nothing of ours was handed (a waiter only gets values)
+        }
+    }
+}
+
+/// Removes `core`'s registration from the waiters, if it is still there.
+fn remove<T>(shared: &Shared<T>, core: &CoreRef) {
+    let mut s = shared.lock();
+    let at = s.waiting.iter().position(|waiter| waiter.is(core));
+    let removed = at.and_then(|at| s.waiting.remove(at));
+    drop(s);
+    drop(removed); // not under the lock
+}
+
+/// Hands `value` to the oldest waiter, or queues it (`front`: before the pending values, for
+/// a value given back; it was accepted once, so `size` does not apply).
+fn offer<T: Send + 'static>(shared: &Shared<T>, value: T, front: bool) {
+    let mut s = shared.lock();
+    match s.waiting.pop_front() {
+        Some(waiter) => {
+            drop(s);
+            hand(shared, waiter, value);
+        }
+        None if front => s.pending.push_front(value),
+        None => s.pending.push_back(value),
+    }
+}
+
+/// Hands `value` to `waiter`: through the trampoline if the waiter has callbacks to run
+/// (they may `put` again), directly if it only wakes awaiting tasks.
+#[inline]
+fn hand<T: Send + 'static>(shared: &Shared<T>, waiter: Registration, value: T) {
+    if waiter.looks_armed() {
+        fire(shared, (waiter, value));
+    } else {
+        hand_off(shared, (waiter, value), fire);
+    }
+}
+
+/// A hand-off's fire: `value` to `waiter`, or, refused, offered again at the front.
+fn fire<T: Send + 'static>(shared: &Shared<T>, (waiter, value): (Registration, T)) {
+    if let Err(back) = waiter.hand_over(Ok(boxed(value))) {
+        if let Ok(value) = typed_result::<T>(back) {
+            offer(shared, value, true);
+        }
     }
 }
 
@@ -94,8 +167,8 @@ impl<T: Send + 'static> DeferredQueue<T> {
     /// A queue holding at most `size` pending values and `backlog` waiting getters (`None`:
     /// unbounded). `size = Some(0)` accepts a `put` only when a getter waits.
     pub fn with_limits(size: Option<usize>, backlog: Option<usize>) -> Self {
-        let shared = Shared { pending: VecDeque::new(), waiting: VecDeque::new(), size, backlog };
-        let shared = Arc::new(SpinLock::new(shared));
+        let state = State { pending: VecDeque::new(), waiting: VecDeque::new(), size, backlog };
+        let shared = Arc::new(SpinLock::new(state));
         let hook = Canceller::hook(Withdraw { shared: shared.clone() });
         DeferredQueue { shared, hook }
     }
@@ -106,26 +179,24 @@ impl<T: Send + 'static> DeferredQueue<T> {
     ///
     /// [`QueueOverflow`] if no getter waits and `size` values are already pending; the value is
     /// dropped.
-    pub fn put(&self, mut value: T) -> Result<(), QueueOverflow> {
-        loop {
-            let mut s = self.shared.lock();
-            let Some(waiter) = s.waiting.pop_front() else {
-                if s.size.is_some_and(|size| s.pending.len() >= size) {
-                    return Err(QueueOverflow);
-                }
-                s.pending.push_back(value);
-                return Ok(());
-            };
-            drop(s);
-            match waiter.try_callback(value) {
-                Ok(()) => return Ok(()),
-                Err(back) => value = back, // that getter was cancelled meanwhile
+    pub fn put(&self, value: T) -> Result<(), QueueOverflow> {
+        let mut s = self.shared.lock();
+        let Some(waiter) = s.waiting.pop_front() else {
+            if s.size.is_some_and(|size| s.pending.len() >= size) {
+                return Err(QueueOverflow);
             }
-        }
+            s.pending.push_back(value);
+            return Ok(());
+        };
+        drop(s);
+        hand(&self.shared, waiter, value);
+        Ok(())
     }
 
     /// A Deferred of the oldest pending value: already fired if one is pending, else fired by
-    /// a later `put`. Cancelling a waiting getter removes it from the waiters.
+    /// a later `put`. Until the value is taken (`.await`, `take_result`, a callback), dropping
+    /// every handle of the getter gives it back to the front of the queue. Cancelling a waiting getter, or dropping all its handles, removes it from
+    /// the waiters (see [`DeferredQueue`]).
     ///
     /// # Errors
     ///
@@ -133,14 +204,16 @@ impl<T: Send + 'static> DeferredQueue<T> {
     pub fn get(&self) -> Result<Deferred<T>, QueueUnderflow> {
         let mut s = self.shared.lock();
         if let Some(value) = s.pending.pop_front() {
-            return Ok(Deferred::succeed(value));
+            drop(s);
+            // Armed: dropped before anybody takes the value, it gives it back to the front.
+            return Ok(Deferred::from_core(Core::handed(self.hook.clone(), Ok(boxed(value)))));
         }
         if s.backlog.is_some_and(|backlog| s.waiting.len() >= backlog) {
             return Err(QueueUnderflow);
         }
-        let getter = Deferred::with_hook(self.hook.clone());
-        s.waiting.push_back(getter.clone());
-        Ok(getter)
+        let (getter, registration) = Core::waiter(self.hook.clone());
+        s.waiting.push_back(registration);
+        Ok(Deferred::from_core(getter))
     }
 
     /// Values put and not yet taken.

@@ -78,3 +78,39 @@ fn errback_trap_passes_other_failures_on() {
         });
     assert!(d.take_result().unwrap().unwrap_err().is::<TimedOut>());
 }
+
+// ---- `?` into the usual error boxes (issue 10, item 7) ---------------------------------------
+
+fn boxed_sync(d: Deferred<u8>) -> Result<u8, Box<dyn Error + Send + Sync>> {
+    let value = d.take_result().expect("fired")?;
+    Ok(value)
+}
+
+fn boxed_send(d: Deferred<u8>) -> Result<u8, Box<dyn Error + Send>> {
+    let value = d.take_result().expect("fired")?;
+    Ok(value)
+}
+
+#[test]
+fn question_mark_turns_a_failure_into_a_boxed_error() {
+    assert_eq!(boxed_sync(Deferred::succeed(3)).unwrap(), 3);
+    let err = boxed_sync(Deferred::fail(Outer(Inner))).unwrap_err();
+    // Transparent: the failure's own error is the Display, its source the source.
+    assert_eq!(err.to_string(), "could not load config");
+    assert_eq!(err.source().unwrap().to_string(), "file not found");
+    let failure = err.downcast_ref::<scheduler_deferred::FailureError>().unwrap().failure();
+    assert!(failure.is::<Outer>());
+
+    let err = boxed_send(Deferred::fail(Cancelled)).unwrap_err();
+    assert_eq!(err.to_string(), "Deferred was cancelled");
+    assert!(err.source().is_none());
+}
+
+#[test]
+fn a_panic_failure_converts_with_its_message() {
+    let d = Deferred::<u8>::succeed(1).add_callback(|_| -> u8 { panic!("kaboom") });
+    let err = boxed_sync(d).unwrap_err();
+    assert_eq!(err.to_string(), "panic: kaboom");
+    let back = err.downcast::<scheduler_deferred::FailureError>().unwrap().into_failure();
+    assert!(back.is_panic());
+}
