@@ -39,22 +39,28 @@ pub(crate) fn on_worker_thread() -> bool {
     ON_WORKER.with(Cell::get)
 }
 
-/// Restores the previous context on drop.
+/// Restores the previous context (and `Deferred::from_future` spawner) on drop.
 #[derive(Debug)]
 pub(crate) struct EnterGuard {
     prev: *const Context,
+    prev_spawner: Option<scheduler_deferred::Spawner>,
 }
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         CURRENT.with(|c| c.set(self.prev));
+        scheduler_deferred::set_thread_spawner(self.prev_spawner.take());
     }
 }
 
-/// Makes `ctx` the current context until the guard drops. `ctx` must outlive the guard.
+/// Makes `ctx` the current context until the guard drops. `ctx` must outlive the guard. A
+/// `Deferred::from_future` made meanwhile on this thread runs its later polls as tasks of
+/// this runtime (`crate::defer::DeferredSpawner`), never inside a foreign `Waker::wake`.
 pub(crate) fn enter(ctx: &Context) -> EnterGuard {
     let prev = CURRENT.with(|c| c.replace(ctx as *const Context));
-    EnterGuard { prev }
+    let spawner = crate::defer::DeferredSpawner::for_handle(&ctx.handle);
+    let prev_spawner = scheduler_deferred::set_thread_spawner(Some(spawner));
+    EnterGuard { prev, prev_spawner }
 }
 
 /// The current context's address (null outside any context).

@@ -8,6 +8,28 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+/// Runs the later polls of a `Deferred::from_future` made on one of this runtime's threads as
+/// tasks of the runtime (installed by `context::enter`); after shutdown, on a new thread (the
+/// poll must not run inside the `Waker::wake` that asked for it).
+#[derive(Debug)]
+pub(crate) struct DeferredSpawner(Handle);
+
+impl DeferredSpawner {
+    pub(crate) fn for_handle(handle: &Handle) -> scheduler_deferred::Spawner {
+        std::sync::Arc::new(DeferredSpawner(handle.clone()))
+    }
+}
+
+impl scheduler_deferred::Spawn for DeferredSpawner {
+    fn spawn(&self, task: scheduler_deferred::PollTask) {
+        if self.0.is_shutdown() {
+            std::thread::spawn(move || task.run());
+        } else {
+            drop(self.0.spawn_fn(move || task.run())); // detached
+        }
+    }
+}
+
 /// A task's failure as a Deferred [`Failure`]: a panic keeps its payload; a cancelled task
 /// becomes [`Cancelled`].
 pub(crate) fn join_error_to_failure(e: JoinError) -> Failure {

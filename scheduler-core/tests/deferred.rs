@@ -40,3 +40,22 @@ fn defer_to_thread_runs_on_the_blocking_pool() {
     let d = rt.handle().defer_to_thread(|| -> u8 { panic!("thread boom") });
     assert!(rt.block_on(d).unwrap_err().is_panic());
 }
+
+/// A `Deferred::from_future` made on one of the runtime's threads runs its later polls as
+/// tasks of that runtime (the spawner the runtime installs), not on scheduler-deferred's
+/// fallback thread and never inside the waker's caller.
+#[test]
+fn from_future_made_on_a_worker_resumes_on_a_worker() {
+    let rt = scheduler_core::Runtime::builder().worker_threads(1).build().unwrap();
+    let h = rt.handle().clone();
+    let made = rt.spawn_fn(move || {
+        scheduler_deferred::Deferred::from_future(async move {
+            h.sleep(std::time::Duration::from_millis(1)).await; // woken by the timer driver
+            let name = std::thread::current().name().unwrap_or_default().to_owned();
+            Ok::<_, scheduler_deferred::Failure>(name)
+        })
+    });
+    let d = rt.block_on(made).unwrap();
+    let resumed_on = rt.block_on(d).unwrap();
+    assert!(resumed_on.contains("worker"), "resumed on {resumed_on:?}");
+}
