@@ -59,7 +59,7 @@ impl Handle {
     /// dropped without running and the call reports [`cancelled`](DelayedCall::cancelled).
     /// Whatever `f` captured is dropped then: a Deferred that only `f` would have fired stays
     /// unfired, so awaiters of such a Deferred should use
-    /// [`defer_later`](crate::time::defer_later), whose Deferred fails with `Cancelled` at
+    /// [`defer_later`](fn@crate::time::defer_later), whose Deferred fails with `Cancelled` at
     /// shutdown, or cancel it themselves.
     ///
     /// # Examples
