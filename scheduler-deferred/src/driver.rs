@@ -190,18 +190,28 @@ impl<T: Send + 'static> Driver<T> {
 
     /// A wake-up: schedules a poll unless one is scheduled or running (then it polls again);
     /// `ours`: from one of this crate's wake sites (module doc, rule 4).
+    ///
+    /// A wake that finds a poll already scheduled (`SCHEDULED`) or a repoll already asked for
+    /// (`NOTIFIED`) still writes the word (the unchanged value, a release RMW): the waker's
+    /// earlier writes (the flag the future reads) must happen-before the poll that consumes
+    /// the merged wake-up, and only a write in the word's modification order gives that poll's
+    /// Acquire claim something to synchronise with. A wake merged without a write could be
+    /// consumed by a poll that still reads the old flag, and nothing would poll again (the
+    /// same shape as the task state word's, `loom-tests/tests/deferred_driver_wake_publish.rs`).
+    /// `DONE` needs no write: nothing polls after it.
     fn wake_up(self: &StdArc<Self>, ours: bool) {
         let mut state = self.state.load(Ordering::Acquire);
         loop {
             let next = match state {
                 IDLE => SCHEDULED,
                 POLLING => NOTIFIED,
-                _ => return, // SCHEDULED, NOTIFIED or DONE: nothing to add
+                SCHEDULED | NOTIFIED if !crate::loom_knobs::merged_wake_write_skipped() => state,
+                _ => return, // DONE (or the loom models' write-free variant)
             };
             // AcqRel: pairs with the Release of the poller's POLLING -> IDLE exchange, so the
             // next poller sees the previous poll's writes to the future.
             match self.state.compare_exchange(state, next, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) if next == SCHEDULED => return self.dispatch(ours),
+                Ok(_) if next == SCHEDULED && state == IDLE => return self.dispatch(ours),
                 Ok(_) => return,
                 Err(actual) => state = actual,
             }

@@ -70,6 +70,40 @@ mod timeout;
 mod value;
 mod wakers;
 
+/// Switches for the loom models' `should_panic` variants (no-ops outside `cfg(loom)`).
+mod loom_knobs {
+    #[cfg(loom)]
+    thread_local! {
+        static MERGED_WAKE_WRITE_SKIPPED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// True in the buggy variant where a wake merged into a pending one does not write.
+    #[inline(always)]
+    pub(crate) fn merged_wake_write_skipped() -> bool {
+        #[cfg(loom)]
+        return MERGED_WAKE_WRITE_SKIPPED.with(std::cell::Cell::get);
+        #[cfg(not(loom))]
+        false
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn skip_merged_wake_write(skipped: bool) {
+        MERGED_WAKE_WRITE_SKIPPED.with(|b| b.set(skipped));
+    }
+}
+
+/// Hooks for the loom models in `loom-tests` only (built under `--cfg loom`).
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_api {
+    /// Restores (or removes) the write-free branch of a `from_future` wake that finds a poll
+    /// already scheduled or a repoll already asked for, on the calling OS thread (which runs
+    /// every loom thread of a model): the buggy variant for `should_panic` models.
+    pub fn skip_merged_wake_write(skipped: bool) {
+        crate::loom_knobs::skip_merged_wake_write(skipped);
+    }
+}
+
 pub use boxed::FailureError;
 pub use deferred::Deferred;
 pub use errors::{
