@@ -634,6 +634,9 @@ fn run(
             }
         }
         let mut s = core.lock();
+        // The invariant of the module doc: a hand-off is consumed inside `chain_onto`, so at
+        // this locked check a running chain holds no result at rest.
+        debug_assert!(s.running && s.result.is_none(), "a running chain holds a result at rest");
         if s.paused > 0 || s.queue.is_empty() {
             s.result = Some(current);
             s.running = false;

@@ -201,6 +201,18 @@ impl Snapshot {
     }
 
     /// The error a cancel or reset gets from a finished phase.
+    /// Where this occupancy's slot goes when reclaimed ([`Entry::reuse`]).
+    #[inline]
+    fn reuse(self) -> Reuse {
+        if self.generation() == LAST_GENERATION {
+            Reuse::Retire
+        } else if self.has(INBOX_ARMED) {
+            Reuse::Shared
+        } else {
+            Reuse::Owner
+        }
+    }
+
     fn finished_error(self) -> TimerError {
         match self.phase() {
             Phase::Cancelled => TimerError::AlreadyCancelled,
@@ -216,7 +228,10 @@ impl Snapshot {
 pub(crate) enum Cancelled {
     /// The entry is `CANCELLED`; `was_queued` says whether it already sat in the inbox, and
     /// `must_push` whether this caller set `QUEUED` and must push the index.
-    Now { was_queued: bool, must_push: bool },
+    /// `reuse`: where the slot goes once reclaimed, read from the state this cancel replaced
+    /// (generation and `INBOX_ARMED` change only at the next arm), so the reclaimer need not
+    /// load the word again.
+    Now { was_queued: bool, must_push: bool, reuse: Reuse },
     /// A reset was in flight; `CANCEL_REQ` is set and the resetter finishes the cancel.
     Requested,
 }
@@ -341,7 +356,10 @@ impl<T> Entry<T> {
             // cancel to the drain's and the firer's Acquire.
             let next = s.with_phase(Phase::Cancelled);
             match self.state.compare_exchange(s.0, next.0, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return Ok(Cancelled::Now { was_queued: false, must_push: false }),
+                Ok(_) => {
+                    let reuse = s.reuse();
+                    return Ok(Cancelled::Now { was_queued: false, must_push: false, reuse });
+                }
                 Err(actual) => s = Snapshot(actual),
             }
             if s.generation() != generation {
@@ -354,7 +372,8 @@ impl<T> Entry<T> {
                     let must_push = queue && !s.is_queued();
                     let next = s.with_phase(Phase::Cancelled);
                     let next = if must_push { next.with(QUEUED) } else { next };
-                    (next, Cancelled::Now { was_queued: s.is_queued(), must_push })
+                    let reuse = s.reuse();
+                    (next, Cancelled::Now { was_queued: s.is_queued(), must_push, reuse })
                 }
                 Phase::Resetting if !s.has(CANCEL_REQ) => {
                     (s.with(CANCEL_REQ), Cancelled::Requested)
@@ -557,14 +576,7 @@ impl<T> Entry<T> {
     pub(crate) fn reuse(&self) -> Reuse {
         // Relaxed: the reclaimer already read the finished state with Acquire; the bits read
         // here were written by the arm before it, by the thread that made that state visible.
-        let s = Snapshot(self.state.load(Ordering::Relaxed));
-        if s.generation() == LAST_GENERATION {
-            Reuse::Retire
-        } else if s.has(INBOX_ARMED) {
-            Reuse::Shared
-        } else {
-            Reuse::Owner
-        }
+        Snapshot(self.state.load(Ordering::Relaxed)).reuse()
     }
 
     /// Test hook: gives a finished (or never armed) slot the generation `generation`, as if it

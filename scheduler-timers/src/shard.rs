@@ -518,8 +518,8 @@ impl<T> Shared<T> {
         let outcome = entry.cancel(key.generation, false)?;
         let mut wheel = self.held_wheel(right);
         Ok(match outcome {
-            Cancelled::Now { was_queued: false, .. } => {
-                wheel.reclaim_entry(&self.slab, key.index, entry)
+            Cancelled::Now { was_queued: false, reuse, .. } => {
+                wheel.reclaim_entry(&self.slab, key.index, entry, reuse)
             }
             Cancelled::Now { was_queued: true, .. } => {
                 wheel.unlink(key.index);

@@ -113,9 +113,16 @@ pub struct JoinError {
     repr: Repr,
 }
 
+/// One pointer wide (the panic case is boxed): a `JoinError` lives in every task cell's
+/// output slot, so its size is paid by every task, panicking or not.
 enum Repr {
     Cancelled,
-    Panicked { payload: Payload, message: Option<Cow<'static, str>> },
+    Panicked(Box<Panicked>),
+}
+
+struct Panicked {
+    payload: Payload,
+    message: Option<Cow<'static, str>>,
 }
 
 /// A panic payload that is only ever moved, never shared: no `&` access to the
@@ -144,7 +151,9 @@ impl JoinError {
             Some(s) => Some(Cow::Borrowed(*s)),
             None => payload.downcast_ref::<String>().map(|s| Cow::Owned(s.clone())),
         };
-        JoinError { repr: Repr::Panicked { payload: Payload(payload), message } }
+        JoinError {
+            repr: Repr::Panicked(Box::new(Panicked { payload: Payload(payload), message })),
+        }
     }
 
     /// True when the task was cancelled (aborted, or never run before shutdown).
@@ -154,7 +163,7 @@ impl JoinError {
 
     /// True when the task panicked.
     pub fn is_panic(&self) -> bool {
-        matches!(self.repr, Repr::Panicked { .. })
+        matches!(self.repr, Repr::Panicked(_))
     }
 
     /// The panic payload, or the error back when the task was cancelled.
@@ -163,7 +172,7 @@ impl JoinError {
     /// Returns `Err(self)` when the task did not panic.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.repr {
-            Repr::Panicked { payload, .. } => Ok(payload.into_inner()),
+            Repr::Panicked(p) => Ok(p.payload.into_inner()),
             Repr::Cancelled => Err(self),
         }
     }
@@ -183,7 +192,7 @@ impl JoinError {
     /// The panic message when the payload is a string (`panic!("...")`).
     pub fn panic_message(&self) -> Option<&str> {
         match &self.repr {
-            Repr::Panicked { message, .. } => message.as_deref(),
+            Repr::Panicked(p) => p.message.as_deref(),
             Repr::Cancelled => None,
         }
     }
@@ -193,8 +202,8 @@ impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.repr, self.panic_message()) {
             (Repr::Cancelled, _) => f.write_str("task was cancelled"),
-            (Repr::Panicked { .. }, Some(msg)) => write!(f, "task panicked: {msg}"),
-            (Repr::Panicked { .. }, None) => f.write_str("task panicked"),
+            (Repr::Panicked(_), Some(msg)) => write!(f, "task panicked: {msg}"),
+            (Repr::Panicked(_), None) => f.write_str("task panicked"),
         }
     }
 }
@@ -203,7 +212,7 @@ impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Cancelled => f.write_str("JoinError::Cancelled"),
-            Repr::Panicked { .. } => {
+            Repr::Panicked(_) => {
                 f.debug_tuple("JoinError::Panicked").field(&self.panic_message()).finish()
             }
         }
@@ -211,3 +220,14 @@ impl fmt::Debug for JoinError {
 }
 
 impl std::error::Error for JoinError {}
+
+#[cfg(all(test, not(loom)))]
+mod size_tests {
+    /// Every task cell holds a `Result<Output, JoinError>`: keep the error one pointer wide.
+    #[test]
+    fn join_error_is_one_pointer_wide() {
+        assert_eq!(std::mem::size_of::<super::JoinError>(), std::mem::size_of::<usize>());
+        let word = std::mem::size_of::<usize>();
+        assert!(std::mem::size_of::<Result<(), super::JoinError>>() <= 2 * word);
+    }
+}

@@ -228,15 +228,17 @@ impl Wheel {
         self.reclaim_slot(slab, index, entry, shared)
     }
 
-    /// [`reclaim`](Self::reclaim) for a caller that already holds the entry of `index`.
+    /// [`reclaim`](Self::reclaim) for a caller that already holds the entry of `index` and
+    /// knows where its slot goes (a cancel read it from the state it replaced).
     #[inline]
     pub(crate) fn reclaim_entry<T>(
         &mut self,
         slab: &Slab<T>,
         index: u32,
         entry: &Entry<T>,
+        reuse: Reuse,
     ) -> Option<T> {
-        self.reclaim_slot(slab, index, entry, false)
+        self.reclaim_known(slab, index, entry, false, reuse)
     }
 
     #[inline(always)]
@@ -247,13 +249,24 @@ impl Wheel {
         entry: &Entry<T>,
         shared: bool,
     ) -> Option<T> {
+        self.reclaim_known(slab, index, entry, shared, entry.reuse())
+    }
+
+    #[inline(always)]
+    fn reclaim_known<T>(
+        &mut self,
+        slab: &Slab<T>,
+        index: u32,
+        entry: &Entry<T>,
+        shared: bool,
+        reuse: Reuse,
+    ) -> Option<T> {
         self.unlink(index);
         if let Some(link) = self.links.get_mut(index as usize) {
             link.stamp = link.stamp.wrapping_add(1);
             link.seq = SEQ_UNASSIGNED;
         }
         let payload = entry.take_payload_for_reclaim();
-        let reuse = entry.reuse();
         // The broken variant of a `should_panic` loom model (`loom_api`): the old rule.
         #[cfg(loom)]
         let reuse = match reuse {
