@@ -8,6 +8,7 @@ use crate::Workload;
 pub mod deferred;
 pub mod executor;
 pub mod memory;
+pub mod server;
 pub mod timers;
 
 /// Every workload, grouped by crate.
@@ -16,5 +17,6 @@ pub fn all() -> Vec<Workload> {
     all.extend(timers::workloads());
     all.extend(deferred::workloads());
     all.extend(memory::workloads());
+    all.extend(server::workloads());
     all
 }
