@@ -61,6 +61,7 @@ mod list;
 mod lock;
 mod maybe;
 mod queue;
+mod race;
 mod spawner;
 #[cfg(not(loom))]
 mod spin;
@@ -117,6 +118,7 @@ pub use list::{gather_results, DeferredList, ListResult};
 pub use lock::{DeferredLock, DeferredSemaphore};
 pub use maybe::{maybe_deferred, IntoDeferred};
 pub use queue::DeferredQueue;
+pub use race::{race, FailureGroup};
 pub use spawner::{set_thread_spawner, thread_spawner, PollTask, Spawn, Spawner};
 
 /// Internals shared with the workspace's sibling crates (scheduler-core's facade takes its

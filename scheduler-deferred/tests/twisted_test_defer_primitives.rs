@@ -9,13 +9,15 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use scheduler_deferred::{
-    gather_results, Cancelled, Deferred, DeferredList, DeferredLock, DeferredQueue,
-    DeferredSemaphore, Failure, FirstError, ListResult, NoTokens, NotAcquired, QueueOverflow,
-    QueueUnderflow, TimedOut,
+    gather_results, race, Cancelled, Deferred, DeferredList, DeferredLock, DeferredQueue,
+    DeferredSemaphore, Failure, FailureGroup, FirstError, ListResult, NoTokens, NotAcquired,
+    QueueOverflow, QueueUnderflow, TimedOut,
 };
 
 fn all<T: Send + 'static>(d: &Deferred<ListResult<T>>) -> Vec<Result<T, Failure>> {
@@ -230,6 +232,119 @@ fn test_cancel_gather_results_with_all_deferreds_callback() {
     let result = gather_results(vec![make(), make()], false);
     result.cancel();
     assert_eq!(success_result_of(&result), ["Callback Result", "Callback Result"]);
+}
+
+// ---- RaceTests ------------------------------------------------------------------------------
+
+/// `_setupRaceState`: `n` Deferreds whose cancellers count their calls (and fire nothing, so
+/// a cancel then fails them with `Cancelled`).
+fn race_state(n: usize) -> (Vec<Arc<AtomicUsize>>, Vec<Deferred<u32>>) {
+    let counts: Vec<Arc<AtomicUsize>> = (0..n).map(|_| Arc::new(AtomicUsize::new(0))).collect();
+    let ds = counts
+        .iter()
+        .map(|c| {
+            let c = c.clone();
+            Deferred::with_canceller(move |_: &Deferred<u32>| {
+                c.fetch_add(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    (counts, ds)
+}
+
+fn cancel_counts(counts: &[Arc<AtomicUsize>]) -> Vec<usize> {
+    counts.iter().map(|c| c.load(Ordering::SeqCst)).collect()
+}
+
+/// test_success (hypothesis over 0..=3 before and after the winner; every pair here): the
+/// race fires with the winner's index and value and cancels every other input once.
+#[test]
+fn test_success() {
+    for before in 0..=3 {
+        for after in 0..=3 {
+            let (counts, ds) = race_state(before + 1 + after);
+            let result = race(ds.clone());
+            ds[before].callback(77).unwrap();
+            assert_eq!(success_result_of(&result), (before, 77));
+            let mut expected = vec![1; before + 1 + after];
+            expected[before] = 0;
+            assert_eq!(cancel_counts(&counts), expected, "before {before}, after {after}");
+        }
+    }
+}
+
+/// test_failure: when every input fails, the race fails with a `FailureGroup` of their
+/// failures in input order, and nothing is cancelled.
+#[test]
+fn test_failure() {
+    for before in 0..=3 {
+        for after in 0..=3 {
+            let n = before + 1 + after;
+            let (counts, ds) = race_state(n);
+            let result = race(ds.clone());
+            for (i, d) in ds.iter().enumerate() {
+                d.errback(Failure::new(GenericError::new(&format!("demanded {i}")))).unwrap();
+            }
+            let failure = failure_result_of(&result);
+            let group = failure.downcast_ref::<FailureGroup>().expect("a FailureGroup");
+            let messages: Vec<String> = group.failures.iter().map(|f| f.to_string()).collect();
+            let expected: Vec<String> = (0..n).map(|i| format!("demanded {i}")).collect();
+            assert!(messages.iter().zip(&expected).all(|(m, e)| m.contains(e.as_str())));
+            assert_eq!(messages.len(), n);
+            assert_eq!(cancel_counts(&counts), vec![0; n]);
+        }
+    }
+}
+
+/// test_resultAfterCancel: an input that fires after the race cancelled it changes nothing,
+/// and its cancellation is the race's (consumed: it is not left to be reported as unhandled).
+#[test]
+fn test_result_after_cancel() {
+    for before in 0..=3 {
+        for after in 0..=3 {
+            let ds: Vec<Deferred<u32>> = (0..before + 2 + after).map(|_| Deferred::new()).collect();
+            let result = race(ds.clone());
+            ds[before].callback(1).unwrap();
+            // Twisted's Deferred swallows one callback after a cancel; so does ours.
+            let _ = ds[before + 1].callback(2);
+            assert_eq!(success_result_of(&result), (before, 1));
+            let late = ds[before + 1].take_result().expect("fired (cancelled)");
+            assert!(!late.is_err_and(|f| f.is::<Cancelled>()), "the cancellation was consumed");
+        }
+    }
+}
+
+/// test_resultFromCancel: a loser whose canceller fires it with a success does no harm.
+#[test]
+fn test_result_from_cancel() {
+    let winner = Deferred::<u32>::new();
+    let loser = Deferred::with_canceller(|d: &Deferred<u32>| {
+        let _ = d.callback(99);
+    });
+    let result = race(vec![winner.clone(), loser.clone()]);
+    winner.callback(7).unwrap();
+    assert_eq!(success_result_of(&result), (0, 7));
+}
+
+/// test_cancel: cancelling the race cancels every input once and ends in a `FailureGroup`.
+#[test]
+fn test_cancel() {
+    for n in 1..=3 {
+        let (counts, ds) = race_state(n);
+        let result = race(ds);
+        result.cancel();
+        assert_eq!(cancel_counts(&counts), vec![1; n]);
+        let failure = failure_result_of(&result);
+        let group = failure.downcast_ref::<FailureGroup>().expect("a FailureGroup, not Cancelled");
+        assert!(group.failures.iter().all(|f| f.is::<Cancelled>()));
+    }
+}
+
+/// `race([])` never fires (Twisted's rule, kept and documented).
+#[test]
+fn race_of_nothing_never_fires() {
+    let result = race(Vec::<Deferred<u32>>::new());
+    assert_no_result(&result);
 }
 
 // ---- OtherPrimitivesTests: lock ------------------------------------------------------------
