@@ -62,6 +62,52 @@ impl<T: Send + 'static> Deferred<T> {
     /// assert!(d.take_result().unwrap().unwrap_err().is::<TimedOut>());
     /// ```
     pub fn add_timeout(self, delay: Duration, clock: &dyn CallLater) -> Deferred<T> {
+        self.add_timeout_with(delay, clock, |result, after| match result {
+            Err(failure) if failure.is::<Cancelled>() => Err(Failure::new(TimedOut { after })),
+            other => other,
+        })
+    }
+
+    /// [`add_timeout`](Self::add_timeout) with the caller's conversion (Twisted's
+    /// `onTimeoutCancel`): when the timeout fired, `on_timeout_cancel(result, delay)` gets the
+    /// result the cancellation left (usually a [`Cancelled`] failure; a canceller may have
+    /// fired a value or another failure instead) and returns what the chain continues with.
+    /// It is not called when the Deferred fired in time, or when someone else cancelled it
+    /// before the timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use scheduler_deferred::{CallLater, Deferred, ScheduledCall};
+    /// use std::sync::Mutex;
+    /// use std::time::Duration;
+    ///
+    /// #[derive(Default)]
+    /// struct Manual(Mutex<Vec<Box<dyn FnOnce() + Send>>>);
+    /// struct Noop;
+    /// impl ScheduledCall for Noop { fn cancel(&self) {} }
+    /// impl CallLater for Manual {
+    ///     fn call_later(&self, _: Duration, f: Box<dyn FnOnce() + Send>) -> Box<dyn ScheduledCall> {
+    ///         self.0.lock().unwrap().push(f);
+    ///         Box::new(Noop)
+    ///     }
+    /// }
+    ///
+    /// let clock = Manual::default();
+    /// let d = Deferred::<&str>::new()
+    ///     .add_timeout_with(Duration::from_secs(5), &clock, |_, _| Ok("used the cache instead"));
+    /// for call in clock.0.lock().unwrap().drain(..) { call() }
+    /// assert_eq!(d.take_result().unwrap().unwrap(), "used the cache instead");
+    /// ```
+    pub fn add_timeout_with<F>(
+        self,
+        delay: Duration,
+        clock: &dyn CallLater,
+        on_timeout_cancel: F,
+    ) -> Deferred<T>
+    where
+        F: FnOnce(Result<T, Failure>, Duration) -> Result<T, Failure> + Send + 'static,
+    {
         let timed_out = Arc::new(AtomicBool::new(false));
         let flag = timed_out.clone();
         let target = self.clone();
@@ -76,11 +122,10 @@ impl<T: Send + 'static> Deferred<T> {
         );
         self.add_both(move |result: Result<T, Failure>| {
             call.cancel();
-            match result {
-                Err(failure) if failure.is::<Cancelled>() && timed_out.load(Ordering::Acquire) => {
-                    Err(Failure::new(TimedOut { after: delay }))
-                }
-                other => other,
+            if timed_out.load(Ordering::Acquire) {
+                on_timeout_cancel(result, delay)
+            } else {
+                result
             }
         })
     }

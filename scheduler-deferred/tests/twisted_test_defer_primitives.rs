@@ -663,3 +663,36 @@ fn test_errback_added_before_timeout() {
     assert_eq!(seen.get(), ["cancelled"]);
     assert_eq!(success_result_of(&d), "swallowed");
 }
+
+/// test_timedOutCustom: a custom `on_timeout_cancel` turns the timeout's cancellation into
+/// its own result.
+#[test]
+fn test_timed_out_custom() {
+    let clock = ManualClock::new();
+    let d = Deferred::<&str>::new().add_timeout_with(TEN, &clock, |result, after| {
+        assert!(result.is_err_and(|f| f.is::<Cancelled>()));
+        assert_eq!(after, TEN);
+        Ok("OVERRIDDEN")
+    });
+    clock.advance(Duration::from_secs(9));
+    assert_no_result(&d);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(success_result_of(&d), "OVERRIDDEN");
+}
+
+/// test_providedCancelCalledBeforeTimeoutCustom: a cancel by someone else before the timeout
+/// keeps `Cancelled`; the converter is not called.
+#[test]
+fn test_provided_cancel_called_before_timeout_custom() {
+    let clock = ManualClock::new();
+    let called = Arc::new(AtomicUsize::new(0));
+    let c = called.clone();
+    let d = Deferred::<&str>::new().add_timeout_with(TEN, &clock, move |_, _| {
+        c.fetch_add(1, Ordering::SeqCst);
+        Ok("OVERRIDDEN")
+    });
+    d.cancel();
+    assert!(failure_result_of(&d).is::<Cancelled>());
+    clock.advance(TEN);
+    assert_eq!(called.load(Ordering::SeqCst), 0);
+}
