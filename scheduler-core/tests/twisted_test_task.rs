@@ -1047,3 +1047,25 @@ fn restart_from_another_call_due_at_the_same_instant() {
     lc.stop().unwrap();
     assert!(second.lock().unwrap().take().unwrap().take_result().unwrap().is_ok());
 }
+
+/// test_removingLastTaskStopsScheduledCall: when the last task leaves the cooperator
+/// (stopped, or paused), its next tick is cancelled, so no reactor state is left behind; a new
+/// task schedules a tick again.
+#[test]
+fn test_removing_last_task_stops_scheduled_call() {
+    let clock = ManualReactor::new();
+    let coop = units_coop(&clock, 1);
+    let task1 = coop.cooperate(vec![(), ()]);
+    let task2 = coop.cooperate(vec![(), ()]);
+    assert_eq!(clock.pending_calls().len(), 1, "one tick scheduled for both");
+    task1.stop().unwrap();
+    assert_eq!(clock.pending_calls().len(), 1, "task2 still needs the tick");
+    task2.stop().unwrap();
+    assert!(clock.pending_calls().is_empty(), "the last task left: tick cancelled");
+    let task3 = coop.cooperate(vec![(), ()]);
+    assert_eq!(clock.pending_calls().len(), 1, "a new task schedules a tick again");
+    task3.pause().unwrap();
+    assert!(clock.pending_calls().is_empty(), "a paused last task leaves no tick either");
+    task3.resume().unwrap();
+    assert_eq!(clock.pending_calls().len(), 1);
+}

@@ -204,6 +204,25 @@ impl Cooperator {
         self.schedule_tick(&mut st);
     }
 
+    /// A task leaves the run queue (it completed, or was paused): when it was the last one,
+    /// the next tick is cancelled, so an idle cooperator leaves no call on the clock (Twisted's
+    /// `_removeTask`). Lock order: the cooperator's, then the task's (as in `enqueue`).
+    fn remove_task(&self, task: &CooperativeTask) {
+        let tick = {
+            let mut st = self.inner.state.lock();
+            st.queue.retain(|t| !Arc::ptr_eq(&t.inner, &task.inner));
+            task.set_queued(false);
+            if st.queue.is_empty() {
+                st.tick.take()
+            } else {
+                None
+            }
+        };
+        if let Some(tick) = tick {
+            let _ = tick.cancel(); // AlreadyCalled: the tick is running and finds nothing
+        }
+    }
+
     fn schedule_tick(&self, st: &mut CoopState) {
         if st.tick.is_none() && !st.queue.is_empty() {
             let me = self.clone();
@@ -338,6 +357,8 @@ impl CooperativeTask {
             return Err(*why);
         }
         st.pause_count += 1;
+        drop(st);
+        self.inner.coop.remove_task(self);
         Ok(())
     }
 
@@ -396,6 +417,7 @@ impl CooperativeTask {
             st.finished = Some((copy, why));
             std::mem::take(&mut st.waiters)
         };
+        self.inner.coop.remove_task(self);
         let iter = self.inner.iter.lock().take();
         drop(iter);
         for d in waiters {
@@ -426,6 +448,7 @@ impl CooperativeTask {
 
     fn wait_on(&self, d: Deferred<()>) {
         self.inner.state.lock().pause_count += 1;
+        self.inner.coop.remove_task(self); // waiting: out of the run queue until it fires
         let me = self.clone();
         drop(d.add_both(move |r: Result<(), Failure>| {
             match r {
