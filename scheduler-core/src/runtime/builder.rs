@@ -328,6 +328,7 @@ impl Builder {
             config,
             time,
             this: AtomicPtr::new(std::ptr::null_mut()),
+            soon: Default::default(),
         });
         Shared::set_arc_ptr(&shared);
         *shared.keepalive.lock() = Some(shared.clone());

@@ -1,6 +1,7 @@
 //! The [`Runtime`], its [`Builder`] and its cloneable [`Handle`].
 
 mod builder;
+mod call_soon;
 mod enter;
 mod handle;
 mod owned;

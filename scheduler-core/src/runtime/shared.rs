@@ -99,6 +99,8 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     /// The timer shards (one per worker) and the clock: `crate::time::driver`.
     pub(crate) time: crate::time::driver::TimeDriver,
+    /// `Handle::call_soon`'s FIFO queue (`runtime::call_soon`).
+    pub(crate) soon: super::call_soon::SoonQueue,
     /// This `Shared`'s own `Arc` address ([`Shared::strong_ref`], and the tasks' scheduler
     /// pointer). Set by `Builder::build` right after `Arc::new`, before any clone leaves it.
     /// Relaxed loads suffice: the store happens-before every other thread's first sight of
