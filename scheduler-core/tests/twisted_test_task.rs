@@ -7,10 +7,11 @@
 //! in), `test_reprFunction` / `test_reprMethod` (Python reprs), `test_deferredDeprecation`
 //! (no deprecated `deferred` attribute), `test_withCountFloatingPointBoundary` is ported with
 //! an interval of 1/3 s (ns integers have no float drift; the invariant "counts sum to the
-//! intervals, never 0" is what is checked), and the `react` tests about `reactor.stop()`
-//! (`test_singleStopCallback`, `test_singleStopErrback`, `test_synchronousStop`,
-//! `test_asynchronousStop`, `test_arguments`, `test_defaultReactor`): our `react` owns its
-//! runtime and has no separate stop or argv; it returns when the main Deferred fires.
+//! intervals, never 0" is what is checked), and the `react` tests about argv and the global
+//! reactor and its single stop (`test_singleStopCallback`, `test_singleStopErrback`,
+//! `test_arguments`, `test_defaultReactor`): our `react` owns its runtime and has no argv; a
+//! stop (`Handle::stop`) is idempotent, so there is no second stop to count.
+//! `test_synchronousStop` and `test_asynchronousStop` are ported.
 
 use scheduler_core::time::{
     defer_later, react_on, Cooperator, DelayedCallError, LoopingCall, LoopingCallError,
@@ -1068,4 +1069,47 @@ fn test_removing_last_task_stops_scheduled_call() {
     assert!(clock.pending_calls().is_empty(), "a paused last task leaves no tick either");
     task3.resume().unwrap();
     assert_eq!(clock.pending_calls().len(), 1);
+}
+
+/// test_synchronousStop: `main` stops the runtime just before its Deferred fires: exit 0.
+#[test]
+fn test_synchronous_stop() {
+    let code = react_on(one_worker(), |h| {
+        let d = Deferred::<()>::new();
+        let (fire, stop) = (d.clone(), h.clone());
+        let _call = h.call_later(ms(1), move || {
+            stop.stop();
+            fire.callback(()).unwrap();
+        });
+        d
+    });
+    assert_eq!(code, 0);
+}
+
+/// test_asynchronousStop: `main` stops the runtime later and its Deferred never fires: react
+/// returns (the stop ends it) with exit 0.
+#[test]
+fn test_asynchronous_stop() {
+    let code = react_on(one_worker(), |h| {
+        let stop = h.clone();
+        let _call = h.call_later(ms(5), move || stop.stop());
+        Deferred::<()>::new()
+    });
+    assert_eq!(code, 0);
+}
+
+/// A failure that fires just after the stop still sets the status (Twisted: `stop(result,
+/// False)` records the code once the reactor is stopping).
+#[test]
+fn react_stop_then_failure_exits_one() {
+    let code = react_on(one_worker(), |h| {
+        let d = Deferred::<()>::new();
+        let (fire, stop) = (d.clone(), h.clone());
+        let _call = h.call_later(ms(1), move || {
+            stop.stop();
+            fire.errback(Failure::new(std::fmt::Error)).unwrap();
+        });
+        d
+    });
+    assert_eq!(code, 1);
 }

@@ -244,6 +244,15 @@ impl Handle {
         self.shared.workers.len()
     }
 
+    /// Begins shutting the runtime down, from any thread (Twisted's `reactor.stop()`): no new
+    /// task runs, every task that will not run again is cancelled, pending sleeps and timeouts
+    /// complete (see [`time::sleep`](crate::time::sleep)). It does not wait: the `Runtime`'s
+    /// drop (or [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout)) waits for the
+    /// threads, and [`react`](crate::time::react) returns once it sees the stop. Idempotent.
+    pub fn stop(&self) {
+        self.shared.begin_shutdown();
+    }
+
     /// True once shutdown has begun.
     pub fn is_shutdown(&self) -> bool {
         self.shared.is_shutdown()
