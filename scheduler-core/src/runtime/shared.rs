@@ -296,8 +296,7 @@ impl Shared {
 
     /// True when any queue of any worker, any LIFO slot, or the injector holds work.
     pub(crate) fn has_work(&self) -> bool {
-        self.injector.iter().any(|q| !q.is_empty())
-            || self.workers.iter().any(WorkerRemote::has_work)
+        self.has_work_near(0, self.workers.len())
     }
 
     /// [`has_work`](Self::has_work) for the injectors and `count` workers from `from` on

@@ -15,13 +15,8 @@ pub(crate) fn run_hook(hook: Option<&Hook>) -> Result<(), String> {
 }
 
 fn panic_text(payload: &(dyn Any + Send)) -> String {
-    match payload.downcast_ref::<&'static str>() {
-        Some(s) => (*s).to_owned(),
-        None => payload
-            .downcast_ref::<String>()
-            .cloned()
-            .unwrap_or_else(|| "a panic with a non-string payload".to_owned()),
-    }
+    crate::task::join::panic_message(payload)
+        .map_or_else(|| "a panic with a non-string payload".to_owned(), |m| m.into_owned())
 }
 
 #[derive(Debug)]

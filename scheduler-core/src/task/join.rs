@@ -147,10 +147,7 @@ impl JoinError {
     }
 
     pub(crate) fn panicked(payload: Box<dyn Any + Send + 'static>) -> JoinError {
-        let message = match payload.downcast_ref::<&'static str>() {
-            Some(s) => Some(Cow::Borrowed(*s)),
-            None => payload.downcast_ref::<String>().map(|s| Cow::Owned(s.clone())),
-        };
+        let message = panic_message(&*payload);
         JoinError {
             repr: Repr::Panicked(Box::new(Panicked { payload: Payload(payload), message })),
         }
@@ -220,6 +217,15 @@ impl fmt::Debug for JoinError {
 }
 
 impl std::error::Error for JoinError {}
+
+/// The message of a panic payload when it is a string (`panic!("...")`), borrowed when it is
+/// a `&'static str`.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<Cow<'static, str>> {
+    match payload.downcast_ref::<&'static str>() {
+        Some(s) => Some(Cow::Borrowed(*s)),
+        None => payload.downcast_ref::<String>().map(|s| Cow::Owned(s.clone())),
+    }
+}
 
 #[cfg(all(test, not(loom)))]
 mod size_tests {
