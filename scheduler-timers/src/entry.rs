@@ -200,7 +200,6 @@ impl Snapshot {
         }
     }
 
-    /// The error a cancel or reset gets from a finished phase.
     /// Where this occupancy's slot goes when reclaimed ([`Entry::reuse`]).
     #[inline]
     fn reuse(self) -> Reuse {
@@ -213,6 +212,7 @@ impl Snapshot {
         }
     }
 
+    /// The error a cancel or reset gets from a finished phase.
     fn finished_error(self) -> TimerError {
         match self.phase() {
             Phase::Cancelled => TimerError::AlreadyCancelled,
@@ -322,8 +322,9 @@ impl<T> Entry<T> {
             "arming a slot that is not free: {:?}",
             previous.phase()
         );
-        // Generation 0 means "never armed"; LAST_GENERATION is never exceeded (retired).
-        let generation = previous.generation().wrapping_add(1).max(1);
+        // Generation 0 means "never armed"; LAST_GENERATION is never exceeded (retired), so
+        // this never wraps.
+        let generation = previous.generation() + 1;
         // SAFETY: the slot is free and owned by this caller (popped from the free list or
         // freshly grown); no firer or reclaimer can reach it until the Release store below.
         self.payload.with_mut(|p| unsafe { *p = Some(payload) });

@@ -274,15 +274,15 @@ impl Wheel {
             other => other,
         };
         match reuse {
-            // Its generation is spent: handing it out again would let the keys of its earlier
-            // occupants name the new timer (`entry::LAST_GENERATION`). It stays unlinked.
-            Reuse::Retire => {}
+            Reuse::Owner if !shared && !slab.take_starved() => self.spare.push(index),
+            Reuse::Owner => slab.push_free(index, entry),
             // Armed by a remote insert: back where remote inserts look (`crate::shard`,
             // "Slots"), or remote inserts made while the right is busy would grow the slab
             // for ever while their fired slots pile up here.
             Reuse::Shared => slab.push_free(index, entry),
-            Reuse::Owner if shared || slab.take_starved() => slab.push_free(index, entry),
-            Reuse::Owner => self.spare.push(index),
+            // Its generation is spent: handing it out again would let the keys of its earlier
+            // occupants name the new timer (`entry::LAST_GENERATION`). It stays unlinked.
+            Reuse::Retire => {}
         }
         payload
     }
