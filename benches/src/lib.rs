@@ -130,9 +130,14 @@ pub struct Workload {
     pub systems: Vec<System>,
 }
 
-/// Every workload, in the order BENCHMARKS.md lists them.
+/// Every workload of the main matrix, in the order BENCHMARKS.md lists them.
 pub fn all_workloads() -> Vec<Workload> {
     workloads::all()
+}
+
+/// The `peers` group ([`workloads::peers`]): the peers' own benchmark shapes.
+pub fn peer_workloads() -> Vec<Workload> {
+    workloads::peers::workloads()
 }
 
 /// Median of a non-empty slice (sorts a copy).

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use benches::report::{self, Row};
-use benches::{all_workloads, RunConfig, Workload};
+use benches::{all_workloads, peer_workloads, workloads::peers, RunConfig, Workload};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -26,7 +26,7 @@ struct Args {
     /// The real figures: BENCHMARKS.md sizes, 7 runs each.
     #[arg(long)]
     full: bool,
-    /// Only these workloads (comma-separated names).
+    /// Only these workloads (comma-separated names; `peers` names the whole peers group).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Worker threads for every system.
@@ -77,18 +77,30 @@ impl Args {
     }
 }
 
+/// The matrix, plus the `peers` group with `--full`; with `--only`, the named rows (a
+/// peer row or `peers` included).
 fn selected(args: &Args) -> Result<Vec<Workload>, String> {
-    let all = all_workloads();
-    for name in &args.only {
-        if !all.iter().any(|w| w.name == name) {
-            let known: Vec<_> = all.iter().map(|w| w.name).collect();
-            return Err(format!("unknown workload {name:?}; known: {}", known.join(", ")));
-        }
+    let main = all_workloads();
+    let peer_rows = peer_workloads();
+    let known =
+        |name: &str| name == peers::GROUP || main.iter().chain(&peer_rows).any(|w| w.name == name);
+    if let Some(name) = args.only.iter().find(|n| !known(n)) {
+        let mut names: Vec<_> = main.iter().chain(&peer_rows).map(|w| w.name).collect();
+        names.push(peers::GROUP);
+        return Err(format!("unknown workload {name:?}; known: {}", names.join(", ")));
     }
-    Ok(all
-        .into_iter()
-        .filter(|w| args.only.is_empty() || args.only.iter().any(|n| n == w.name))
-        .collect())
+    if args.only.is_empty() {
+        let mut rows = main;
+        if args.full {
+            rows.extend(peer_rows);
+        }
+        return Ok(rows);
+    }
+    let whole_group = args.only.iter().any(|n| n == peers::GROUP);
+    let named = |w: &Workload| args.only.iter().any(|n| n == w.name);
+    let mut rows: Vec<Workload> = main.into_iter().filter(|w| named(w)).collect();
+    rows.extend(peer_rows.into_iter().filter(|w| whole_group || named(w)));
+    Ok(rows)
 }
 
 fn progress(args: &Args, total: u64) -> ProgressBar {

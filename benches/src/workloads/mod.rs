@@ -8,6 +8,7 @@ use crate::Workload;
 pub mod deferred;
 pub mod executor;
 pub mod memory;
+pub mod peers;
 pub mod server;
 pub mod timers;
 
