@@ -4,8 +4,9 @@
 //!
 //! A chain's current result is an [`Outcome`]: `Ok(Value)` or `Err(Failure)` (see `value.rs`
 //! for the type-erased `Value`). A spent value means the result was taken (by an `.await`, a
-//! chained Deferred or a `DeferredList`): callbacks that meet it are dropped unrun and pass it
-//! on.
+//! chained Deferred or a `DeferredList`): the first user callback that meets it continues the
+//! chain with a `ResultTaken` failure (`deferred.rs`), so nothing added later vanishes; the
+//! crate's own entries (resume markers, a list's recorder) pass it on as it is.
 //!
 //! # State (all under the core's one mutex)
 //!

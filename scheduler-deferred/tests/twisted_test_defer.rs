@@ -12,6 +12,7 @@ mod common;
 use common::*;
 use scheduler_deferred::{
     maybe_deferred, AlreadyCalled, Cancelled, ChainedToItself, Deferred, Failure, NotPaused,
+    ResultTaken,
 };
 
 // ---- DeferredTests -------------------------------------------------------------------------
@@ -180,25 +181,30 @@ fn test_chained_paused_deferred_with_result() {
 }
 
 /// test_pausedDeferredChained: a paused outer Deferred does not stop the inner one from running
-/// its own callbacks. (Twisted then feeds `None` to callbacks added to the inner one after the
-/// hand-off; in Rust the inner's result has moved to the outer, so we observe the inner's own
-/// earlier callbacks and the outer's delivery after `unpause` instead.)
+/// its own callbacks up to the hand-off. A callback added to the inner one afterwards runs too:
+/// Twisted hands it `None`; ours continues with a `ResultTaken` failure (the value moved to the
+/// outer), so an `add_both` sees it.
 #[test]
 fn test_paused_deferred_chained() {
-    let log = Log::new();
     let first = Deferred::<()>::new();
     let second = Deferred::<()>::new();
     let s = second.clone();
     let first_tail = first.clone().add_callback_deferred(move |()| s);
     first.callback(()).unwrap();
     first.pause();
-    second.callback(()).unwrap(); // runs second's chain up to the hand-off despite the pause
-    assert!(second.is_called());
+    second.callback(()).unwrap();
+    let log = Log::new();
     let l = log.clone();
-    let first_tail = first_tail.add_callback(move |()| l.push("first resumed"));
-    assert_eq!(log.len(), 0);
+    let _ = second.clone().add_both(move |r: Result<(), Failure>| {
+        l.push(match r {
+            Ok(()) => "value".to_owned(),
+            Err(f) if f.is::<ResultTaken>() => "result taken".to_owned(),
+            Err(f) => format!("other failure {f}"),
+        });
+        Ok(())
+    });
+    assert_eq!(log.get(), ["result taken"]);
     first.unpause().unwrap();
-    assert_eq!(log.get(), ["first resumed"]);
     success_result_of(&first_tail);
 }
 
@@ -328,31 +334,54 @@ fn test_reentrant_run_callbacks_with_failure() {
     assert_eq!(failure_result_of(&d).to_string(), "bang");
 }
 
-/// test_synchronousImplicitChain: returning an already-fired Deferred continues at once and
-/// takes its result.
-#[test]
-fn test_synchronous_implicit_chain() {
-    let inner = Deferred::succeed(1);
-    let i = inner.clone();
-    let outer = Deferred::succeed(()).add_callback_deferred(move |()| i);
-    assert_eq!(success_result_of(&outer), 1);
-    assert!(inner.take_result().unwrap().is_err(), "the inner result moved to the outer");
+/// Records what an `add_both` added to a spent chain sees: `"taken"` for `ResultTaken`.
+fn record_both<T: Send + 'static + std::fmt::Debug>(log: &Log, d: &Deferred<T>) {
+    let l = log.clone();
+    let _ = d.clone().add_both(move |r: Result<T, Failure>| {
+        l.push(match r {
+            Ok(v) => format!("{v:?}"),
+            Err(f) if f.is::<ResultTaken>() => "taken".to_owned(),
+            Err(f) => format!("failure {f}"),
+        });
+        Ok(())
+    });
 }
 
-/// test_asynchronousImplicitChain
+/// test_synchronousImplicitChain: returning an already-fired Deferred continues at once and
+/// takes its result; a callback added to the inner one afterwards sees `ResultTaken` (Twisted:
+/// `None`).
+#[test]
+fn test_synchronous_implicit_chain() {
+    let first = Deferred::succeed(7);
+    let second = Deferred::<()>::new();
+    let f = first.clone();
+    let second_tail = second.clone().add_callback_deferred(move |()| f);
+    second.callback(()).unwrap();
+    let log = Log::new();
+    record_both(&log, &first);
+    assert_eq!(log.get(), ["taken"]);
+    record_both(&log, &second_tail);
+    assert_eq!(log.get(), ["taken", "7"]);
+}
+
+/// test_asynchronousImplicitChain: the inner Deferred's result goes to the outer one when it
+/// fires; a callback added to the inner one after the chaining then sees `ResultTaken`
+/// (Twisted: `None`), the outer's callback the value.
 #[test]
 fn test_asynchronous_implicit_chain() {
     let first = Deferred::<u8>::new();
-    let second = Deferred::<u8>::new();
-    let third = Deferred::<u8>::new();
-    let (f, s) = (first.clone(), second.clone());
-    let tail = third.clone().add_callback_deferred(move |_| f).add_callback_deferred(move |_| s);
-    third.callback(0).unwrap();
-    assert_no_result(&tail);
-    first.callback(1).unwrap();
-    assert_no_result(&tail);
-    second.callback(2).unwrap();
-    assert_eq!(success_result_of(&tail), 2);
+    let second = Deferred::<()>::new();
+    let f = first.clone();
+    let second_tail = second.clone().add_callback_deferred(move |()| f);
+    second.callback(()).unwrap();
+    let (first_log, second_log) = (Log::new(), Log::new());
+    record_both(&first_log, &first);
+    record_both(&second_log, &second_tail);
+    assert_eq!(first_log.len(), 0);
+    assert_eq!(second_log.len(), 0);
+    first.callback(9).unwrap();
+    assert_eq!(first_log.get(), ["taken"]);
+    assert_eq!(second_log.get(), ["9"]);
 }
 
 /// test_synchronousImplicitErrorChain
@@ -364,17 +393,34 @@ fn test_synchronous_implicit_error_chain() {
     assert!(failure_result_of(&outer).is::<GenericError>());
 }
 
-/// test_asynchronousImplicitErrorChain
+/// test_asynchronousImplicitErrorChain: the inner's failure moves to the outer (only there is
+/// it reported if unhandled); a callback added to the inner afterwards sees `ResultTaken`
+/// (Twisted: `None`); the outer's errback recovers, so its next callback runs once.
 #[test]
 fn test_asynchronous_implicit_error_chain() {
-    let first = Deferred::<u8>::new();
-    let second = Deferred::<u8>::new();
+    record_unhandled_failures();
+    let first = Deferred::<()>::new();
+    let second = Deferred::<()>::new();
     let f = first.clone();
-    let tail = second.clone().add_callback_deferred(move |_| f);
-    second.callback(0).unwrap();
-    assert_no_result(&tail);
-    first.errback(GenericError::new("async")).unwrap();
-    assert!(failure_result_of(&tail).is::<GenericError>());
+    let second_tail = second.clone().add_callback_deferred(move |()| f);
+    second.callback(()).unwrap();
+    let second_error = Log::new();
+    let e = second_error.clone();
+    let second_tail = second_tail.add_errback(move |failure| {
+        e.push(failure.to_string());
+        Ok(())
+    });
+    let (first_log, second_log) = (Log::new(), Log::new());
+    record_both(&first_log, &first);
+    record_both(&second_log, &second_tail);
+    assert_eq!(first_log.len(), 0);
+    assert_eq!(second_log.len(), 0);
+    first.errback(GenericError::new("async 5e1")).unwrap();
+    assert_eq!(second_error.get(), ["async 5e1"]);
+    assert_eq!(first_log.get(), ["taken"]);
+    assert_eq!(second_log.get(), ["()"]);
+    drop((first, second, second_tail));
+    assert_eq!(unhandled_reports_mentioning("async 5e1"), 0);
 }
 
 /// test_doubleAsynchronousImplicitChaining
