@@ -4,14 +4,17 @@
 
 use std::mem;
 
-use super::{drive, links, Core};
+use super::{drive, links, Canceller, Core};
 use crate::core_ref::CoreRef;
 use crate::errors::{Cancelled, ChainCycle};
 use crate::failure::{report_unhandled, Failure};
 
 impl Core {
-    /// Cancels the innermost unfired Deferred of this chain (see the module doc).
-    pub(crate) fn cancel(this: &CoreRef) {
+    /// Cancels the innermost unfired Deferred of this chain (see the module doc). Returns
+    /// false if that reached nothing: the chain had fired and waits on no other one (or a
+    /// cycle was already broken by another thread); a `from_future` driver then looks for the
+    /// next Deferred its coroutine awaits (`awaited.rs`).
+    pub(crate) fn cancel(this: &CoreRef) -> bool {
         let mut target = this.clone();
         // Brent's cycle detection on the `waiting_on` walk: `mark` is a core seen `power`
         // links back at most; meeting it again means the walk is in a cycle.
@@ -23,7 +26,8 @@ impl Core {
                     Some(inner) => {
                         drop(s);
                         if CoreRef::ptr_eq(&inner, &mark) {
-                            return Core::break_cycle(&inner);
+                            Core::break_cycle(&inner);
+                            return true;
                         }
                         steps += 1;
                         if steps == power {
@@ -32,11 +36,11 @@ impl Core {
                         target = inner;
                         continue;
                     }
-                    None => return, // fired and not waiting: a no-op, as in Twisted
+                    None => return false, // fired and not waiting: a no-op, as in Twisted
                 }
             }
             if s.cancelling {
-                return; // another thread is running the canceller
+                return true; // another thread is running the canceller
             }
             if s.armed {
                 // Unfired: keeps its hook as its canceller. Look again: it may have been
@@ -47,19 +51,43 @@ impl Core {
             let Some(canceller) = s.take_canceller() else {
                 s.suppress_next_fire = true;
                 Core::start(&target, s, Err(Failure::new(Cancelled)));
-                return;
+                return true;
             };
             s.cancelling = true;
             drop(s);
             let ran =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| canceller.run(&target)));
-            if let Err(payload) = ran {
-                report_unhandled(&Failure::from_panic(payload)); // Twisted port note 11
+            let passed_on = match ran {
+                Ok(Some(kept)) => {
+                    Core::keep_canceller(&target, kept);
+                    true
+                }
+                Ok(None) => false,
+                Err(payload) => {
+                    report_unhandled(&Failure::from_panic(payload)); // Twisted port note 11
+                    false
+                }
+            };
+            if !passed_on {
+                // The canceller may have fired it; then this is AlreadyCalled and ignored.
+                let _ = Core::fire(&target, Err(Failure::new(Cancelled)));
             }
-            // The canceller may have fired it; then this is AlreadyCalled and ignored.
-            let _ = Core::fire(&target, Err(Failure::new(Cancelled)));
-            return;
+            return true;
         }
+    }
+
+    /// A hook passed the cancel on (`HookCancel::PassedOn`): the chain stays pending and keeps
+    /// it as its canceller for the next cancel, unless it fired meanwhile (then the canceller
+    /// goes, as a fire drops it).
+    #[cold]
+    fn keep_canceller(this: &CoreRef, canceller: Canceller) {
+        let mut s = this.lock();
+        s.cancelling = false;
+        if s.called {
+            drop(s);
+            return drop(canceller);
+        }
+        s.cold.canceller = Some(canceller);
     }
 
     /// `core` waits, through a cycle of chained Deferreds, on itself: stop its wait and run it

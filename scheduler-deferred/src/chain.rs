@@ -133,10 +133,27 @@ pub(crate) enum Canceller {
     Hook(Arc<dyn CancelHook>),
 }
 
+/// What a [`CancelHook`] did with a cancel.
+#[must_use]
+pub(crate) enum HookCancel {
+    /// Done: `cancel` fails the Deferred with `Cancelled` unless the hook fired it.
+    Fire,
+    /// Passed on (a `from_future` driver cancelled what its coroutine awaits): the Deferred
+    /// stays pending and keeps the hook as its canceller, for the next cancel.
+    PassedOn,
+}
+
 /// A canceller shared by many Deferreds; told which one is cancelled.
 pub(crate) trait CancelHook: Send + Sync {
     /// Cancels `core`, one of the Deferreds this hook was given to.
     fn cancel(&self, core: &CoreRef);
+
+    /// [`cancel`](CancelHook::cancel), saying whether the Deferred is to fail now; a hook that
+    /// may pass the cancel on overrides this one.
+    fn cancel_or_pass_on(&self, core: &CoreRef) -> HookCancel {
+        self.cancel(core);
+        HookCancel::Fire
+    }
 
     /// The last handle of `core`, one of this hook's waiters, was dropped (see `waiter.rs`):
     /// with `None` it was still waiting and must leave the waiters; with `Some` it had been
@@ -155,10 +172,17 @@ impl Canceller {
         hook
     }
 
-    fn run(self, core: &CoreRef) {
+    /// Runs the canceller; gives it back if it passed the cancel on (see [`HookCancel`]).
+    fn run(self, core: &CoreRef) -> Option<Canceller> {
         match self {
-            Canceller::Boxed(canceller) => canceller(core),
-            Canceller::Hook(hook) => hook.cancel(core),
+            Canceller::Boxed(canceller) => {
+                canceller(core);
+                None
+            }
+            Canceller::Hook(hook) => match hook.cancel_or_pass_on(core) {
+                HookCancel::Fire => None,
+                HookCancel::PassedOn => Some(Canceller::Hook(hook)),
+            },
         }
     }
 }
@@ -497,11 +521,15 @@ impl Core {
         None
     }
 
-    /// Forgets the waker of a handle that goes away (dropped, or turned into a chain link).
+    /// Forgets the waker of a handle that goes away (dropped, or turned into a chain link);
+    /// a `from_future` coroutine whose waker it was no longer awaits this chain
+    /// (`awaited.rs`).
     #[cold]
     pub(crate) fn forget_waiter(&self, key: WaiterKey) {
         let old = self.lock().cold.wakers.remove(key);
-        drop(old);
+        if let Some(waker) = old {
+            crate::driver::not_awaiting(&waker, self);
+        }
     }
 
     /// The `ARMED` hint (see [`Core::hints`]).

@@ -77,7 +77,7 @@ use crate::Failure;
 ///
 /// A result taken by an `.await`, by [`take_result`](Deferred::take_result), by a Deferred
 /// chained onto this one, or by a [`DeferredList`](crate::DeferredList) (or
-/// [`race`](crate::race)) leaves the chain *spent*. Twisted runs callbacks added afterwards
+/// [`race`](crate::race())) leaves the chain *spent*. Twisted runs callbacks added afterwards
 /// with `None`, which has no Rust counterpart of type `T`; here the first callback that meets
 /// a spent chain continues it with a [`ResultTaken`](crate::ResultTaken) failure instead, so
 /// nothing added later vanishes:

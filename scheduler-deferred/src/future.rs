@@ -28,7 +28,12 @@ impl<T: Send + 'static> Future for Deferred<T> {
                 this.waiter = 0;
                 Poll::Ready(typed_result::<T>(outcome))
             }
-            None => Poll::Pending,
+            None => {
+                // A `from_future` coroutine now awaits this chain: a cancel of its Deferred
+                // comes here (`awaited.rs`).
+                crate::driver::awaiting(cx.waker(), &this.core);
+                Poll::Pending
+            }
         }
     }
 }

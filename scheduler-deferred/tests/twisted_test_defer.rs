@@ -826,7 +826,8 @@ fn from_future_sees_failures() {
     assert_eq!(success_result_of(&d), "caught");
 }
 
-/// Cancelling a `from_future` Deferred drops the future and fails with `Cancelled`.
+/// Cancelling a `from_future` Deferred cancels the Deferred its future awaits; the future
+/// passes the `Cancelled` failure on with `?`.
 #[test]
 fn from_future_cancel() {
     let never = Deferred::<u32>::new();
@@ -834,5 +835,273 @@ fn from_future_cancel() {
     let d = Deferred::from_future(async move { Ok(n.await? + 1) });
     d.cancel();
     assert!(failure_result_of(&d).is::<Cancelled>());
-    assert_eq!(never.callback(1), Ok(()), "nobody awaits it any more, but firing is fine");
+    assert!(never.is_called(), "the awaited Deferred was cancelled");
+    assert_eq!(never.callback(1), Ok(()), "no canceller: one later fire is swallowed");
+}
+
+// ---- inlineCallbacks CancellationTests (src/twisted/internet/test/test_inlinecb.py) ---------
+//
+// G is a coroutine (`Deferred::from_future`), D the Deferred it returns, C the Deferred G
+// awaits. Cancelling D cancels C; C's outcome goes into G at its `.await`, and D fires with
+// whatever G makes of it (issue 12, item 1).
+
+#[derive(Debug)]
+struct UntranslatedError;
+#[derive(Debug)]
+struct TranslatedError;
+#[derive(Debug)]
+struct DontFail(i64);
+
+impl std::fmt::Display for UntranslatedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("untranslated")
+    }
+}
+impl std::fmt::Display for TranslatedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("translated")
+    }
+}
+impl std::fmt::Display for DontFail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "don't fail: {}", self.0)
+    }
+}
+impl std::error::Error for UntranslatedError {}
+impl std::error::Error for TranslatedError {}
+impl std::error::Error for DontFail {}
+
+type ChildFn = Box<dyn FnOnce() -> Deferred<i64> + Send>;
+
+/// Twisted's `stackedInlineCB`: a coroutine that only awaits the child.
+fn stacked_inline_cb(child: ChildFn) -> Deferred<i64> {
+    Deferred::from_future(async move { child().await })
+}
+
+/// Twisted's `sampleInlineCB`: awaits the child (directly, or through a stacked coroutine,
+/// after `first` when given), turns `UntranslatedError` into `TranslatedError` and
+/// `DontFail(n)` into the value `n - 2`, and returns the value plus one.
+fn sample_inline_cb(child: ChildFn, stacked: bool, first: Option<Deferred<i64>>) -> Deferred<i64> {
+    Deferred::from_future(async move {
+        let got = if stacked {
+            if let Some(first) = first {
+                first.await?;
+            }
+            stacked_inline_cb(child).await
+        } else {
+            child().await
+        };
+        let x = match got {
+            Ok(x) => x,
+            Err(f) if f.is::<UntranslatedError>() => return Err(Failure::new(TranslatedError)),
+            Err(f) => match f.downcast_ref::<DontFail>() {
+                Some(dont_fail) => dont_fail.0 - 2,
+                None => return Err(f),
+            },
+        };
+        Ok(x + 1)
+    })
+}
+
+/// `firstDeferred` when cancelling on the second await: an unfired Deferred, fired with 1
+/// before the cancel.
+fn first_deferred(on_second: bool) -> Option<Deferred<i64>> {
+    on_second.then(Deferred::new)
+}
+
+fn fire_first(first: &Option<Deferred<i64>>) {
+    if let Some(first) = first {
+        first.callback(1).unwrap();
+    }
+}
+
+/// doCascadeCancellingOnCancel: cancelling D cancels C at once (C's errback sees Cancelled).
+fn cascade_cancelling_on_cancel(stacked: bool, on_second: bool) {
+    let child_saw = Log::new();
+    let seen = child_saw.clone();
+    let child: ChildFn = Box::new(move || {
+        Deferred::<i64>::new().add_errback(move |f| {
+            seen.push(if f.is::<Cancelled>() { "Cancelled" } else { "other" });
+            Err(f)
+        })
+    });
+    let first = first_deferred(on_second);
+    let d = sample_inline_cb(child, stacked, first.clone());
+    let d = d.add_errback(|_| Ok(0));
+    fire_first(&first);
+    d.cancel();
+    assert_eq!(child_saw.get(), ["Cancelled"], "no cascade cancelling occurs");
+}
+
+/// test_CascadeCancellingOnCancel
+#[test]
+fn test_cascade_cancelling_on_cancel() {
+    cascade_cancelling_on_cancel(false, false);
+}
+
+/// test_CascadeCancellingOnCancelStacked: C is awaited through a nested coroutine.
+#[test]
+fn test_cascade_cancelling_on_cancel_stacked() {
+    cascade_cancelling_on_cancel(true, false);
+}
+
+/// test_CascadeCancellingOnCancelStackedOnSecondDeferred: cancelled at the second await.
+#[test]
+fn test_cascade_cancelling_on_cancel_stacked_on_second_deferred() {
+    cascade_cancelling_on_cancel(true, true);
+}
+
+/// doErrbackCancelledErrorOnCancel: C's Cancelled failure comes out of D.
+fn errback_cancelled_error_on_cancel(stacked: bool, on_second: bool) {
+    let outstanding = Deferred::<i64>::new();
+    let o = outstanding.clone();
+    let first = first_deferred(on_second);
+    let d = sample_inline_cb(Box::new(move || o), stacked, first.clone());
+    fire_first(&first);
+    d.cancel();
+    assert!(failure_result_of(&d).is::<Cancelled>());
+}
+
+/// test_ErrbackCancelledErrorOnCancel
+#[test]
+fn test_errback_cancelled_error_on_cancel() {
+    errback_cancelled_error_on_cancel(false, false);
+}
+
+/// test_ErrbackCancelledErrorOnCancelStacked
+#[test]
+fn test_errback_cancelled_error_on_cancel_stacked() {
+    errback_cancelled_error_on_cancel(true, false);
+}
+
+/// test_ErrbackCancelledErrorOnCancelStackedOnSecondDeferred
+#[test]
+fn test_errback_cancelled_error_on_cancel_stacked_on_second_deferred() {
+    errback_cancelled_error_on_cancel(true, true);
+}
+
+/// doErrorToErrorTranslation: C's canceller fails it with another error, which G translates.
+fn error_to_error_translation(stacked: bool, on_second: bool) {
+    let a = Deferred::<i64>::with_canceller(|it| it.errback(UntranslatedError).unwrap());
+    let first = first_deferred(on_second);
+    let d = sample_inline_cb(Box::new(move || a), stacked, first.clone());
+    fire_first(&first);
+    d.cancel();
+    assert!(failure_result_of(&d).is::<TranslatedError>());
+}
+
+/// test_ErrorToErrorTranslation
+#[test]
+fn test_error_to_error_translation() {
+    error_to_error_translation(false, false);
+}
+
+/// test_ErrorToErrorTranslationStacked
+#[test]
+fn test_error_to_error_translation_stacked() {
+    error_to_error_translation(true, false);
+}
+
+/// test_ErrorToErrorTranslationStackedOnSecondDeferred
+#[test]
+fn test_error_to_error_translation_stacked_on_second_deferred() {
+    error_to_error_translation(true, true);
+}
+
+/// doErrorToSuccessTranslation: C's canceller fails it with an error G turns into a value.
+fn error_to_success_translation(stacked: bool, on_second: bool) {
+    let a = Deferred::<i64>::with_canceller(|it| it.errback(DontFail(4321)).unwrap());
+    let first = first_deferred(on_second);
+    let d = sample_inline_cb(Box::new(move || a), stacked, first.clone());
+    let results = Log::new();
+    let r = results.clone();
+    let _ = d.clone().add_callback(move |x| r.push(format!("{x}")));
+    fire_first(&first);
+    d.cancel();
+    assert_eq!(results.get(), ["4320"]);
+}
+
+/// test_ErrorToSuccessTranslation
+#[test]
+fn test_error_to_success_translation() {
+    error_to_success_translation(false, false);
+}
+
+/// test_ErrorToSuccessTranslationStacked
+#[test]
+fn test_error_to_success_translation_stacked() {
+    error_to_success_translation(true, false);
+}
+
+/// test_ErrorToSuccessTranslationStackedOnSecondDeferred
+#[test]
+fn test_error_to_success_translation_stacked_on_second_deferred() {
+    error_to_success_translation(true, true);
+}
+
+/// doAsynchronousCancellation: C's errback turns the cancellation into another unfired
+/// Deferred; D stays pending until that one fires, and G resumes with its value.
+fn asynchronous_cancellation(stacked: bool, on_second: bool) {
+    let more = Deferred::<i64>::new();
+    let m = more.clone();
+    let child: ChildFn = Box::new(move || {
+        Deferred::<i64>::new().add_errback_deferred(move |f| match f.trap::<Cancelled>() {
+            Ok(_) => m,
+            Err(other) => Deferred::fail(other),
+        })
+    });
+    let first = first_deferred(on_second);
+    let d = sample_inline_cb(child, stacked, first.clone());
+    fire_first(&first);
+    d.cancel();
+    assert_no_result(&d);
+    more.callback(6543).unwrap();
+    assert_eq!(success_result_of(&d), 6544);
+}
+
+/// test_AsynchronousCancellation
+#[test]
+fn test_asynchronous_cancellation() {
+    asynchronous_cancellation(false, false);
+}
+
+/// test_AsynchronousCancellationStacked
+#[test]
+fn test_asynchronous_cancellation_stacked() {
+    asynchronous_cancellation(true, false);
+}
+
+/// test_AsynchronousCancellationStackedOnSecondDeferred
+#[test]
+fn test_asynchronous_cancellation_stacked_on_second_deferred() {
+    asynchronous_cancellation(true, true);
+}
+
+/// test_inlineCallbacksCancelCaptured: G catches the first cancellation and awaits a second
+/// Deferred: the first `cancel()` reaches only the first child's canceller and leaves D
+/// pending; the second reaches the second child, and D fails with Cancelled.
+#[test]
+fn test_inline_callbacks_cancel_captured() {
+    let (calls1, calls2) = (Log::new(), Log::new());
+    let (c1, c2) = (calls1.clone(), calls2.clone());
+    let d1 = Deferred::<()>::with_canceller(move |_| c1.push("d1"));
+    let d2 = Deferred::<()>::with_canceller(move |_| c2.push("d2"));
+    let (w1, w2) = (d1.clone(), d2.clone());
+    let func_d = Deferred::from_future(async move {
+        let _ = w1.await; // any failure is caught
+        w2.await
+    });
+    assert_no_result(&d1);
+    assert_no_result(&d2);
+    assert_no_result(&func_d);
+    assert_eq!(calls1.len() + calls2.len(), 0);
+
+    func_d.cancel();
+    assert_eq!(calls1.get(), ["d1"]);
+    assert_eq!(calls2.len(), 0);
+    assert_no_result(&func_d);
+
+    func_d.cancel();
+    assert!(failure_result_of(&func_d).is::<Cancelled>());
+    assert_eq!(calls2.get(), ["d2"]);
 }
