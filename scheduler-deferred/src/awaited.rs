@@ -46,7 +46,9 @@
 //! Because `begin_poll` refuses to poll once `done` is set, and case 4 is only decided while
 //! `polling` is clear, the future is never polled after a cancel dropped it nor dropped while a
 //! poll runs. A cancel passed on from case 2 can reach a child that is itself a `from_future`
-//! Deferred: the cancel then goes down one level per nested coroutine, a call per level.
+//! Deferred, whose driver passes it on again: those nested hook cancels run through the
+//! thread's trampoline of `cancel.rs` (`hook_runs`), one after the other, so nesting depth
+//! costs no native stack.
 
 use std::mem;
 

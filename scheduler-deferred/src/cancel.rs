@@ -55,24 +55,34 @@ impl Core {
             };
             s.cancelling = true;
             drop(s);
-            let ran =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| canceller.run(&target)));
-            let passed_on = match ran {
-                Ok(Some(kept)) => {
-                    Core::keep_canceller(&target, kept);
-                    true
+            match canceller {
+                Canceller::Hook(_) => hook_runs::run(target, canceller),
+                Canceller::Boxed(_) => {
+                    hook_runs::at_once(|| Core::run_canceller(&target, canceller))
                 }
-                Ok(None) => false,
-                Err(payload) => {
-                    report_unhandled(&Failure::from_panic(payload)); // Twisted port note 11
-                    false
-                }
-            };
-            if !passed_on {
-                // The canceller may have fired it; then this is AlreadyCalled and ignored.
-                let _ = Core::fire(&target, Err(Failure::new(Cancelled)));
             }
             return true;
+        }
+    }
+
+    /// Runs `target`'s canceller (taken out, `cancelling` set) and finishes the cancel: fails
+    /// it with `Cancelled` unless the canceller fired it or passed the cancel on.
+    fn run_canceller(target: &CoreRef, canceller: Canceller) {
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| canceller.run(target)));
+        let passed_on = match ran {
+            Ok(Some(kept)) => {
+                Core::keep_canceller(target, kept);
+                true
+            }
+            Ok(None) => false,
+            Err(payload) => {
+                report_unhandled(&Failure::from_panic(payload)); // Twisted port note 11
+                false
+            }
+        };
+        if !passed_on {
+            // The canceller may have fired it; then this is AlreadyCalled and ignored.
+            let _ = Core::fire(target, Err(Failure::new(Cancelled)));
         }
     }
 
@@ -108,5 +118,64 @@ impl Core {
             links::unlink(&inner, was_dead);
         }
         drive(core, Err(Failure::new(ChainCycle)), batch);
+    }
+}
+
+/// The thread's trampoline for shared hooks' cancels: a `from_future` driver passes a cancel
+/// to the Deferreds its coroutine awaits, and one of those may be another coroutine's
+/// Deferred, whose driver passes it on again. A hook cancel that comes while one runs on this
+/// thread is queued, and the outermost one runs the queue after its own, in order: a cancel
+/// through a million nested coroutines needs the native stack of one level, not one frame
+/// set per level. The caller of `cancel` still finds the whole cascade done when it returns.
+/// A user's own canceller (`Canceller::Boxed`) always runs at once, and as outside any hook
+/// cancel: a canceller that cancels another Deferred (a coroutine's too) finds it cancelled
+/// when that `cancel` returns, as in Twisted.
+mod hook_runs {
+    use std::cell::{Cell, RefCell};
+    use std::collections::VecDeque;
+
+    use super::{Canceller, Core, CoreRef};
+
+    crate::sync::thread_local_const! {
+        /// True while a hook's cancel runs on this thread.
+        static RUNNING: Cell<bool> = Cell::new(false);
+        /// Hook cancels that came meanwhile, oldest first.
+        static QUEUE: RefCell<VecDeque<(CoreRef, Canceller)>> = RefCell::new(VecDeque::new());
+    }
+
+    /// Runs (or, inside another hook cancel on this thread, queues) `target`'s hook cancel.
+    pub(super) fn run(target: CoreRef, canceller: Canceller) {
+        if RUNNING.try_with(|on| on.replace(true)).unwrap_or(true) {
+            let mut job = Some((target, canceller));
+            let _ = QUEUE.try_with(|queue| queue.borrow_mut().extend(job.take()));
+            if let Some((target, canceller)) = job {
+                Core::run_canceller(&target, canceller); // the thread is exiting: run it here
+            }
+            return;
+        }
+        let _reset = Reset;
+        Core::run_canceller(&target, canceller);
+        drop(target);
+        while let Some((target, canceller)) =
+            QUEUE.try_with(|queue| queue.borrow_mut().pop_front()).ok().flatten()
+        {
+            Core::run_canceller(&target, canceller);
+        }
+    }
+
+    /// Runs a user's canceller as outside any hook cancel (see the module doc).
+    pub(super) fn at_once(run: impl FnOnce()) {
+        let outer = RUNNING.try_with(|on| on.replace(false)).unwrap_or(false);
+        run(); // catches the canceller's panic itself
+        let _ = RUNNING.try_with(|on| on.set(outer));
+    }
+
+    /// Ends the outermost hook cancel, also when unwinding.
+    struct Reset;
+
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            let _ = RUNNING.try_with(|on| on.set(false));
+        }
     }
 }

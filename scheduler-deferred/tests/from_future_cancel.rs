@@ -187,3 +187,33 @@ fn a_coroutine_that_cancels_its_own_deferred_while_running_gets_it_at_the_next_a
     assert!(child.is_called(), "the cancel reached the next await");
     assert!(failure_result_of(&outer).is::<Cancelled>());
 }
+
+#[test]
+fn a_cancel_through_many_nested_coroutines_does_not_grow_the_stack() {
+    const N: usize = 50_000;
+    let innermost = Deferred::<u32>::new();
+    let mut next = innermost.clone();
+    let mut levels = Vec::with_capacity(N);
+    for _ in 0..N {
+        let awaited = next;
+        next = Deferred::from_future(awaited); // a coroutine that only awaits the next level
+        levels.push(next.clone());
+    }
+    let outermost = next;
+    std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(move || outermost.cancel())
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(innermost.is_called(), "the cancel reached the innermost Deferred");
+    assert!(levels.iter().all(Deferred::is_called), "every level fired");
+    let outermost = levels.last().unwrap();
+    assert!(failure_result_of(outermost).is::<Cancelled>(), "came up every level");
+    std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(move || drop((levels, innermost)))
+        .unwrap()
+        .join()
+        .unwrap();
+}
