@@ -12,6 +12,12 @@
 //!   first child has fired but the coroutine has not resumed yet), so the outer always ends
 //!   failed with `Cancelled`, never pending.
 //!
+//! * `a_caught_cancel_racing_the_drop_of_another_handle_still_detaches`: the coroutine
+//!   catches the cancel and then waits on something that cannot wake it; one handle is
+//!   dropped on another thread while the other cancels and is dropped: the cancel leaves the
+//!   Deferred armed (`waiter.rs`), so whichever drop is last detaches the driver and the
+//!   coroutine is dropped exactly once.
+//!
 //! Teeth: with a cancel that reached only fired children dropped instead of left to the next
 //! poll (`loom_api::drop_unreached_cancel`), the second scenario loses it (`should_panic`).
 //!
@@ -93,6 +99,38 @@ fn cancel_racing_the_fire_that_moves_the_coroutine_on() {
         let failure = observed.take_result().expect("fired").expect_err("cancelled");
         assert!(failure.is::<Cancelled>());
         drop(second);
+    });
+}
+
+/// Counts drops (the coroutine's guard).
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_caught_cancel_racing_the_drop_of_another_handle_still_detaches() {
+    loom_tests::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let guard = Counted(drops.clone());
+        let first = Deferred::<u32>::new();
+        let f = first.clone();
+        let outer = Deferred::<u32>::from_future(async move {
+            let _guard = guard;
+            let _ = f.await; // catches the cancel
+            std::future::poll_fn(|_| std::task::Poll::<()>::Pending).await; // keeps no waker
+            Ok(0)
+        });
+        let other = outer.clone();
+        let dropper = thread::spawn(move || drop(other));
+        outer.cancel();
+        drop(outer);
+        dropper.join().unwrap();
+        assert!(first.is_called(), "the cancel reached the awaited Deferred");
+        assert_eq!(drops.load(Ordering::Relaxed), 1, "the coroutine was not dropped exactly once");
     });
 }
 

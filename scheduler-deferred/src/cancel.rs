@@ -42,12 +42,16 @@ impl Core {
             if s.cancelling {
                 return true; // another thread is running the canceller
             }
-            if s.armed {
+            if s.armed && !s.keeps_armed_on_cancel() {
                 // Unfired: keeps its hook as its canceller. Look again: it may have been
                 // fired meanwhile.
                 drop(Core::disarm_relock(&target, s));
                 continue;
             }
+            // Still armed here only for a `from_future` driver (`keeps_armed_on_cancel`): its
+            // handles' drops still detach it while its hook runs or after it passed the cancel
+            // on. The callers' handles are users' (`Deferred::cancel`, a driver's children, a
+            // list's inputs), so the clones this walk holds meanwhile never hide the last one.
             let Some(canceller) = s.take_canceller() else {
                 s.suppress_next_fire = true;
                 Core::start(&target, s, Err(Failure::new(Cancelled)));

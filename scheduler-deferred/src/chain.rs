@@ -155,6 +155,13 @@ pub(crate) trait CancelHook: Send + Sync {
         HookCancel::Fire
     }
 
+    /// True if a cancel leaves the waiter armed while this hook runs (`waiter.rs`): a
+    /// `from_future` driver that passes the cancel on stays a detachable waiter, so dropping
+    /// every handle afterwards still detaches it. Other hooks' waiters are consumed by a cancel.
+    fn keeps_armed_on_cancel(&self) -> bool {
+        false
+    }
+
     /// The last handle of `core`, one of this hook's waiters, was dropped (see `waiter.rs`):
     /// with `None` it was still waiting and must leave the waiters; with `Some` it had been
     /// handed `outcome` and nobody took it, so the value or token goes back.
@@ -287,6 +294,12 @@ impl State {
             Some(Err(_)) => false,
         };
         plain_result && self.queue.is_empty() && self.cold.is_empty()
+    }
+
+    /// An armed waiter whose hook keeps it armed through a cancel (see
+    /// [`CancelHook::keeps_armed_on_cancel`]).
+    fn keeps_armed_on_cancel(&self) -> bool {
+        matches!(&self.cold.canceller, Some(Canceller::Hook(hook)) if hook.keeps_armed_on_cancel())
     }
 
     /// The result is at rest and nothing blocks its delivery to an awaiting future.

@@ -129,8 +129,7 @@ impl<T: Send + 'static> Deferred<T> {
     /// refinement: when the future is suspended on anything else (a channel, a timer, another
     /// library's future), cancelling drops the future (at once, or after the poll that runs)
     /// and fails the Deferred with [`Cancelled`], since nothing else could
-    /// tell it. A cancelled future that caught the cancellation is no longer detached when
-    /// every handle is dropped: it runs on until it completes. Dropping every handle of
+    /// tell it. Dropping every handle of
     /// the Deferred does not stop the future (like dropping a `JoinHandle`): it runs on while
     /// something can wake it, and a failure it ends with is reported as unhandled. A future
     /// that returned `Pending` without keeping its waker is kept while the Deferred lives, and
@@ -412,6 +411,10 @@ impl<T: Send + 'static> CancelHook for Hook<T> {
 
     fn cancel_or_pass_on(&self, _core: &CoreRef) -> HookCancel {
         self.0.cancel()
+    }
+
+    fn keeps_armed_on_cancel(&self) -> bool {
+        true
     }
 
     fn withdraw(&self, core: &CoreRef, handed: Option<Outcome>) {

@@ -10,6 +10,7 @@ mod common;
 use std::future::{pending, poll_fn, Future};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use common::*;
@@ -216,4 +217,45 @@ fn a_cancel_through_many_nested_coroutines_does_not_grow_the_stack() {
         .unwrap()
         .join()
         .unwrap();
+}
+
+#[test]
+fn a_coroutine_that_caught_a_cancel_still_detaches_when_every_handle_is_dropped() {
+    record_unhandled_failures();
+    let first = Deferred::<()>::new();
+    let second = Deferred::<()>::new();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let (f, s, r) = (first.clone(), second.clone(), ran.clone());
+    let outer = Deferred::<()>::from_future(async move {
+        let _ = f.await; // catches the cancel
+        s.await?;
+        r.fetch_add(1, Ordering::SeqCst);
+        Err(Failure::new(GenericError::new("caught-then-failed 8c1")))
+    });
+    outer.cancel();
+    assert!(first.is_called());
+    assert_no_result(&outer);
+    drop(outer); // like a dropped JoinHandle: the coroutine runs on, detached
+    second.callback(()).unwrap();
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+    assert_eq!(unhandled_reports_mentioning("caught-then-failed 8c1"), 1);
+}
+
+#[test]
+fn a_coroutine_that_caught_a_cancel_and_cannot_be_woken_is_dropped_with_its_last_handle() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let guard = Counted(drops.clone());
+    let first = Deferred::<()>::new();
+    let f = first.clone();
+    let outer = Deferred::<()>::from_future(async move {
+        let _guard = guard;
+        let _ = f.await; // catches the cancel
+        poll_fn(|_| Poll::<()>::Pending).await; // keeps no waker: nothing can wake it
+        Ok(())
+    });
+    outer.cancel();
+    assert!(first.is_called());
+    assert_eq!(drops.load(Ordering::SeqCst), 0, "suspended, not dropped");
+    drop(outer);
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "the last handle took the future with it");
 }
