@@ -92,12 +92,13 @@ impl Core {
 
     /// A hook passed the cancel on (`HookCancel::PassedOn`): the chain stays pending and keeps
     /// it as its canceller for the next cancel, unless it fired meanwhile (then the canceller
-    /// goes, as a fire drops it).
+    /// goes, as a fire drops it; but a waiter still armed keeps its hook, which reports a
+    /// failure handed to it and never taken, `waiter.rs`).
     #[cold]
     fn keep_canceller(this: &CoreRef, canceller: Canceller) {
         let mut s = this.lock();
         s.cancelling = false;
-        if s.called {
+        if s.called && !s.armed {
             drop(s);
             return drop(canceller);
         }

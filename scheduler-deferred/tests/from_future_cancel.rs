@@ -259,3 +259,16 @@ fn a_coroutine_that_caught_a_cancel_and_cannot_be_woken_is_dropped_with_its_last
     drop(outer);
     assert_eq!(drops.load(Ordering::SeqCst), 1, "the last handle took the future with it");
 }
+
+#[test]
+fn a_failure_the_coroutine_ends_with_during_the_cancel_is_reported_if_nobody_takes_it() {
+    record_unhandled_failures();
+    let child = Deferred::<u8>::new();
+    let c = child.clone();
+    let outer = Deferred::from_future(async move {
+        c.await.map_err(|_| Failure::new(GenericError::new("translated during cancel 4d7")))
+    });
+    outer.cancel(); // the coroutine ends with its failure inside this call
+    drop(outer);
+    assert_eq!(unhandled_reports_mentioning("translated during cancel 4d7"), 1);
+}
