@@ -104,6 +104,12 @@ impl Awaited {
         Stale(at.map(|at| s.children.swap_remove(at)).into_iter().collect())
     }
 
+    /// True if `core` is among the children now.
+    pub(crate) fn is_awaited(&self, core: &CoreRef) -> bool {
+        let s = self.state.lock();
+        s.children.iter().any(|child| CoreRef::ptr_eq(&child.core, core))
+    }
+
     /// A poll begins: `None` if the future is done (never poll it), else the previous poll's
     /// children, forgotten.
     pub(crate) fn begin_poll(&self) -> Option<Stale> {

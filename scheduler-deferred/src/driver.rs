@@ -119,23 +119,23 @@ impl<T: Send + 'static> Deferred<T> {
     /// thread. Never inside another library's `Waker::wake`, which may hold its locks.
     ///
     /// Cancelling the Deferred cancels what the future awaits, as Twisted's inlineCallbacks
-    /// does: the Deferreds of this crate it is suspended on (its `.await` returned `Pending`
-    /// to this driver) are cancelled, and their outcomes (normally a
-    /// [`Cancelled`] failure, or whatever their errbacks made of it, maybe
-    /// later) reach the future at that `.await`. The future may catch them, translate them or
-    /// await something else; the Deferred stays pending and fires with whatever the future
-    /// finally returns, and a second `cancel` reaches what it awaits then. A cancel that comes
-    /// while the future runs between two awaits reaches the next Deferred it awaits. Rust
-    /// refinement: when the future is suspended on anything else (a channel, a timer, another
-    /// library's future), cancelling drops the future (at once, or after the poll that runs)
-    /// and fails the Deferred with [`Cancelled`], since nothing else could
-    /// tell it. Dropping every handle of
-    /// the Deferred does not stop the future (like dropping a `JoinHandle`): it runs on while
-    /// something can wake it, and a failure it ends with is reported as unhandled. A future
-    /// that returned `Pending` without keeping its waker is kept while the Deferred lives, and
-    /// dropped with its last handle (nothing could ever wake it). A panic in the future, or in its `Drop`, never unwinds
-    /// out of here: the first fails the Deferred, the second is reported through the
-    /// unhandled-failure hook.
+    /// does: the Deferreds of this crate it is suspended on (their `poll` returned `Pending`
+    /// to this driver's waker) are cancelled, and their outcomes (normally a [`Cancelled`]
+    /// failure, or whatever their errbacks made of it, maybe later) reach the future at that
+    /// `.await`. The future may catch them, translate them or await something else; the
+    /// Deferred stays pending and fires with whatever the future finally returns, and a second
+    /// `cancel` reaches what it awaits then. A cancel that comes while the future runs between
+    /// two awaits reaches the next Deferred it awaits. Rust refinement: when the future is
+    /// suspended on anything else (a channel, a timer, another library's future), cancelling
+    /// drops the future (at once, or after the poll that runs) and fails the Deferred with
+    /// [`Cancelled`], since nothing else could tell it.
+    ///
+    /// Dropping every handle of the Deferred does not stop the future (like dropping a
+    /// `JoinHandle`): it runs on while something can wake it, and a failure it ends with is
+    /// reported as unhandled. A future that returned `Pending` without keeping its waker is
+    /// kept while the Deferred lives, and dropped with its last handle (nothing could ever
+    /// wake it). A panic in the future, or in its `Drop`, never unwinds out of here: the first
+    /// fails the Deferred, the second is reported through the unhandled-failure hook.
     ///
     /// [`Spawn`]: crate::Spawn
     /// [`set_thread_spawner`]: crate::set_thread_spawner
@@ -377,7 +377,14 @@ impl<T: Send + 'static> Driver<T> {
             step = match step {
                 CancelStep::Finished | CancelStep::Later => return Carried::Pending,
                 CancelStep::PassOn(children) => {
-                    let reached = children.iter().fold(false, |r, c| Core::cancel(&c.core) | r);
+                    // A child's cancel may resume the coroutine at once (its outcome wakes
+                    // the driver): a later child it no longer awaits is left alone.
+                    let mut reached = false;
+                    for (i, child) in children.iter().enumerate() {
+                        if i == 0 || self.awaited().is_awaited(&child.core) {
+                            reached |= Core::cancel(&child.core);
+                        }
+                    }
                     if reached || crate::loom_knobs::unreached_cancel_dropped() {
                         return Carried::Pending;
                     }

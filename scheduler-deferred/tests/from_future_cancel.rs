@@ -272,3 +272,26 @@ fn a_failure_the_coroutine_ends_with_during_the_cancel_is_reported_if_nobody_tak
     drop(outer);
     assert_eq!(unhandled_reports_mentioning("translated during cancel 4d7"), 1);
 }
+
+#[test]
+fn a_branch_the_coroutine_drops_after_the_first_cancelled_branch_resumed_it_is_left_alone() {
+    let (first, second) = (Deferred::<u8>::new(), Deferred::<u8>::new());
+    let (f, s) = (first.clone(), second.clone());
+    let outer = Deferred::from_future(async move {
+        let (mut f, mut s) = (f, s);
+        // A select of both: each poll polls both (both registered while pending).
+        let got = poll_fn(|cx| {
+            if let Poll::Ready(r) = std::pin::Pin::new(&mut f).poll(cx) {
+                return Poll::Ready(r);
+            }
+            std::pin::Pin::new(&mut s).poll(cx)
+        })
+        .await;
+        drop((f, s)); // the select is over: the other branch goes
+        Ok::<_, Failure>(u8::from(got.is_err()))
+    });
+    outer.cancel(); // cancels `first`, which resumes the coroutine, which drops `second`
+    assert_eq!(success_result_of(&outer), 1);
+    assert!(first.is_called());
+    assert!(!second.is_called(), "no longer awaited when its turn came");
+}
