@@ -23,6 +23,9 @@
 //!   next poll takes it ([`Awaited::end_poll`]).
 //! * `done`: the future finished (its output fires the Deferred) or was dropped by a cancel.
 //!
+//! The mutex is a leaf: nothing else is locked, no user code runs and no handle is dropped
+//! while it is held (handles leave as [`Stale`], dropped by the caller afterwards).
+//!
 //! # A cancel ([`Awaited::on_cancel`], then `Driver::carry_out`)
 //!
 //! Decided under the mutex, carried out after it is released (cancelling a child runs its
