@@ -4,8 +4,9 @@
 //!
 //! A chain's current result is an [`Outcome`]: `Ok(Value)` or `Err(Failure)` (see `value.rs`
 //! for the type-erased `Value`). A spent value means the result was taken (by an `.await`, a
-//! chained Deferred or a `DeferredList`): callbacks that meet it are dropped unrun and pass it
-//! on.
+//! chained Deferred or a `DeferredList`): the first user callback that meets it continues the
+//! chain with a `ResultTaken` failure (`deferred.rs`), so nothing added later vanishes; the
+//! crate's own entries (resume markers, a list's recorder) pass it on as it is.
 //!
 //! # State (all under the core's one mutex)
 //!
@@ -132,10 +133,34 @@ pub(crate) enum Canceller {
     Hook(Arc<dyn CancelHook>),
 }
 
+/// What a [`CancelHook`] did with a cancel.
+#[must_use]
+pub(crate) enum HookCancel {
+    /// Done: `cancel` fails the Deferred with `Cancelled` unless the hook fired it.
+    Fire,
+    /// Passed on (a `from_future` driver cancelled what its coroutine awaits): the Deferred
+    /// stays pending and keeps the hook as its canceller, for the next cancel.
+    PassedOn,
+}
+
 /// A canceller shared by many Deferreds; told which one is cancelled.
 pub(crate) trait CancelHook: Send + Sync {
     /// Cancels `core`, one of the Deferreds this hook was given to.
     fn cancel(&self, core: &CoreRef);
+
+    /// [`cancel`](CancelHook::cancel), saying whether the Deferred is to fail now; a hook that
+    /// may pass the cancel on overrides this one.
+    fn cancel_or_pass_on(&self, core: &CoreRef) -> HookCancel {
+        self.cancel(core);
+        HookCancel::Fire
+    }
+
+    /// True if a cancel leaves the waiter armed while this hook runs (`waiter.rs`): a
+    /// `from_future` driver that passes the cancel on stays a detachable waiter, so dropping
+    /// every handle afterwards still detaches it. Other hooks' waiters are consumed by a cancel.
+    fn keeps_armed_on_cancel(&self) -> bool {
+        false
+    }
 
     /// The last handle of `core`, one of this hook's waiters, was dropped (see `waiter.rs`):
     /// with `None` it was still waiting and must leave the waiters; with `Some` it had been
@@ -154,10 +179,17 @@ impl Canceller {
         hook
     }
 
-    fn run(self, core: &CoreRef) {
+    /// Runs the canceller; gives it back if it passed the cancel on (see [`HookCancel`]).
+    fn run(self, core: &CoreRef) -> Option<Canceller> {
         match self {
-            Canceller::Boxed(canceller) => canceller(core),
-            Canceller::Hook(hook) => hook.cancel(core),
+            Canceller::Boxed(canceller) => {
+                canceller(core);
+                None
+            }
+            Canceller::Hook(hook) => match hook.cancel_or_pass_on(core) {
+                HookCancel::Fire => None,
+                HookCancel::PassedOn => Some(Canceller::Hook(hook)),
+            },
         }
     }
 }
@@ -262,6 +294,12 @@ impl State {
             Some(Err(_)) => false,
         };
         plain_result && self.queue.is_empty() && self.cold.is_empty()
+    }
+
+    /// An armed waiter whose hook keeps it armed through a cancel (see
+    /// [`CancelHook::keeps_armed_on_cancel`]).
+    fn keeps_armed_on_cancel(&self) -> bool {
+        matches!(&self.cold.canceller, Some(Canceller::Hook(hook)) if hook.keeps_armed_on_cancel())
     }
 
     /// The result is at rest and nothing blocks its delivery to an awaiting future.
@@ -496,11 +534,15 @@ impl Core {
         None
     }
 
-    /// Forgets the waker of a handle that goes away (dropped, or turned into a chain link).
+    /// Forgets the waker of a handle that goes away (dropped, or turned into a chain link);
+    /// a `from_future` coroutine whose waker it was no longer awaits this chain
+    /// (`awaited.rs`).
     #[cold]
     pub(crate) fn forget_waiter(&self, key: WaiterKey) {
         let old = self.lock().cold.wakers.remove(key);
-        drop(old);
+        if let Some(waker) = old {
+            crate::driver::not_awaiting(&waker, self);
+        }
     }
 
     /// The `ARMED` hint (see [`Core::hints`]).

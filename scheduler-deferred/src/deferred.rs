@@ -76,10 +76,34 @@ use crate::Failure;
 /// # Results that moved on
 ///
 /// A result taken by an `.await`, by [`take_result`](Deferred::take_result), by a Deferred
-/// chained onto this one, or by a [`DeferredList`](crate::DeferredList) leaves the chain
-/// *spent*: callbacks added afterwards are dropped without running (Twisted passes them
-/// `None`, which has no Rust counterpart of type `T`), and awaiting it again gives a
-/// [`ResultTaken`](crate::ResultTaken) failure.
+/// chained onto this one, or by a [`DeferredList`](crate::DeferredList) (or
+/// [`race`](crate::race())) leaves the chain *spent*. Twisted runs callbacks added afterwards
+/// with `None`, which has no Rust counterpart of type `T`; here the first callback that meets
+/// a spent chain continues it with a [`ResultTaken`](crate::ResultTaken) failure instead, so
+/// nothing added later vanishes:
+///
+/// * an errback, [`add_both`](Deferred::add_both) or the errback half of
+///   [`add_callbacks`](Deferred::add_callbacks) runs with that failure, and may recover;
+/// * a plain callback has no value to run on: it passes the failure on to the next errback;
+/// * a chain left holding it reports it through the unhandled-failure hook when dropped,
+///   like any other unhandled failure
+///   ([`set_unhandled_failure_hook`](crate::set_unhandled_failure_hook)).
+///
+/// A spent chain to which nothing is added reports nothing, and awaiting it again gives the
+/// same [`ResultTaken`](crate::ResultTaken) failure.
+///
+/// ```
+/// use scheduler_deferred::{Deferred, ResultTaken};
+///
+/// let inner = Deferred::succeed(7);
+/// let i = inner.clone();
+/// let outer = Deferred::succeed(()).add_callback_deferred(move |()| i);
+/// assert_eq!(outer.take_result().unwrap().unwrap(), 7); // the 7 moved to `outer`
+///
+/// // Added to `inner` after its value moved on: runs, with `ResultTaken`.
+/// let noticed = inner.add_both(|r: Result<i32, _>| Ok(r.unwrap_err().is::<ResultTaken>()));
+/// assert!(noticed.take_result().unwrap().unwrap());
+/// ```
 ///
 /// The handle returned by an `add_*` method may be dropped (`d.add_callback(f);`): it is the
 /// same chain, kept alive by the other handles. Constructors are `#[must_use]`.
@@ -261,8 +285,9 @@ impl<T: Send + 'static> Deferred<T> {
     }
 
     /// Takes the result if the chain has one at rest (fired, not paused, not waiting, no
-    /// callback pending), like Twisted's `successResultOf`/`failureResultOf`. Callbacks added
-    /// afterwards are dropped unrun (the result is spent).
+    /// callback pending), like Twisted's `successResultOf`/`failureResultOf`. The chain is
+    /// spent afterwards: a callback added later continues it with a
+    /// [`ResultTaken`](crate::ResultTaken) failure (see "Results that moved on" above).
     pub fn take_result(&self) -> Option<Result<T, Failure>> {
         self.core.try_take().map(typed_result::<T>)
     }
@@ -366,6 +391,14 @@ pub(crate) fn boxed<T: Send + 'static>(value: T) -> Value {
     Value::new(value)
 }
 
+/// The failure a callback meets on a spent chain (see "Results that moved on" on
+/// [`Deferred`]); out of line, off every callback's fast path.
+#[cold]
+#[inline(never)]
+fn result_taken() -> Failure {
+    Failure::new(crate::ResultTaken)
+}
+
 fn mismatch<T>() -> Failure {
     Failure::new(TypeMismatch { expected: type_name::<T>() })
 }
@@ -375,7 +408,7 @@ pub(crate) fn typed_result<T: 'static>(outcome: Outcome) -> Result<T, Failure> {
     match outcome {
         Ok(mut value) => match value.take::<T>() {
             Taken::Value(t) => Ok(t),
-            Taken::Spent => Err(Failure::new(crate::ResultTaken)),
+            Taken::Spent => Err(result_taken()),
             Taken::Mismatch => Err(mismatch::<T>()),
         },
         Err(failure) => Err(failure),
@@ -413,7 +446,7 @@ where
     Box::new(move |outcome: Outcome| match outcome {
         Ok(mut value) => match value.take::<T>() {
             Taken::Value(t) => guarded(Some(value), move || f(t)),
-            Taken::Spent => Step::Done(Ok(value)),
+            Taken::Spent => Step::Done(Err(result_taken())),
             Taken::Mismatch => Step::Done(Err(mismatch::<T>())),
         },
         Err(failure) => Step::Done(Err(failure)),
@@ -427,6 +460,7 @@ where
     F: FnOnce(Failure) -> Next<T> + Send + 'static,
 {
     Box::new(move |outcome: Outcome| match outcome {
+        Ok(value) if value.is_spent() => guarded(None, move || f(result_taken())),
         Ok(value) => Step::Done(Ok(value)),
         Err(failure) => guarded(None, move || f(failure)),
     })
@@ -442,7 +476,7 @@ where
     Box::new(move |outcome: Outcome| match outcome {
         Ok(mut value) => match value.take::<T>() {
             Taken::Value(t) => guarded(Some(value), move || f(Ok(t))),
-            Taken::Spent => Step::Done(Ok(value)),
+            Taken::Spent => guarded(None, move || f(Err(result_taken()))),
             Taken::Mismatch => guarded(None, move || f(Err(mismatch::<T>()))),
         },
         Err(failure) => guarded(None, move || f(Err(failure))),

@@ -32,6 +32,18 @@
 //! fails if a wake marked `NOTIFIED`: no wake-up is lost); `DONE` once the future returned
 //! `Ready`, panicked, or was cancelled or abandoned. A poll is never run twice at once.
 //!
+//! # Cancellation
+//!
+//! The driver's header holds what the coroutine awaits now (`awaited.rs`, which states the
+//! protocol): each Deferred that returns `Pending` to a poll with this driver's waker
+//! registers there, and a cancel of the driver's Deferred is passed on to those children (the
+//! Deferred stays pending, its canceller kept for the next cancel), left to the end of the
+//! running poll, or, when the coroutine awaits none of our Deferreds and no poll runs, drops
+//! the future and fails with `Cancelled`. The awaited set's mutex also says whether a poll
+//! runs (`polling`) and whether the future is `done`: a poll begins only while it is not done,
+//! and a cancel drops the future only while no poll runs. The state word above is untouched
+//! by this, except that a dropped future leaves it `DONE`.
+//!
 //! # Ownership
 //!
 //! The Deferred's core holds the driver (through its canceller and its waiter hook) and the
@@ -57,17 +69,21 @@ use std::pin::Pin;
 use std::sync::Arc as StdArc;
 use std::task::{Context, Poll};
 
+#[path = "awaited.rs"]
+mod awaited;
 #[path = "driver_waker.rs"]
 mod waker;
-pub(crate) use waker::wake_from_here;
+use awaited::{Awaited, CancelStep};
+pub(crate) use waker::{awaiting, not_awaiting, wake_from_here};
 use waker::{Header, Ops};
 
-use crate::chain::{CancelHook, Canceller, Core, Outcome, Registration};
+use crate::chain::{CancelHook, Canceller, Core, HookCancel, Outcome, Registration};
 use crate::core_ref::CoreRef;
 use crate::deferred::boxed;
+use crate::errors::Cancelled;
 use crate::failure::report_unhandled;
 use crate::spawner::{thread_spawner, PollTask, Spawner};
-use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::Mutex;
 use crate::{Deferred, Failure};
 
@@ -84,7 +100,6 @@ const DONE: usize = 4;
 struct Driver<T> {
     header: Header,
     state: AtomicUsize,
-    cancelled: AtomicBool,
     future: Mutex<Option<BoxedFuture<T>>>,
     /// The driver's handle of its Deferred, until the future is done.
     deferred: Mutex<Option<Registration>>,
@@ -103,17 +118,46 @@ impl<T: Send + 'static> Deferred<T> {
     /// firing (as Twisted resumes a coroutine inside `callback`); else on a shared fallback
     /// thread. Never inside another library's `Waker::wake`, which may hold its locks.
     ///
-    /// Cancelling the Deferred drops the future (at once if no poll runs, else right after the
-    /// running one) and fails it with [`Cancelled`](crate::Cancelled). Dropping every handle of
-    /// the Deferred does not stop the future (like dropping a `JoinHandle`): it runs on while
-    /// something can wake it, and a failure it ends with is reported as unhandled. A future
-    /// that returned `Pending` without keeping its waker is kept while the Deferred lives, and
-    /// dropped with its last handle (nothing could ever wake it). A panic in the future, or in its `Drop`, never unwinds
-    /// out of here: the first fails the Deferred, the second is reported through the
-    /// unhandled-failure hook.
+    /// Cancelling the Deferred cancels what the future awaits, as Twisted's inlineCallbacks
+    /// does: the Deferreds of this crate it is suspended on (their `poll` returned `Pending`
+    /// to this driver's waker) are cancelled, and their outcomes (normally a [`Cancelled`]
+    /// failure, or whatever their errbacks made of it, maybe later) reach the future at that
+    /// `.await`. The future may catch them, translate them or await something else; the
+    /// Deferred stays pending and fires with whatever the future finally returns, and a second
+    /// `cancel` reaches what it awaits then. A cancel that comes while the future runs between
+    /// two awaits reaches the next Deferred it awaits. Rust refinement: when the future is
+    /// suspended on anything else (a channel, a timer, another library's future), cancelling
+    /// drops the future (at once, or after the poll that runs) and fails the Deferred with
+    /// [`Cancelled`], since nothing else could tell it.
+    ///
+    /// Dropping every handle of the Deferred does not stop the future (like dropping a
+    /// `JoinHandle`): it runs on while something can wake it, and a failure it ends with is
+    /// reported as unhandled. A future that returned `Pending` without keeping its waker is
+    /// kept while the Deferred lives, and dropped with its last handle (nothing could ever
+    /// wake it). A panic in the future, or in its `Drop`, never unwinds out of here: the first
+    /// fails the Deferred, the second is reported through the unhandled-failure hook.
     ///
     /// [`Spawn`]: crate::Spawn
     /// [`set_thread_spawner`]: crate::set_thread_spawner
+    ///
+    /// Cancelling reaches the awaited Deferred, and the future decides what comes of it:
+    ///
+    /// ```
+    /// use scheduler_deferred::{Cancelled, Deferred};
+    ///
+    /// let download = Deferred::<Vec<u8>>::with_canceller(|_| println!("closing the socket"));
+    /// let d = download.clone();
+    /// let size = Deferred::from_future(async move {
+    ///     match d.await {
+    ///         Ok(bytes) => Ok(bytes.len()),
+    ///         Err(f) if f.is::<Cancelled>() => Ok(0), // cancelled: report an empty file
+    ///         Err(f) => Err(f),
+    ///     }
+    /// });
+    /// size.cancel(); // runs the download's canceller; the future turns it into 0
+    /// assert!(download.is_called());
+    /// assert_eq!(size.take_result().unwrap().unwrap(), 0);
+    /// ```
     ///
     /// # Examples
     ///
@@ -157,9 +201,8 @@ impl<T: Send + 'static> Deferred<T> {
         F: Future<Output = Result<T, Failure>> + Send + 'static,
     {
         let driver = StdArc::new(Driver {
-            header: Header { ops: Driver::<T>::OPS },
+            header: Header { ops: Driver::<T>::OPS, awaited: Awaited::default() },
             state: AtomicUsize::new(SCHEDULED),
-            cancelled: AtomicBool::new(false),
             future: Mutex::new(Some(Box::pin(future))),
             deferred: Mutex::new(None),
             spawner: thread_spawner(),
@@ -254,34 +297,48 @@ impl<T: Send + 'static> Driver<T> {
         let waker = self.waker();
         let mut cx = Context::from_waker(&waker);
         loop {
-            let mut slot = self.future.lock();
-            let polled = match slot.as_mut() {
-                Some(_) if self.cancelled.load(Ordering::Acquire) => None,
-                Some(future) => {
-                    Some(catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))))
-                }
-                None => None,
+            let Some(stale) = self.awaited().begin_poll() else {
+                // A cancel dropped the future (`awaited.rs`, case 4) and fires the Deferred.
+                return self.state.store(DONE, Ordering::Release);
             };
+            drop(stale);
+            let mut slot = self.future.lock();
+            let polled = slot
+                .as_mut()
+                .map(|future| catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))));
             let output = match polled {
-                Some(Ok(Poll::Pending)) if !self.cancelled.load(Ordering::Acquire) => None,
-                Some(Ok(Poll::Pending)) | None => Some(None), // cancelled or gone: drop it
+                Some(Ok(Poll::Pending)) => None,
+                None => Some(None), // gone (defensive: only a cancel takes it, after `done`)
                 Some(Ok(Poll::Ready(result))) => Some(Some(result)),
                 Some(Err(payload)) => Some(Some(Err(Failure::from_panic(payload)))),
             };
             if let Some(result) = output {
                 let future = slot.take();
                 drop(slot);
+                let stale = self.awaited().finish();
                 self.state.store(DONE, Ordering::Release);
+                drop(stale);
                 drop_guarded(future);
                 return self.finish(result);
             }
             drop(slot);
+            if let Some(step) = self.awaited().end_poll() {
+                if let Carried::Stopped = self.carry_out(step) {
+                    // The future is dropped: this poller fires the Deferred.
+                    return self.finish(Some(Err(Failure::new(Cancelled))));
+                }
+            }
             // Release: pairs with the AcqRel exchange in `wake_up`.
             match self.state.compare_exchange(POLLING, IDLE, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return,
+                Err(DONE) => return,
                 Err(_) => self.state.store(POLLING, Ordering::Release), // NOTIFIED: poll again
             }
         }
+    }
+
+    fn awaited(&self) -> &Awaited {
+        &self.header.awaited
     }
 
     /// Fires the Deferred with the future's output (`None`: cancelled) and lets it go.
@@ -299,26 +356,72 @@ impl<T: Send + 'static> Driver<T> {
         }
     }
 
-    /// Cancelled or abandoned: drop the future now if no poll runs, else after that poll.
-    fn stop(&self) {
-        // Release: pairs with the Acquire loads in `poll_loop`.
-        self.cancelled.store(true, Ordering::Release);
-        if let Some(mut slot) = self.future.try_lock() {
-            let future = slot.take();
-            drop(slot);
-            if future.is_some() {
-                self.state.store(DONE, Ordering::Release);
-                drop_guarded(future);
+    /// A cancel of the Deferred (`awaited.rs`): passed on to what the coroutine awaits, left
+    /// to the running poll, or the future is dropped and the Deferred fails with `Cancelled`.
+    fn cancel(&self) -> HookCancel {
+        match self.carry_out(self.awaited().on_cancel()) {
+            Carried::Stopped => {
+                // `cancel` fires the Deferred: the driver's own handle of it goes now.
                 let deferred = self.deferred.lock().take();
                 drop(deferred);
+                HookCancel::Fire
             }
+            Carried::Pending => HookCancel::PassedOn,
+        }
+    }
+
+    /// Carries out a cancel decided under the awaited lock (`awaited.rs`, cases 1 to 4), on
+    /// the cancelling thread or at the end of a poll; no lock is held meanwhile.
+    fn carry_out(&self, mut step: CancelStep) -> Carried {
+        loop {
+            step = match step {
+                CancelStep::Finished | CancelStep::Later => return Carried::Pending,
+                CancelStep::PassOn(children) => {
+                    // A child's cancel may resume the coroutine at once (its outcome wakes
+                    // the driver): a later child it no longer awaits is left alone.
+                    let mut reached = false;
+                    for (i, child) in children.iter().enumerate() {
+                        if i == 0 || self.awaited().is_awaited(&child.core) {
+                            reached |= Core::cancel(&child.core);
+                        }
+                    }
+                    if reached || crate::loom_knobs::unreached_cancel_dropped() {
+                        return Carried::Pending;
+                    }
+                    self.awaited().after_unreached(&children)
+                }
+                CancelStep::Stop => {
+                    // `done` is set and no poll runs (`awaited.rs`): the future is ours to drop.
+                    let future = self.future.lock().take();
+                    self.state.store(DONE, Ordering::Release);
+                    drop_guarded(future);
+                    return Carried::Stopped;
+                }
+            };
         }
     }
 }
 
+/// What [`Driver::carry_out`] left.
+enum Carried {
+    /// The Deferred stays pending: the cancel went to the coroutine's children, or will at
+    /// the end of a poll, or the future's output fires it.
+    Pending,
+    /// The future was dropped: the Deferred is to fail with `Cancelled`.
+    Stopped,
+}
+
 impl<T: Send + 'static> CancelHook for Hook<T> {
     fn cancel(&self, _core: &CoreRef) {
-        self.0.stop();
+        let _ = self.0.cancel();
+    }
+
+    fn cancel_or_pass_on(&self, _core: &CoreRef) -> HookCancel {
+        self.0.cancel()
+    }
+
+    fn keeps_armed_on_cancel(&self) -> bool {
+        true
     }
 
     fn withdraw(&self, core: &CoreRef, handed: Option<Outcome>) {

@@ -9,9 +9,16 @@
 use std::mem::ManuallyDrop;
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
+use super::awaited::Awaited;
+use crate::chain::Core;
+use crate::core_ref::CoreRef;
+
 /// The type-independent start of a `Driver<T>`.
 pub(super) struct Header {
     pub(super) ops: &'static Ops,
+    /// What the driver's coroutine awaits now (`awaited.rs`): reached through any waker of the
+    /// driver, whatever `T` is.
+    pub(super) awaited: Awaited,
 }
 
 /// A `Driver<T>`'s waker functions, each given the header of a driver whose `Arc` reference
@@ -52,6 +59,38 @@ pub(crate) fn wake_from_here(waker: Waker) {
     // SAFETY: a waker with our vtable was made by `from_driver`, so its data is a live
     // driver's header owning one reference, which `wake` consumes (the waker is not dropped).
     unsafe { ((*header).ops.wake)(header, true) }
+}
+
+/// The awaited set of the driver whose waker `waker` is, if it is a driver's.
+#[inline]
+fn awaited_of(waker: &Waker) -> Option<&Awaited> {
+    if !std::ptr::eq(waker.vtable(), &VTABLE) {
+        return None;
+    }
+    let header = waker.data().cast::<Header>();
+    // SAFETY: a waker with our vtable was made by `from_driver`, so its data is a live
+    // driver's header, kept alive by the reference the waker owns for as long as `waker` is
+    // borrowed.
+    Some(unsafe { &(*header).awaited })
+}
+
+/// A Deferred (`core`) returned `Pending` to a poll with `waker`: if it is a `from_future`
+/// driver's waker, that coroutine now awaits `core` (`awaited.rs`).
+#[inline]
+pub(crate) fn awaiting(waker: &Waker, core: &CoreRef) {
+    if let Some(awaited) = awaited_of(waker) {
+        awaited.register(core);
+    }
+}
+
+/// The handle of `core` that waited with `waker` went away: if it is a driver's waker, that
+/// coroutine no longer awaits `core`.
+#[inline]
+pub(crate) fn not_awaiting(waker: &Waker, core: &Core) {
+    if let Some(awaited) = awaited_of(waker) {
+        let stale = awaited.unregister(core);
+        std::mem::drop(stale); // after the driver's lock is released
+    }
 }
 
 unsafe fn clone(data: *const ()) -> RawWaker {

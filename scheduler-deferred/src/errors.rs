@@ -74,11 +74,13 @@ unit_error!(
     "a callback returned a Deferred that waits on this one (a chaining cycle)"
 );
 unit_error!(
-    /// The result was already taken by an `.await`, by a Deferred chained onto this one, or by a
-    /// `DeferredList`; callbacks added afterwards are dropped without running, and awaiting gives
-    /// this error (Twisted hands them `None`).
+    /// The result was already taken by an `.await`, `take_result`, a Deferred chained onto this
+    /// one, or a `DeferredList` / `race`: awaiting it again gives this error, and a callback
+    /// added afterwards continues the chain with it, so errbacks and `add_both` still run (where
+    /// Twisted hands them `None`) and, if nobody handles it, it is reported as unhandled.
     ResultTaken,
-    "the Deferred's result was already taken"
+    "the Deferred's result was already taken (by an .await, take_result, a chained Deferred \
+     or a DeferredList); a callback added after that gets this failure"
 );
 
 /// A `Deferred::add_timeout` deadline passed before the Deferred fired (Twisted's

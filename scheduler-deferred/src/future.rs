@@ -2,8 +2,8 @@
 //!
 //! Awaiting a Deferred waits until its chain holds a result at rest (fired, not paused, not
 //! waiting on a chained Deferred, no callback pending) and *takes* it: a failure taken this
-//! way is handled (not reported when the Deferred is dropped), and callbacks added afterwards
-//! are dropped unrun (the result is spent).
+//! way is handled (not reported when the Deferred is dropped), and the chain is spent: a
+//! callback added afterwards continues it with a [`ResultTaken`](crate::ResultTaken) failure.
 //!
 //! [`Deferred::from_future`] and its driver are in `driver.rs`.
 
@@ -28,7 +28,12 @@ impl<T: Send + 'static> Future for Deferred<T> {
                 this.waiter = 0;
                 Poll::Ready(typed_result::<T>(outcome))
             }
-            None => Poll::Pending,
+            None => {
+                // A `from_future` coroutine now awaits this chain: a cancel of its Deferred
+                // comes here (`awaited.rs`).
+                crate::driver::awaiting(cx.waker(), &this.core);
+                Poll::Pending
+            }
         }
     }
 }

@@ -91,6 +91,26 @@ mod loom_knobs {
     pub(crate) fn skip_merged_wake_write(skipped: bool) {
         MERGED_WAKE_WRITE_SKIPPED.with(|b| b.set(skipped));
     }
+
+    #[cfg(loom)]
+    thread_local! {
+        static UNREACHED_CANCEL_DROPPED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// True in the buggy variant where a `from_future` cancel whose children had all fired
+    /// is dropped instead of being left to the next poll (`awaited.rs`, case 2).
+    #[inline(always)]
+    pub(crate) fn unreached_cancel_dropped() -> bool {
+        #[cfg(loom)]
+        return UNREACHED_CANCEL_DROPPED.with(std::cell::Cell::get);
+        #[cfg(not(loom))]
+        false
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn drop_unreached_cancel(dropped: bool) {
+        UNREACHED_CANCEL_DROPPED.with(|b| b.set(dropped));
+    }
 }
 
 /// Hooks for the loom models in `loom-tests` only (built under `--cfg loom`).
@@ -102,6 +122,13 @@ pub mod loom_api {
     /// every loom thread of a model): the buggy variant for `should_panic` models.
     pub fn skip_merged_wake_write(skipped: bool) {
         crate::loom_knobs::skip_merged_wake_write(skipped);
+    }
+
+    /// Makes a `from_future` cancel that reached only already-fired children be dropped
+    /// instead of left to the next poll, on the calling OS thread: the buggy variant for
+    /// `should_panic` models.
+    pub fn drop_unreached_cancel(dropped: bool) {
+        crate::loom_knobs::drop_unreached_cancel(dropped);
     }
 }
 

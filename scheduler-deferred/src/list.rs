@@ -106,7 +106,8 @@ impl<T: Send + 'static> DeferredList<T> {
     }
 
     /// Consume the inputs' failures: their chains continue with a spent result instead of the
-    /// failure, so nothing is reported as unhandled.
+    /// failure, so nothing is reported as unhandled (a callback added to an input afterwards
+    /// meets [`ResultTaken`](crate::ResultTaken), as on any spent chain).
     pub fn consume_errors(mut self, on: bool) -> Self {
         self.consume_errors = on;
         self

@@ -21,7 +21,10 @@
 //!   ([`Core::handed`], with no registration).
 //! * Anything that consumes the Deferred disarms it, under its lock (`State::disarm`): adding
 //!   a callback, chaining onto it, taking its result (`.await`, `take_result`), cancelling it,
-//!   firing it by hand. A disarmed waiter is an ordinary Deferred.
+//!   firing it by hand. A disarmed waiter is an ordinary Deferred. One exception: a
+//!   `from_future` driver's hook (`CancelHook::keeps_armed_on_cancel`) passes a cancel on to
+//!   what its coroutine awaits and the Deferred stays pending, so the cancel leaves it armed:
+//!   dropping every handle afterwards still detaches the driver.
 //! * A user handle's drop sees the hint and takes [`Core::drop_user`] (the hint is read
 //!   Relaxed: it is set before the core is shared, and the path below rereads `armed` under
 //!   the lock, so a stale `true` only costs a lock). Under the lock, with `armed` still set:

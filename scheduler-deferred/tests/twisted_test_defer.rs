@@ -12,6 +12,7 @@ mod common;
 use common::*;
 use scheduler_deferred::{
     maybe_deferred, AlreadyCalled, Cancelled, ChainedToItself, Deferred, Failure, NotPaused,
+    ResultTaken,
 };
 
 // ---- DeferredTests -------------------------------------------------------------------------
@@ -180,25 +181,30 @@ fn test_chained_paused_deferred_with_result() {
 }
 
 /// test_pausedDeferredChained: a paused outer Deferred does not stop the inner one from running
-/// its own callbacks. (Twisted then feeds `None` to callbacks added to the inner one after the
-/// hand-off; in Rust the inner's result has moved to the outer, so we observe the inner's own
-/// earlier callbacks and the outer's delivery after `unpause` instead.)
+/// its own callbacks up to the hand-off. A callback added to the inner one afterwards runs too:
+/// Twisted hands it `None`; ours continues with a `ResultTaken` failure (the value moved to the
+/// outer), so an `add_both` sees it.
 #[test]
 fn test_paused_deferred_chained() {
-    let log = Log::new();
     let first = Deferred::<()>::new();
     let second = Deferred::<()>::new();
     let s = second.clone();
     let first_tail = first.clone().add_callback_deferred(move |()| s);
     first.callback(()).unwrap();
     first.pause();
-    second.callback(()).unwrap(); // runs second's chain up to the hand-off despite the pause
-    assert!(second.is_called());
+    second.callback(()).unwrap();
+    let log = Log::new();
     let l = log.clone();
-    let first_tail = first_tail.add_callback(move |()| l.push("first resumed"));
-    assert_eq!(log.len(), 0);
+    let _ = second.clone().add_both(move |r: Result<(), Failure>| {
+        l.push(match r {
+            Ok(()) => "value".to_owned(),
+            Err(f) if f.is::<ResultTaken>() => "result taken".to_owned(),
+            Err(f) => format!("other failure {f}"),
+        });
+        Ok(())
+    });
+    assert_eq!(log.get(), ["result taken"]);
     first.unpause().unwrap();
-    assert_eq!(log.get(), ["first resumed"]);
     success_result_of(&first_tail);
 }
 
@@ -328,31 +334,54 @@ fn test_reentrant_run_callbacks_with_failure() {
     assert_eq!(failure_result_of(&d).to_string(), "bang");
 }
 
-/// test_synchronousImplicitChain: returning an already-fired Deferred continues at once and
-/// takes its result.
-#[test]
-fn test_synchronous_implicit_chain() {
-    let inner = Deferred::succeed(1);
-    let i = inner.clone();
-    let outer = Deferred::succeed(()).add_callback_deferred(move |()| i);
-    assert_eq!(success_result_of(&outer), 1);
-    assert!(inner.take_result().unwrap().is_err(), "the inner result moved to the outer");
+/// Records what an `add_both` added to a spent chain sees: `"taken"` for `ResultTaken`.
+fn record_both<T: Send + 'static + std::fmt::Debug>(log: &Log, d: &Deferred<T>) {
+    let l = log.clone();
+    let _ = d.clone().add_both(move |r: Result<T, Failure>| {
+        l.push(match r {
+            Ok(v) => format!("{v:?}"),
+            Err(f) if f.is::<ResultTaken>() => "taken".to_owned(),
+            Err(f) => format!("failure {f}"),
+        });
+        Ok(())
+    });
 }
 
-/// test_asynchronousImplicitChain
+/// test_synchronousImplicitChain: returning an already-fired Deferred continues at once and
+/// takes its result; a callback added to the inner one afterwards sees `ResultTaken` (Twisted:
+/// `None`).
+#[test]
+fn test_synchronous_implicit_chain() {
+    let first = Deferred::succeed(7);
+    let second = Deferred::<()>::new();
+    let f = first.clone();
+    let second_tail = second.clone().add_callback_deferred(move |()| f);
+    second.callback(()).unwrap();
+    let log = Log::new();
+    record_both(&log, &first);
+    assert_eq!(log.get(), ["taken"]);
+    record_both(&log, &second_tail);
+    assert_eq!(log.get(), ["taken", "7"]);
+}
+
+/// test_asynchronousImplicitChain: the inner Deferred's result goes to the outer one when it
+/// fires; a callback added to the inner one after the chaining then sees `ResultTaken`
+/// (Twisted: `None`), the outer's callback the value.
 #[test]
 fn test_asynchronous_implicit_chain() {
     let first = Deferred::<u8>::new();
-    let second = Deferred::<u8>::new();
-    let third = Deferred::<u8>::new();
-    let (f, s) = (first.clone(), second.clone());
-    let tail = third.clone().add_callback_deferred(move |_| f).add_callback_deferred(move |_| s);
-    third.callback(0).unwrap();
-    assert_no_result(&tail);
-    first.callback(1).unwrap();
-    assert_no_result(&tail);
-    second.callback(2).unwrap();
-    assert_eq!(success_result_of(&tail), 2);
+    let second = Deferred::<()>::new();
+    let f = first.clone();
+    let second_tail = second.clone().add_callback_deferred(move |()| f);
+    second.callback(()).unwrap();
+    let (first_log, second_log) = (Log::new(), Log::new());
+    record_both(&first_log, &first);
+    record_both(&second_log, &second_tail);
+    assert_eq!(first_log.len(), 0);
+    assert_eq!(second_log.len(), 0);
+    first.callback(9).unwrap();
+    assert_eq!(first_log.get(), ["taken"]);
+    assert_eq!(second_log.get(), ["9"]);
 }
 
 /// test_synchronousImplicitErrorChain
@@ -364,17 +393,34 @@ fn test_synchronous_implicit_error_chain() {
     assert!(failure_result_of(&outer).is::<GenericError>());
 }
 
-/// test_asynchronousImplicitErrorChain
+/// test_asynchronousImplicitErrorChain: the inner's failure moves to the outer (only there is
+/// it reported if unhandled); a callback added to the inner afterwards sees `ResultTaken`
+/// (Twisted: `None`); the outer's errback recovers, so its next callback runs once.
 #[test]
 fn test_asynchronous_implicit_error_chain() {
-    let first = Deferred::<u8>::new();
-    let second = Deferred::<u8>::new();
+    record_unhandled_failures();
+    let first = Deferred::<()>::new();
+    let second = Deferred::<()>::new();
     let f = first.clone();
-    let tail = second.clone().add_callback_deferred(move |_| f);
-    second.callback(0).unwrap();
-    assert_no_result(&tail);
-    first.errback(GenericError::new("async")).unwrap();
-    assert!(failure_result_of(&tail).is::<GenericError>());
+    let second_tail = second.clone().add_callback_deferred(move |()| f);
+    second.callback(()).unwrap();
+    let second_error = Log::new();
+    let e = second_error.clone();
+    let second_tail = second_tail.add_errback(move |failure| {
+        e.push(failure.to_string());
+        Ok(())
+    });
+    let (first_log, second_log) = (Log::new(), Log::new());
+    record_both(&first_log, &first);
+    record_both(&second_log, &second_tail);
+    assert_eq!(first_log.len(), 0);
+    assert_eq!(second_log.len(), 0);
+    first.errback(GenericError::new("async 5e1")).unwrap();
+    assert_eq!(second_error.get(), ["async 5e1"]);
+    assert_eq!(first_log.get(), ["taken"]);
+    assert_eq!(second_log.get(), ["()"]);
+    drop((first, second, second_tail));
+    assert_eq!(unhandled_reports_mentioning("async 5e1"), 0);
 }
 
 /// test_doubleAsynchronousImplicitChaining
@@ -780,7 +826,8 @@ fn from_future_sees_failures() {
     assert_eq!(success_result_of(&d), "caught");
 }
 
-/// Cancelling a `from_future` Deferred drops the future and fails with `Cancelled`.
+/// Cancelling a `from_future` Deferred cancels the Deferred its future awaits; the future
+/// passes the `Cancelled` failure on with `?`.
 #[test]
 fn from_future_cancel() {
     let never = Deferred::<u32>::new();
@@ -788,5 +835,273 @@ fn from_future_cancel() {
     let d = Deferred::from_future(async move { Ok(n.await? + 1) });
     d.cancel();
     assert!(failure_result_of(&d).is::<Cancelled>());
-    assert_eq!(never.callback(1), Ok(()), "nobody awaits it any more, but firing is fine");
+    assert!(never.is_called(), "the awaited Deferred was cancelled");
+    assert_eq!(never.callback(1), Ok(()), "no canceller: one later fire is swallowed");
+}
+
+// ---- inlineCallbacks CancellationTests (src/twisted/internet/test/test_inlinecb.py) ---------
+//
+// G is a coroutine (`Deferred::from_future`), D the Deferred it returns, C the Deferred G
+// awaits. Cancelling D cancels C; C's outcome goes into G at its `.await`, and D fires with
+// whatever G makes of it (issue 12, item 1).
+
+#[derive(Debug)]
+struct UntranslatedError;
+#[derive(Debug)]
+struct TranslatedError;
+#[derive(Debug)]
+struct DontFail(i64);
+
+impl std::fmt::Display for UntranslatedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("untranslated")
+    }
+}
+impl std::fmt::Display for TranslatedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("translated")
+    }
+}
+impl std::fmt::Display for DontFail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "don't fail: {}", self.0)
+    }
+}
+impl std::error::Error for UntranslatedError {}
+impl std::error::Error for TranslatedError {}
+impl std::error::Error for DontFail {}
+
+type ChildFn = Box<dyn FnOnce() -> Deferred<i64> + Send>;
+
+/// Twisted's `stackedInlineCB`: a coroutine that only awaits the child.
+fn stacked_inline_cb(child: ChildFn) -> Deferred<i64> {
+    Deferred::from_future(async move { child().await })
+}
+
+/// Twisted's `sampleInlineCB`: awaits the child (directly, or through a stacked coroutine,
+/// after `first` when given), turns `UntranslatedError` into `TranslatedError` and
+/// `DontFail(n)` into the value `n - 2`, and returns the value plus one.
+fn sample_inline_cb(child: ChildFn, stacked: bool, first: Option<Deferred<i64>>) -> Deferred<i64> {
+    Deferred::from_future(async move {
+        let got = if stacked {
+            if let Some(first) = first {
+                first.await?;
+            }
+            stacked_inline_cb(child).await
+        } else {
+            child().await
+        };
+        let x = match got {
+            Ok(x) => x,
+            Err(f) if f.is::<UntranslatedError>() => return Err(Failure::new(TranslatedError)),
+            Err(f) => match f.downcast_ref::<DontFail>() {
+                Some(dont_fail) => dont_fail.0 - 2,
+                None => return Err(f),
+            },
+        };
+        Ok(x + 1)
+    })
+}
+
+/// `firstDeferred` when cancelling on the second await: an unfired Deferred, fired with 1
+/// before the cancel.
+fn first_deferred(on_second: bool) -> Option<Deferred<i64>> {
+    on_second.then(Deferred::new)
+}
+
+fn fire_first(first: &Option<Deferred<i64>>) {
+    if let Some(first) = first {
+        first.callback(1).unwrap();
+    }
+}
+
+/// doCascadeCancellingOnCancel: cancelling D cancels C at once (C's errback sees Cancelled).
+fn cascade_cancelling_on_cancel(stacked: bool, on_second: bool) {
+    let child_saw = Log::new();
+    let seen = child_saw.clone();
+    let child: ChildFn = Box::new(move || {
+        Deferred::<i64>::new().add_errback(move |f| {
+            seen.push(if f.is::<Cancelled>() { "Cancelled" } else { "other" });
+            Err(f)
+        })
+    });
+    let first = first_deferred(on_second);
+    let d = sample_inline_cb(child, stacked, first.clone());
+    let d = d.add_errback(|_| Ok(0));
+    fire_first(&first);
+    d.cancel();
+    assert_eq!(child_saw.get(), ["Cancelled"], "no cascade cancelling occurs");
+}
+
+/// test_CascadeCancellingOnCancel
+#[test]
+fn test_cascade_cancelling_on_cancel() {
+    cascade_cancelling_on_cancel(false, false);
+}
+
+/// test_CascadeCancellingOnCancelStacked: C is awaited through a nested coroutine.
+#[test]
+fn test_cascade_cancelling_on_cancel_stacked() {
+    cascade_cancelling_on_cancel(true, false);
+}
+
+/// test_CascadeCancellingOnCancelStackedOnSecondDeferred: cancelled at the second await.
+#[test]
+fn test_cascade_cancelling_on_cancel_stacked_on_second_deferred() {
+    cascade_cancelling_on_cancel(true, true);
+}
+
+/// doErrbackCancelledErrorOnCancel: C's Cancelled failure comes out of D.
+fn errback_cancelled_error_on_cancel(stacked: bool, on_second: bool) {
+    let outstanding = Deferred::<i64>::new();
+    let o = outstanding.clone();
+    let first = first_deferred(on_second);
+    let d = sample_inline_cb(Box::new(move || o), stacked, first.clone());
+    fire_first(&first);
+    d.cancel();
+    assert!(failure_result_of(&d).is::<Cancelled>());
+}
+
+/// test_ErrbackCancelledErrorOnCancel
+#[test]
+fn test_errback_cancelled_error_on_cancel() {
+    errback_cancelled_error_on_cancel(false, false);
+}
+
+/// test_ErrbackCancelledErrorOnCancelStacked
+#[test]
+fn test_errback_cancelled_error_on_cancel_stacked() {
+    errback_cancelled_error_on_cancel(true, false);
+}
+
+/// test_ErrbackCancelledErrorOnCancelStackedOnSecondDeferred
+#[test]
+fn test_errback_cancelled_error_on_cancel_stacked_on_second_deferred() {
+    errback_cancelled_error_on_cancel(true, true);
+}
+
+/// doErrorToErrorTranslation: C's canceller fails it with another error, which G translates.
+fn error_to_error_translation(stacked: bool, on_second: bool) {
+    let a = Deferred::<i64>::with_canceller(|it| it.errback(UntranslatedError).unwrap());
+    let first = first_deferred(on_second);
+    let d = sample_inline_cb(Box::new(move || a), stacked, first.clone());
+    fire_first(&first);
+    d.cancel();
+    assert!(failure_result_of(&d).is::<TranslatedError>());
+}
+
+/// test_ErrorToErrorTranslation
+#[test]
+fn test_error_to_error_translation() {
+    error_to_error_translation(false, false);
+}
+
+/// test_ErrorToErrorTranslationStacked
+#[test]
+fn test_error_to_error_translation_stacked() {
+    error_to_error_translation(true, false);
+}
+
+/// test_ErrorToErrorTranslationStackedOnSecondDeferred
+#[test]
+fn test_error_to_error_translation_stacked_on_second_deferred() {
+    error_to_error_translation(true, true);
+}
+
+/// doErrorToSuccessTranslation: C's canceller fails it with an error G turns into a value.
+fn error_to_success_translation(stacked: bool, on_second: bool) {
+    let a = Deferred::<i64>::with_canceller(|it| it.errback(DontFail(4321)).unwrap());
+    let first = first_deferred(on_second);
+    let d = sample_inline_cb(Box::new(move || a), stacked, first.clone());
+    let results = Log::new();
+    let r = results.clone();
+    let _ = d.clone().add_callback(move |x| r.push(format!("{x}")));
+    fire_first(&first);
+    d.cancel();
+    assert_eq!(results.get(), ["4320"]);
+}
+
+/// test_ErrorToSuccessTranslation
+#[test]
+fn test_error_to_success_translation() {
+    error_to_success_translation(false, false);
+}
+
+/// test_ErrorToSuccessTranslationStacked
+#[test]
+fn test_error_to_success_translation_stacked() {
+    error_to_success_translation(true, false);
+}
+
+/// test_ErrorToSuccessTranslationStackedOnSecondDeferred
+#[test]
+fn test_error_to_success_translation_stacked_on_second_deferred() {
+    error_to_success_translation(true, true);
+}
+
+/// doAsynchronousCancellation: C's errback turns the cancellation into another unfired
+/// Deferred; D stays pending until that one fires, and G resumes with its value.
+fn asynchronous_cancellation(stacked: bool, on_second: bool) {
+    let more = Deferred::<i64>::new();
+    let m = more.clone();
+    let child: ChildFn = Box::new(move || {
+        Deferred::<i64>::new().add_errback_deferred(move |f| match f.trap::<Cancelled>() {
+            Ok(_) => m,
+            Err(other) => Deferred::fail(other),
+        })
+    });
+    let first = first_deferred(on_second);
+    let d = sample_inline_cb(child, stacked, first.clone());
+    fire_first(&first);
+    d.cancel();
+    assert_no_result(&d);
+    more.callback(6543).unwrap();
+    assert_eq!(success_result_of(&d), 6544);
+}
+
+/// test_AsynchronousCancellation
+#[test]
+fn test_asynchronous_cancellation() {
+    asynchronous_cancellation(false, false);
+}
+
+/// test_AsynchronousCancellationStacked
+#[test]
+fn test_asynchronous_cancellation_stacked() {
+    asynchronous_cancellation(true, false);
+}
+
+/// test_AsynchronousCancellationStackedOnSecondDeferred
+#[test]
+fn test_asynchronous_cancellation_stacked_on_second_deferred() {
+    asynchronous_cancellation(true, true);
+}
+
+/// test_inlineCallbacksCancelCaptured: G catches the first cancellation and awaits a second
+/// Deferred: the first `cancel()` reaches only the first child's canceller and leaves D
+/// pending; the second reaches the second child, and D fails with Cancelled.
+#[test]
+fn test_inline_callbacks_cancel_captured() {
+    let (calls1, calls2) = (Log::new(), Log::new());
+    let (c1, c2) = (calls1.clone(), calls2.clone());
+    let d1 = Deferred::<()>::with_canceller(move |_| c1.push("d1"));
+    let d2 = Deferred::<()>::with_canceller(move |_| c2.push("d2"));
+    let (w1, w2) = (d1.clone(), d2.clone());
+    let func_d = Deferred::from_future(async move {
+        let _ = w1.await; // any failure is caught
+        w2.await
+    });
+    assert_no_result(&d1);
+    assert_no_result(&d2);
+    assert_no_result(&func_d);
+    assert_eq!(calls1.len() + calls2.len(), 0);
+
+    func_d.cancel();
+    assert_eq!(calls1.get(), ["d1"]);
+    assert_eq!(calls2.len(), 0);
+    assert_no_result(&func_d);
+
+    func_d.cancel();
+    assert!(failure_result_of(&func_d).is::<Cancelled>());
+    assert_eq!(calls2.get(), ["d2"]);
 }

@@ -17,7 +17,7 @@ use common::*;
 use scheduler_deferred::{
     gather_results, race, Cancelled, Deferred, DeferredList, DeferredLock, DeferredQueue,
     DeferredSemaphore, Failure, FailureGroup, FirstError, ListResult, NoTokens, NotAcquired,
-    QueueOverflow, QueueUnderflow, TimedOut,
+    QueueOverflow, QueueUnderflow, ResultTaken, TimedOut,
 };
 
 fn all<T: Send + 'static>(d: &Deferred<ListResult<T>>) -> Vec<Result<T, Failure>> {
@@ -99,7 +99,9 @@ fn test_deferred_list_dont_consume_errors() {
     assert_eq!(all(&dl)[0].as_ref().unwrap_err().to_string(), "Bang");
 }
 
-/// testDeferredListConsumeErrors: the input's chain continues without the failure.
+/// testDeferredListConsumeErrors: the input's chain continues without the failure. (Twisted
+/// continues it with `None`, so a later errback does not run; ours is spent, so a later
+/// errback runs with `ResultTaken`, never with the consumed failure.)
 #[test]
 fn test_deferred_list_consume_errors() {
     let d1 = Deferred::<()>::new();
@@ -107,11 +109,11 @@ fn test_deferred_list_consume_errors() {
     let trapped = Log::new();
     let t = trapped.clone();
     let _ = d1.clone().add_errback(move |f| {
-        t.push(f.to_string());
+        t.push(if f.is::<ResultTaken>() { "taken".to_owned() } else { f.to_string() });
         Ok(())
     });
     d1.errback(GenericError::new("Bang")).unwrap();
-    assert_eq!(trapped.len(), 0);
+    assert_eq!(trapped.get(), ["taken"]);
     assert_eq!(all(&dl)[0].as_ref().unwrap_err().to_string(), "Bang");
 }
 
@@ -196,7 +198,8 @@ fn test_gather_results() {
     let _ = bad.add_errback(|_| Ok(1));
 }
 
-/// test_gatherResultsWithConsumeErrors
+/// test_gatherResultsWithConsumeErrors (a later errback of the input sees `ResultTaken`, not
+/// the consumed failure: see test_deferred_list_consume_errors)
 #[test]
 fn test_gather_results_with_consume_errors() {
     let good = Deferred::succeed(1);
@@ -205,10 +208,10 @@ fn test_gather_results_with_consume_errors() {
     let unconsumed = Log::new();
     let u = unconsumed.clone();
     let _ = bad.add_errback(move |f| {
-        u.push(f.to_string());
+        u.push(if f.is::<ResultTaken>() { "taken".to_owned() } else { f.to_string() });
         Ok(0)
     });
-    assert_eq!(unconsumed.len(), 0);
+    assert_eq!(unconsumed.get(), ["taken"]);
     let failure = failure_result_of(&d);
     assert!(failure.downcast_ref::<FirstError>().unwrap().failure.is::<GenericError>());
 }
