@@ -656,6 +656,7 @@ fn worker_body(
             core: Some(Core::new(index, shared.clone(), locals, jobs)),
         };
         let _guard = context::enter(&ctx);
+        let _worker = context::set_worker(&ctx);
         if let Some(core) = ctx.core.as_ref() {
             core.run_loop();
             core.drain();

@@ -186,3 +186,24 @@ fn shutdown_while_the_closure_runs_still_returns_its_result() {
         assert_eq!(local, [1, 2]);
     });
 }
+
+/// A task that entered another runtime (`Handle::enter`) is still on its own runtime's
+/// worker: `install` into its own runtime runs inline (no hand-off to itself, which would
+/// wait for ever on a 1-worker runtime), and `join` there uses its own worker.
+#[test]
+fn install_and_join_on_a_worker_under_another_runtimes_enter_stay_on_that_worker() {
+    let a = named("own", 1);
+    let b = named("other", 1);
+    let ha = a.handle().clone();
+    let hb = b.handle().clone();
+    let out = a
+        .block_on(a.spawn_fn(move || {
+            let me = thread::current().id();
+            let _in = hb.enter();
+            let inline = ha.install(|| thread::current().id()) == me;
+            let (x, y) = join(|| thread::current().id(), || thread::current().id());
+            (inline, x == me && y == me)
+        }))
+        .unwrap();
+    assert_eq!(out, (true, true));
+}

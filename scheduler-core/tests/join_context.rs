@@ -56,8 +56,20 @@ fn from_outside_both_halves_run_on_workers_and_are_migrated() {
     let _in = rt.handle().enter();
     let me = thread::current().id();
     let ((a, a_name, a_here), (b, b_name, b_here)) = join_context(
-        |c| (c.migrated(), thread::current().name().map(str::to_owned), thread::current().id() == me),
-        |c| (c.migrated(), thread::current().name().map(str::to_owned), thread::current().id() == me),
+        |c| {
+            (
+                c.migrated(),
+                thread::current().name().map(str::to_owned),
+                thread::current().id() == me,
+            )
+        },
+        |c| {
+            (
+                c.migrated(),
+                thread::current().name().map(str::to_owned),
+                thread::current().id() == me,
+            )
+        },
     );
     assert!(a && b);
     assert!(!a_here && !b_here);

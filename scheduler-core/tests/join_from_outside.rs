@@ -72,7 +72,7 @@ fn join_in_block_on_and_on_a_blocking_thread_goes_to_the_workers() {
 fn a_panic_in_join_from_outside_reaches_the_caller() {
     let rt = runtime("outp");
     let _in = rt.handle().enter();
-    let err = std::panic::catch_unwind(|| join(|| 1, || -> i32 { panic!("right side") }))
-        .unwrap_err();
+    let err =
+        std::panic::catch_unwind(|| join(|| 1, || -> i32 { panic!("right side") })).unwrap_err();
     assert_eq!(err.downcast_ref::<&str>(), Some(&"right side"));
 }

@@ -18,10 +18,7 @@ fn push(log: &Log, what: impl Into<String>) {
 
 /// Spawns task A on the only worker: it logs "A start", tells the test it runs, blocks the
 /// worker until `go`, then yields once and logs "A resumed". Returns A's handle and `go`.
-fn spawn_yielder(
-    rt: &Runtime,
-    log: &Log,
-) -> (scheduler_core::JoinHandle<()>, mpsc::Sender<()>) {
+fn spawn_yielder(rt: &Runtime, log: &Log) -> (scheduler_core::JoinHandle<()>, mpsc::Sender<()>) {
     let (ready_tx, ready_rx) = mpsc::channel();
     let (go_tx, go_rx) = mpsc::channel::<()>();
     let log = log.clone();
