@@ -95,6 +95,7 @@ mod block_on;
 mod blocking;
 mod context;
 mod defer;
+mod deferred_yields;
 mod deterministic;
 mod forkjoin;
 mod global;

@@ -35,6 +35,7 @@
 //! one task and nobody searches.
 
 use crate::context::{self, Context};
+use crate::deferred_yields::DeferredYields;
 use crate::forkjoin::JobRef;
 use crate::priority::{ClassPicker, CLASSES};
 use crate::queue::{self, Local};
@@ -43,7 +44,7 @@ use crate::sync::atomic::Ordering;
 use crate::sync::Arc;
 use crate::task::{Notified, RunOutcome};
 use crate::time::driver::Horizon;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::time::Instant;
 
 /// Ticks between two looks at the injector ahead of the local queues (Go and tokio use 61).
@@ -96,11 +97,9 @@ pub(crate) struct Core {
     searching: Cell<bool>,
     /// The owner's copy of `WorkerRemote::class_hint`.
     class_hint: Cell<usize>,
-    /// Tasks that yielded while remote work of their class waited in the injector, oldest
-    /// first (the yield fairness rule, module doc). Private: not stealable while here.
-    deferred: RefCell<Vec<Notified>>,
-    /// The tick at which `deferred` last went from empty to non-empty.
-    deferred_since: Cell<u32>,
+    /// Tasks that yielded while remote work of their class waited in the injector (the
+    /// yield fairness rule, module doc).
+    deferred: DeferredYields,
 }
 
 impl Core {
@@ -123,8 +122,7 @@ impl Core {
             ),
             searching: Cell::new(false),
             class_hint: Cell::new(0),
-            deferred: RefCell::new(Vec::new()),
-            deferred_since: Cell::new(0),
+            deferred: DeferredYields::default(),
         }
     }
 
@@ -278,24 +276,15 @@ impl Core {
         if self.shared.injector[task.priority().index()].is_empty() {
             self.push_local(task);
         } else {
-            self.defer(task);
+            self.deferred.push(task, self.tick.get());
         }
-    }
-
-    #[cold]
-    fn defer(&self, task: Notified) {
-        let mut deferred = self.deferred.borrow_mut();
-        if deferred.is_empty() {
-            self.deferred_since.set(self.tick.get());
-        }
-        deferred.push(task);
     }
 
     /// Called once `take_by_class` found every class's deque and injector empty: the deferred
     /// tasks go back to their deques (stealable again) and the pick is made among them.
     #[inline]
     fn take_deferred(&self) -> Option<Notified> {
-        if self.deferred.borrow().is_empty() {
+        if self.deferred.is_empty() {
             return None;
         }
         self.release_deferred();
@@ -305,8 +294,7 @@ impl Core {
     /// Moves every deferred task, oldest first, to the back of its class deque.
     #[cold]
     fn release_deferred(&self) {
-        let tasks = std::mem::take(&mut *self.deferred.borrow_mut());
-        for task in tasks {
+        for task in self.deferred.take_all() {
             self.push_local(task);
         }
     }
@@ -314,8 +302,7 @@ impl Core {
     /// The starvation bound of the yield fairness rule: deferred tasks that have waited a
     /// whole [`MAINTENANCE_INTERVAL`] behind a never-empty injector go back to their deques.
     fn release_aged_deferred(&self) {
-        let waited = self.tick.get().wrapping_sub(self.deferred_since.get());
-        if waited >= MAINTENANCE_INTERVAL && !self.deferred.borrow().is_empty() {
+        if self.deferred.waited(self.tick.get(), MAINTENANCE_INTERVAL) {
             self.release_deferred();
         }
     }
@@ -526,7 +513,7 @@ impl Core {
         let slot = &self.shared.workers[self.index].lifo;
         if slot.is_occupied()
             || self.locals.iter().any(|l| !l.is_empty())
-            || !self.deferred.borrow().is_empty()
+            || !self.deferred.is_empty()
         {
             return Some(Instant::now());
         }
@@ -586,8 +573,7 @@ impl Core {
         let slot = &self.shared.workers[self.index].lifo;
         loop {
             let mut any = false;
-            let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
-            for task in deferred {
+            for task in self.deferred.take_all() {
                 any = true;
                 task.cancel();
             }
