@@ -76,3 +76,20 @@ fn a_panic_in_join_from_outside_reaches_the_caller() {
         std::panic::catch_unwind(|| join(|| 1, || -> i32 { panic!("right side") })).unwrap_err();
     assert_eq!(err.downcast_ref::<&str>(), Some(&"right side"));
 }
+
+/// The runtime in context has shut down: `join` from outside says so instead of running
+/// serially; both closures are dropped unrun.
+#[test]
+fn join_in_the_context_of_a_stopped_runtime_panics_with_a_message() {
+    let rt = runtime("outx");
+    rt.handle().stop();
+    let _in = rt.handle().enter();
+    let ran = std::sync::atomic::AtomicBool::new(false);
+    let err = std::panic::catch_unwind(|| {
+        join(|| ran.store(true, std::sync::atomic::Ordering::SeqCst), || ())
+    })
+    .unwrap_err();
+    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("shut down"), "{msg}");
+    assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
+}
