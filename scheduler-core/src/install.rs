@@ -67,12 +67,32 @@ where
     F: FnOnce() -> R + Send,
     R: Send,
 {
-    let job = InstallJob::new(f, WAITER.with(Arc::clone));
+    let send = |task| drop(handle.shared.spawn(task, Priority::Normal)); // detached
+    match run_elsewhere(f, WAITER.with(Arc::clone), send) {
+        Some(Ok(r)) => r,
+        Some(Err(payload)) => resume_unwind(payload),
+        None => panic!("{INSTALL_SHUT_DOWN}"),
+    }
+}
+
+/// The caller's side: hands `send` an [`InstallTask`] for `f` (to run or drop on any thread)
+/// and waits on `parker` until it did. `None`: the task was dropped and `f` with it, unrun.
+/// (`loom_api::install_with` runs it with a model thread as the runtime.)
+pub(crate) fn run_elsewhere<F, R>(
+    f: F,
+    parker: Arc<Parker>,
+    send: impl FnOnce(InstallTask),
+) -> Option<std::thread::Result<R>>
+where
+    F: FnOnce() -> R + Send,
+    R: Send,
+{
+    let job = InstallJob::new(f, parker);
     let abort = AbortOnUnwind;
     // SAFETY: `job` stays on this frame, which waits below until the latch left PENDING, the
     // task's last access to it (module invariants); `abort` covers an unwind in between.
     let task = unsafe { job.as_task() };
-    drop(handle.shared.spawn(task, Priority::Normal)); // detached: the latch reports
+    send(task);
     job.latch.wait();
     std::mem::forget(abort);
     job.into_result()
@@ -100,7 +120,7 @@ impl Latch {
     fn set(&self, to: usize) {
         let parker = self.parker.clone();
         // Release: pairs with the Acquire in `probe`. After this store the job may be gone.
-        self.state.store(to, Ordering::Release);
+        self.state.store(to, release());
         parker.unpark();
     }
 
@@ -121,6 +141,16 @@ impl Latch {
             }
         });
     }
+}
+
+/// `Release`, or `Relaxed` in the loom models' buggy variant (`loom_api::weaken_install_latch`).
+#[inline(always)]
+fn release() -> Ordering {
+    #[cfg(loom)]
+    if crate::loom_api::install_latch_weakened() {
+        return Ordering::Relaxed;
+    }
+    Ordering::Release
 }
 
 /// The closure and its result slot, on the caller's stack.
@@ -152,17 +182,15 @@ impl<F: FnOnce() -> R + Send, R: Send> InstallJob<F, R> {
         }
     }
 
-    /// The closure's result (its panic resumed here), once the latch left `PENDING`.
-    fn into_result(self) -> R {
+    /// The closure's outcome once the latch left `PENDING`; `None` when it was abandoned.
+    fn into_result(self) -> Option<std::thread::Result<R>> {
         if self.latch.probe() == ABANDONED {
-            panic!("{INSTALL_SHUT_DOWN}");
+            return None;
         }
         // SAFETY: DONE was observed with Acquire: the task finished writing and is gone.
-        match self.result.with_mut(|r| unsafe { (*r).take() }) {
-            Some(Ok(r)) => r,
-            Some(Err(payload)) => resume_unwind(payload),
-            None => unreachable!("a DONE install job holds its result"),
-        }
+        let r = self.result.with_mut(|r| unsafe { (*r).take() });
+        debug_assert!(r.is_some(), "a DONE install job holds its result");
+        r
     }
 }
 
@@ -195,7 +223,7 @@ unsafe fn abandon_job<F: FnOnce() -> R + Send, R: Send>(job: *const ()) {
 
 /// The task that runs an [`InstallJob`]: completes on its first poll; dropped unpolled (a
 /// shutdown cancelled it), it abandons the job.
-struct InstallTask {
+pub(crate) struct InstallTask {
     job: *const (),
     run: unsafe fn(*const ()),
     abandon: unsafe fn(*const ()),
