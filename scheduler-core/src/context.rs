@@ -27,6 +27,36 @@ thread_local! {
     /// Set for the whole life of a worker thread, whatever context is current (a task may
     /// `Handle::enter` another runtime): `block_on` refuses to block a worker.
     static ON_WORKER: Cell<bool> = const { Cell::new(false) };
+    /// The worker's own context, for its whole life, whatever context is current: fork-join
+    /// (`join`, `scope`) and `install` find the worker's core through it even while a task has
+    /// another runtime entered.
+    static WORKER: Cell<*const Context> = const { Cell::new(ptr::null()) };
+}
+
+/// Clears [`WORKER`] when the worker's body ends.
+#[derive(Debug)]
+pub(crate) struct WorkerGuard(());
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        WORKER.with(|w| w.set(ptr::null()));
+    }
+}
+
+/// Records `ctx` (a worker's own context, holding its core) as this thread's worker context
+/// until the guard drops. `ctx` must outlive the guard.
+pub(crate) fn set_worker(ctx: &Context) -> WorkerGuard {
+    WORKER.with(|w| w.set(ctx as *const Context));
+    WorkerGuard(())
+}
+
+#[inline]
+fn worker() -> Option<&'static Context> {
+    let p = WORKER.with(|w| w.get());
+    // SAFETY: a non-null pointer was set by `set_worker` from the worker's body frame, which
+    // is still running (its guard resets it before that frame ends); the reference does not
+    // escape this thread's use.
+    unsafe { p.as_ref() }
 }
 
 /// Marks this thread as a worker thread (for its whole life).
@@ -85,10 +115,17 @@ pub(crate) fn with_core<R>(shared: *const Shared, f: impl FnOnce(Option<&Core>) 
     }
 }
 
-/// Runs `f` with this thread's worker core, whatever runtime it belongs to.
+/// Runs `f` with this thread's worker core, whatever runtime it belongs to (and whatever
+/// runtime is entered: a worker's own core stays reachable under a `Handle::enter`).
 #[inline]
 pub(crate) fn with_any_core<R>(f: impl FnOnce(Option<&Core>) -> R) -> R {
-    f(current().and_then(|ctx| ctx.core.as_ref()))
+    f(worker().and_then(|ctx| ctx.core.as_ref()))
+}
+
+/// True on a worker thread of the runtime at `shared` (even under a `Handle::enter`).
+#[inline]
+pub(crate) fn is_worker_of(shared: *const Shared) -> bool {
+    worker().is_some_and(|ctx| ptr::eq(ctx.shared, shared))
 }
 
 /// The handle of the runtime this thread belongs to.

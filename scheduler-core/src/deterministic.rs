@@ -18,8 +18,9 @@
 //!   [`block_on`](DeterministicRuntime::block_on), which moves virtual time forward whenever
 //!   every task waits on a timer.
 //!
-//! Not supported: `Handle::current()`, `spawn_blocking`, `join`/`scope`, priorities (one run
-//! queue). A panic in a task propagates out of the call that polled it.
+//! Not supported: `Handle::current()`, `spawn_blocking`, `join`/`scope` (called in its tasks
+//! they go to the global runtime's workers, outside the deterministic order), priorities (one
+//! run queue). A panic in a task propagates out of the call that polled it.
 //!
 //! # Determinism
 //!

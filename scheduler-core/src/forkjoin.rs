@@ -13,7 +13,14 @@
 //!   visible to the waiter.
 //! - A panic in `a` or `b` is caught and resumed on the caller after both finished.
 //!
-//! Outside a worker `join` runs `a` then `b` on the calling thread.
+//! Outside a worker, `join` sends the whole call to a runtime's workers ([`join_cold`], rayon's
+//! `in_worker_cold`): the runtime in context, else the global one (`crate::global`), through
+//! `Handle::install`; the caller blocks until both halves returned.
+//!
+//! The closures receive `migrated` (a bool, `FnContext` for [`join_context`]): `b` gets true
+//! when a thief ran it, and both get true when the whole call came from outside the workers.
+//!
+//! [`join_context`]: crate::join_context
 
 use crate::context;
 use crate::sync::atomic::{AtomicBool, Ordering};
@@ -63,7 +70,7 @@ struct StackJob<F, R> {
     done: AtomicBool,
 }
 
-impl<F: FnOnce() -> R + Send, R: Send> StackJob<F, R> {
+impl<F: FnOnce(bool) -> R + Send, R: Send> StackJob<F, R> {
     fn new(f: F) -> Self {
         StackJob {
             func: UnsafeCell::new(Some(f)),
@@ -97,14 +104,16 @@ impl<F: FnOnce() -> R + Send, R: Send> StackJob<F, R> {
 
 /// # Safety
 /// `data` is a live, not yet executed `StackJob<F, R>`.
-unsafe fn execute_stack_job<F: FnOnce() -> R + Send, R: Send>(data: *const ()) {
+unsafe fn execute_stack_job<F: FnOnce(bool) -> R + Send, R: Send>(data: *const ()) {
     // SAFETY: the caller guarantees liveness and the type.
     let job = unsafe { &*(data as *const StackJob<F, R>) };
     // SAFETY: whoever executes the JobRef (it was taken off a deque exactly once) owns the
     // closure and the result slot until it sets `done`.
     let f = job.func.with_mut(|f| unsafe { (*f).take() });
     let r = match f {
-        Some(f) => catch_unwind(AssertUnwindSafe(f)),
+        // Run through its JobRef: by a thief, or by a worker that waits on something else
+        // (the owner of a job it pops back takes it with `take_func` instead): migrated.
+        Some(f) => catch_unwind(AssertUnwindSafe(|| f(true))),
         None => unreachable!("a job runs once"),
     };
     // SAFETY: as above.
@@ -115,8 +124,13 @@ unsafe fn execute_stack_job<F: FnOnce() -> R + Send, R: Send>(data: *const ()) {
 
 /// Runs `a` and `b`, potentially in parallel, and returns both results.
 ///
-/// On a worker thread `b` is offered to other workers while `a` runs; elsewhere both run on the
-/// calling thread. A panic in either closure is propagated after both have finished.
+/// On a worker thread `b` is offered to other workers while `a` runs. Called from a thread
+/// that is not a worker, the whole call goes to a runtime's workers and the caller blocks
+/// until it returns: the runtime in context ([`Handle::enter`](crate::Handle::enter), a
+/// `block_on` caller, a blocking-pool thread), else the global runtime, built on first use
+/// ([`Builder::build_global`](crate::Builder::build_global) configures it). It never runs
+/// serially on the caller. A panic in either closure is propagated after both have finished.
+/// Called from outside, it panics if that runtime has shut down.
 ///
 /// # Examples
 /// ```
@@ -155,29 +169,50 @@ where
     RB: Send,
 {
     context::with_any_core(|core| match core {
-        Some(core) => join_on_worker(core, a, b),
-        None => (a(), b()),
+        Some(core) => join_on_worker(core, |_| a(), |_| b(), false),
+        None => join_cold(|_| a(), |_| b()),
     })
 }
 
-fn join_on_worker<A, B, RA, RB>(core: &Core, a: A, b: B) -> (RA, RB)
+/// `join` from a thread that is not a worker: the call runs on a runtime's workers (module
+/// doc); `injected` is true there, so both halves report `migrated`.
+#[cold]
+pub(crate) fn join_cold<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
 where
-    A: FnOnce() -> RA + Send,
-    B: FnOnce() -> RB + Send,
+    A: FnOnce(bool) -> RA + Send,
+    B: FnOnce(bool) -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    crate::global::cold_handle().install(move || {
+        context::with_any_core(|core| match core {
+            Some(core) => join_on_worker(core, a, b, true),
+            // Not reached: an installed closure runs on a worker.
+            None => (a(true), b(true)),
+        })
+    })
+}
+
+/// `join` on worker `core`. `a` and `b` receive `migrated`: `injected` (the call came from
+/// outside), or true for `b` when a thief ran it.
+pub(crate) fn join_on_worker<A, B, RA, RB>(core: &Core, a: A, b: B, injected: bool) -> (RA, RB)
+where
+    A: FnOnce(bool) -> RA + Send,
+    B: FnOnce(bool) -> RB + Send,
     RA: Send,
     RB: Send,
 {
     let job = StackJob::new(b);
     let job_ref = job.as_job_ref();
     core.push_job(job_ref);
-    let ra = catch_unwind(AssertUnwindSafe(a));
+    let ra = catch_unwind(AssertUnwindSafe(|| a(injected)));
     let rb = loop {
         if job.done.load(Ordering::Acquire) {
             break job.into_result();
         }
         match core.pop_job() {
             Some(j) if j == job_ref => match job.take_func() {
-                Some(b) => break catch_unwind(AssertUnwindSafe(b)),
+                Some(b) => break catch_unwind(AssertUnwindSafe(|| b(injected))),
                 None => unreachable!("our own job was never executed"),
             },
             // SAFETY: a job popped from a deque is alive and runs once.
@@ -196,9 +231,14 @@ where
 
 /// Waits until `done` is set, running stolen jobs meanwhile.
 pub(crate) fn wait_for(core: &Core, done: &AtomicBool) {
-    let mut idle_rounds = 0u32;
     // Acquire: pairs with the Release store of the job's executor.
-    while !done.load(Ordering::Acquire) {
+    wait_until(core, || done.load(Ordering::Acquire));
+}
+
+/// Waits until `done()` holds, running this worker's jobs (and stolen ones) meanwhile.
+pub(crate) fn wait_until(core: &Core, done: impl Fn() -> bool) {
+    let mut idle_rounds = 0u32;
+    while !done() {
         if let Some(job) = core.pop_job().or_else(|| core.steal_job()) {
             // SAFETY: a job taken off a deque is alive and runs once.
             unsafe { job.execute() };

@@ -65,8 +65,13 @@
 //!   (`task/state.rs`), a [`JoinHandle`] that is a future of `Result<T, JoinError>`.
 //! - Workers (`worker.rs`): per priority class a crossbeam FIFO deque, a LIFO job deque for
 //!   [`join`]/[`scope`](fn@scope), a stealable LIFO slot (`lifo.rs`); the injector per class; the
-//!   global queue checked every 61 ticks; random-victim stealing with at most half the
+//!   global queue checked every 61 ticks, and a yielding task waits behind the injector's
+//!   remote work (yield fairness, `worker.rs`); random-victim stealing with at most half the
 //!   workers searching; parking with no lost wake-ups (`idle.rs` documents the protocol).
+//! - Entering the pool from any thread, as rayon: [`Runtime::install`] / [`Handle::install`]
+//!   (`install.rs`); [`join`], [`join_context`] and [`scope`](fn@scope) called off the workers
+//!   run on the runtime in context, else on the global runtime (`global.rs`,
+//!   [`Builder::build_global`]).
 //! - [`Priority`] classes with a bounded share for lower classes (`priority.rs`).
 //! - A bounded, growing and shrinking blocking pool (`blocking.rs`).
 //! - Shutdown that cancels every task that will not run again and frees it
@@ -90,9 +95,13 @@ mod block_on;
 mod blocking;
 mod context;
 mod defer;
+mod deferred_yields;
 mod deterministic;
 mod forkjoin;
+mod global;
 mod idle;
+mod install;
+mod join_context;
 mod lifo;
 mod metrics;
 mod priority;
@@ -113,6 +122,8 @@ pub mod loom_api;
 
 pub use deterministic::{DetJoinHandle, DeterministicRuntime, Stalled};
 pub use forkjoin::join;
+pub use global::BuildGlobalError;
+pub use join_context::{join_context, FnContext};
 pub use metrics::{RuntimeMetrics, WorkerMetrics};
 pub use priority::Priority;
 pub use runtime::{

@@ -285,3 +285,45 @@ impl TestScheduler {
         tasks.into_iter().for_each(Notified::cancel);
     }
 }
+
+// ---- install latch ----------------------------------------------------------------------------
+
+thread_local! {
+    static INSTALL_LATCH_WEAK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Makes the install latch's `DONE`/`ABANDONED` store Relaxed instead of Release on this OS
+/// thread (which runs every loom thread of a model): the buggy variant for `should_panic`
+/// models.
+pub fn weaken_install_latch(weak: bool) {
+    INSTALL_LATCH_WEAK.with(|b| b.set(weak));
+}
+
+pub(crate) fn install_latch_weakened() -> bool {
+    INSTALL_LATCH_WEAK.with(std::cell::Cell::get)
+}
+
+/// The task `Handle::install` sends to the runtime (`install.rs`): run it (`run`, the worker's
+/// poll) or drop it (a shutdown's cancellation).
+pub struct InstallTask(crate::install::InstallTask);
+
+impl InstallTask {
+    /// Polls the task once, as a worker does: runs the installed closure.
+    pub fn run(mut self) {
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        assert!(std::pin::Pin::new(&mut self.0).poll(&mut cx).is_ready());
+    }
+}
+
+/// `Handle::install`'s caller side with `send` as the runtime: `f` borrows the caller's stack,
+/// `send` gets the task (to run or drop on another model thread). `None`: dropped unrun.
+pub fn install_with<F, R>(f: F, send: impl FnOnce(InstallTask)) -> Option<R>
+where
+    F: FnOnce() -> R + Send,
+    R: Send,
+{
+    let parker = Arc::new(crate::idle::Parker::new());
+    crate::install::run_elsewhere(f, parker, |t| send(InstallTask(t)))
+        .map(|r| r.unwrap_or_else(|p| std::panic::resume_unwind(p)))
+}

@@ -1,7 +1,9 @@
 //! `scope`: spawn closures that borrow from the caller's stack, rayon style.
 //!
 //! Each `Scope::spawn` boxes the closure as a heap job and pushes it on the current worker's
-//! job deque (or runs it at once off the runtime). `scope` returns only after every spawned
+//! job deque. `scope` called from a thread that is not a worker runs on a runtime's workers
+//! (the runtime in context, else the global one), like `join`; a `spawn` on a thread that is
+//! not a worker (a `&Scope` sent to a plain thread) runs the closure at once. `scope` returns only after every spawned
 //! closure finished, which is what makes the borrows sound: a job's `'scope` data outlives it.
 //!
 //! Invariants: `pending` counts spawned jobs not yet finished; a job's decrement (Release) is
@@ -40,8 +42,14 @@ struct HeapJob<'scope, F> {
 /// Runs `op` with a [`Scope`] and returns its result once every closure spawned in the scope
 /// has finished. Closures may borrow from the caller's stack.
 ///
-/// On a worker the spawned closures are offered to all workers; elsewhere each runs when it
-/// is spawned. A panic in `op` or in a spawned closure is resumed after all have finished.
+/// The spawned closures are offered to all workers. Called from a thread that is not a
+/// worker, the whole scope (`op` and its spawns) runs on a runtime's workers and the caller
+/// blocks until it finished: the runtime in context
+/// ([`Handle::enter`](crate::Handle::enter), a `block_on` caller, a blocking-pool thread),
+/// else the global runtime, built on first use
+/// ([`Builder::build_global`](crate::Builder::build_global) configures it); it panics if that
+/// runtime has shut down. A panic in `op` or in a spawned closure is resumed after all have
+/// finished.
 ///
 /// # Examples
 /// ```
@@ -90,6 +98,29 @@ struct HeapJob<'scope, F> {
 /// });
 /// ```
 pub fn scope<'scope, OP, R>(op: OP) -> R
+where
+    OP: FnOnce(&Scope<'scope>) -> R + Send,
+    R: Send,
+{
+    if context::with_any_core(|core| core.is_some()) {
+        scope_here(op)
+    } else {
+        scope_cold(op)
+    }
+}
+
+/// `scope` from a thread that is not a worker: the whole scope runs on a runtime's workers.
+#[cold]
+fn scope_cold<'scope, OP, R>(op: OP) -> R
+where
+    OP: FnOnce(&Scope<'scope>) -> R + Send,
+    R: Send,
+{
+    crate::global::cold_handle().install(move || scope_here(op))
+}
+
+/// The scope on the calling thread (a worker, but for the unreachable fallback below).
+fn scope_here<'scope, OP, R>(op: OP) -> R
 where
     OP: FnOnce(&Scope<'scope>) -> R + Send,
     R: Send,

@@ -153,3 +153,7 @@ mod imp {
 
 #[allow(unused_imports)]
 pub(crate) use imp::*;
+
+/// A process-wide one-time cell, for statics (the global runtime). std's in both arms: loom
+/// cannot model a static that outlives one model run, and no model builds the global runtime.
+pub(crate) use std::sync::OnceLock;

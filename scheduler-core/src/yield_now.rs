@@ -5,7 +5,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 /// Yields once to the scheduler: the task goes to the back of its worker's queue (not the
-/// LIFO slot) and other queued tasks run first.
+/// LIFO slot) and other queued tasks run first. Nor does it run again before the remote work
+/// queued when it yielded (spawns from other threads, in the global injector) has left the
+/// injector and what its worker took of it has run (on one worker: before all of it ran), or
+/// before other classes' work that is due by the [`Priority`](crate::Priority) rule. Only
+/// behind an injector that never empties does it run again sooner, after a bounded wait (one
+/// maintenance interval, 61 ticks).
 ///
 /// # Examples
 /// ```

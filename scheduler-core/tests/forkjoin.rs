@@ -30,8 +30,10 @@ fn join_on_workers_matches_serial() {
     }
 }
 
+/// Outside any runtime `join` goes to the global runtime (`join_from_outside.rs` and
+/// `global_lazy.rs` check where it runs); the result is the same.
 #[test]
-fn join_outside_a_runtime_runs_inline() {
+fn join_outside_a_runtime_gives_the_same_result() {
     assert_eq!(fib(10), 55);
 }
 
@@ -76,8 +78,9 @@ fn scope_borrows_from_the_stack() {
     assert_eq!(out.unwrap(), (0..10).map(|i| i * 100).sum::<u64>());
 }
 
+/// Outside any runtime the scope runs on the global runtime; every spawn still runs once.
 #[test]
-fn scope_outside_a_runtime_runs_inline() {
+fn scope_outside_a_runtime_runs_every_spawn() {
     let counter = AtomicUsize::new(0);
     scope(|s| {
         for _ in 0..10 {

@@ -130,3 +130,11 @@ fn abort_and_enter_handles() {
     // An EnterGuard must be dropped on the thread that made it.
     assert_eq!(send_sync!(scheduler_core::EnterGuard<'static>), (false, false));
 }
+
+/// `join_context`'s `FnContext` describes the thread it was handed on (rayon's is `!Send`
+/// too); the global runtime's build error crosses threads like `io::Error`.
+#[test]
+fn fork_join_context_and_global_error() {
+    assert_eq!(send_sync!(scheduler_core::FnContext), (false, false));
+    assert_eq!(send_sync!(scheduler_core::BuildGlobalError), (true, true));
+}

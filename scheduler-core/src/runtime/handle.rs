@@ -234,6 +234,55 @@ impl Handle {
         crate::block_on::block_on(Some(self), future)
     }
 
+    /// Runs `f` on one of this runtime's workers and blocks the caller until it returns
+    /// (rayon's `install`). `f` may borrow from the caller's stack; inside it, [`join`],
+    /// [`scope`](fn@crate::scope) and [`join_context`](crate::join_context) use this runtime's
+    /// workers.
+    ///
+    /// - From a worker of this runtime, `f` runs inline, on the calling thread.
+    /// - From any other thread (a plain thread, a `block_on` caller, a blocking-pool thread),
+    ///   `f` goes to the runtime as a task and the caller parks until it returned.
+    /// - From a worker of *another* runtime, the same, but that worker does not park: while it
+    ///   waits it runs its own runtime's fork-join jobs (rayon's `in_worker_cross`), not its
+    ///   tasks, as a `join` whose half was stolen does. So an `f` that waits for a task of the
+    ///   calling runtime, or installs back into it when all its workers wait like this, never
+    ///   finishes: the same hazard as [`block_on`](Self::block_on) on a worker, which refuses.
+    ///
+    /// [`join`]: crate::join
+    ///
+    /// # Panics
+    /// Resumes `f`'s panic, with its payload, on the caller. Panics if the runtime shut down
+    /// before `f` ran (then `f` was dropped unrun before `install` returned); once `f` runs, a
+    /// shutdown lets it finish and `install` returns its result.
+    ///
+    /// # Examples
+    /// ```
+    /// use scheduler_core::{join, Runtime};
+    /// let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    /// let mut v = vec![1, 2, 3, 4];
+    /// let sum = rt.handle().install(|| {
+    ///     let (left, right) = v.split_at_mut(2);
+    ///     let (a, b) = join(
+    ///         || left.iter_mut().map(|x| { *x *= 10; *x }).sum::<i32>(),
+    ///         || right.iter().sum::<i32>(),
+    ///     );
+    ///     a + b
+    /// });
+    /// assert_eq!((sum, v), (37, vec![10, 20, 3, 4]));
+    /// let h = rt.handle();
+    /// let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    ///     h.install(|| panic!("boom"))
+    /// }));
+    /// assert_eq!(panicked.unwrap_err().downcast_ref::<&str>(), Some(&"boom"));
+    /// ```
+    pub fn install<F, R>(&self, f: F) -> R
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
+        crate::install::install(self, f)
+    }
+
     /// A snapshot of the runtime's metrics.
     pub fn metrics(&self) -> RuntimeMetrics {
         crate::metrics::collect(&self.shared)

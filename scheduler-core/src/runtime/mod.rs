@@ -154,6 +154,22 @@ impl Runtime {
         self.handle.block_on(future)
     }
 
+    /// Runs `f` on a worker and blocks until it returns; see [`Handle::install`].
+    ///
+    /// ```
+    /// let rt = scheduler_core::Runtime::builder().worker_threads(2).build().unwrap();
+    /// let mut local = vec![1];
+    /// rt.install(|| local.push(2));
+    /// assert_eq!(local, [1, 2]);
+    /// ```
+    pub fn install<F, R>(&self, f: F) -> R
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
+        self.handle.install(f)
+    }
+
     /// A snapshot of the runtime's metrics.
     pub fn metrics(&self) -> RuntimeMetrics {
         self.handle.metrics()
