@@ -5,6 +5,7 @@
 //! `schedbench` runs the group with `--full`, or with `--only peers` (or a row's name); the
 //! default and `--quick` matrices leave it out.
 
+mod increment_all;
 mod rayon_shapes;
 mod tokio_shapes;
 mod tree_sum;
@@ -117,6 +118,9 @@ fn rayon_rows() -> Vec<Workload> {
             (20, 5, 1),
             pair("rayon", ry::join_recursively_ours, ry::join_recursively_rayon),
         ),
+        row("increment_all", splitter_bound(), (2_000, 500, 50), increment_all::systems_plain()),
+        row("increment_all_min", splitter_bound(), (2_000, 500, 50), increment_all::systems_min()),
+        row("increment_all_max", splitter_bound(), (2_000, 500, 50), increment_all::systems_max()),
         row(
             "quick_sort",
             at_most(1.0),
@@ -139,6 +143,12 @@ fn rayon_rows() -> Vec<Workload> {
         row("tree_sum_64k", chili_bound(), (100, 20, 2), tree_sum::systems_64k()),
         row("tree_sum_1m", chili_bound(), (10, 2, 1), tree_sum::systems_1m()),
     ]
+}
+
+/// The increment rows are judged against rayon running the same splitter (its own
+/// `par_iter_mut` is shown beside).
+fn splitter_bound() -> Target {
+    Target::RatioToPeers(&[("rayon_splitter", 1.0)])
 }
 
 /// The tree sums are judged against chili alone (rayon and the serial sum are shown beside).

@@ -13,8 +13,7 @@
 //! * the closure chain of rayon's `spawn` (a task that spawns its successor, 1,000 deep, as
 //!   tokio's `chained_spawn`), ours with `Handle::spawn_fn`; `n` chains, ns per spawn.
 //!
-//! Each sample enters the pool once (`install` for rayon, a `spawn_fn` awaited with
-//! `block_on` for us) and runs all its work there, so entering costs the same on both sides.
+//! Each sample enters the pool once (`install` on both sides) and runs all its work there.
 
 use crate::{RunConfig, Sample};
 use scheduler_core::{Handle, Runtime};
@@ -70,17 +69,13 @@ pub(super) fn rayon_pool(cfg: &RunConfig) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new().num_threads(cfg.workers).build().expect("rayon pool")
 }
 
-/// Runs `f` on one of our workers and times it there.
-pub(super) fn timed_on_ours<R: Send + 'static>(
-    rt: &Runtime,
-    f: impl FnOnce() -> R + Send + 'static,
-) -> (Duration, R) {
-    rt.block_on(rt.spawn_fn(move || {
+/// Runs `f` on one of our workers (`Runtime::install`) and times it there.
+pub(super) fn timed_on_ours<R: Send>(rt: &Runtime, f: impl FnOnce() -> R + Send) -> (Duration, R) {
+    rt.install(move || {
         let start = Instant::now();
         let r = f();
         (start.elapsed(), r)
-    }))
-    .expect("no panic")
+    })
 }
 
 /// Runs `f` in the rayon pool and times it there.
@@ -304,10 +299,7 @@ fn sort_sample(took: Duration, v: &[u32]) -> Sample {
 
 pub(super) fn quick_sort_ours(cfg: &RunConfig) -> Sample {
     let mut v = random_vec(cfg.n);
-    let (took, v) = timed_on_ours(&ours(cfg), move || {
-        quick_sort::<Ours>(&mut v);
-        v
-    });
+    let (took, ()) = timed_on_ours(&ours(cfg), || quick_sort::<Ours>(&mut v));
     sort_sample(took, &v)
 }
 
@@ -319,10 +311,7 @@ pub(super) fn quick_sort_rayon(cfg: &RunConfig) -> Sample {
 
 pub(super) fn merge_sort_ours(cfg: &RunConfig) -> Sample {
     let (mut v, mut buf) = (random_vec(cfg.n), vec![0u32; cfg.n as usize]);
-    let (took, v) = timed_on_ours(&ours(cfg), move || {
-        merge_sort::<Ours>(&mut v, &mut buf);
-        v
-    });
+    let (took, ()) = timed_on_ours(&ours(cfg), || merge_sort::<Ours>(&mut v, &mut buf));
     sort_sample(took, &v)
 }
 

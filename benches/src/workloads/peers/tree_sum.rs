@@ -8,7 +8,6 @@
 use super::rayon_shapes::{ours, rayon_pool, timed_on_ours, timed_on_rayon};
 use crate::{RunConfig, Sample};
 use std::num::NonZeroUsize;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// One tree node.
@@ -89,9 +88,8 @@ fn sample(took: std::time::Duration, total: u64, levels: u32, cfg: &RunConfig) -
 }
 
 fn run_ours(levels: u32, cfg: &RunConfig) -> Sample {
-    let (tree, rt, reps) = (Arc::new(Node::tree(levels)), ours(cfg), cfg.n.max(1));
-    let t = tree.clone();
-    let (took, total) = timed_on_ours(&rt, move || (0..reps).map(|_| sum_ours(&t)).sum());
+    let (tree, rt, reps) = (Node::tree(levels), ours(cfg), cfg.n.max(1));
+    let (took, total) = timed_on_ours(&rt, || (0..reps).map(|_| sum_ours(&tree)).sum());
     sample(took, total, levels, cfg)
 }
 
