@@ -20,7 +20,7 @@
 //! The closures receive `migrated` (a bool, `FnContext` for [`join_context`]): `b` gets true
 //! when a thief ran it, and both get true when the whole call came from outside the workers.
 //!
-//! [`join_context`]: crate::join_context
+//! [`join_context`]: fn@crate::join_context
 
 use crate::context;
 use crate::sync::atomic::{AtomicBool, Ordering};

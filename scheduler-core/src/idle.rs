@@ -216,9 +216,9 @@ impl Idle {
         }
     }
 
-    /// Wakes worker `idx` whatever its state (timer hook: a timer inserted into a parked
-    /// worker's shard). It comes back as [`Woken::Other`] unless a notifier chose it too.
-    #[allow(dead_code)] // used by the timer integration
+    /// Wakes worker `idx` whatever its state: a timer inserted from elsewhere into a parked
+    /// worker's shard, earlier than its park deadline (`time/reactor.rs`). It comes back as
+    /// [`Woken::Other`] unless a notifier chose it too.
     pub(crate) fn unpark(&self, idx: usize) {
         self.parkers[idx].unpark();
     }
@@ -228,12 +228,6 @@ impl Idle {
         for p in self.parkers.iter() {
             p.unpark();
         }
-    }
-
-    /// Workers currently registered as sleeping (metrics).
-    #[allow(dead_code)]
-    pub(crate) fn sleeping(&self) -> usize {
-        self.workers() - unparked(self.state.load(Ordering::Relaxed))
     }
 }
 

@@ -69,7 +69,7 @@
 //!   remote work (yield fairness, `worker.rs`); random-victim stealing with at most half the
 //!   workers searching; parking with no lost wake-ups (`idle.rs` documents the protocol).
 //! - Entering the pool from any thread, as rayon: [`Runtime::install`] / [`Handle::install`]
-//!   (`install.rs`); [`join`], [`join_context`] and [`scope`](fn@scope) called off the workers
+//!   (`install.rs`); [`join`], [`join_context`](fn@join_context) and [`scope`](fn@scope) called off the workers
 //!   run on the runtime in context, else on the global runtime (`global.rs`,
 //!   [`Builder::build_global`]).
 //! - [`Priority`] classes with a bounded share for lower classes (`priority.rs`).
@@ -77,17 +77,6 @@
 //! - Shutdown that cancels every task that will not run again and frees it
 //!   (`runtime/shared.rs`, `runtime/owned.rs`).
 //!
-//! # Hooks for the timer integration (crate-private)
-//!
-//! - `Core::maintenance` (worker.rs): runs every `MAINTENANCE_INTERVAL` ticks and before a
-//!   worker parks: per-worker extra work (firing due timers) goes there.
-//! - `Core::park_deadline` (worker.rs): the deadline a parking worker passes to
-//!   `Idle::park_worker`, i.e. `Parker::park(Some(deadline))`; `Idle::unpark(index)` wakes a
-//!   given worker from any thread without a lost wake-up (token parker).
-//! - `context::current_worker_index()`: the current worker's index, if on a worker.
-//! - `Builder::timer_tick` (stored in `Config::timer_tick`) and the reserved `Builder::clock`.
-//! - [`Handle::spawn_with`] / [`Handle::spawn_fn_with`] run timer callbacks in a class.
-
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 

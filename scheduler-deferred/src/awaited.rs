@@ -88,7 +88,10 @@ pub(crate) enum CancelStep {
 
 /// Handles to drop after the lock is released (a handle's drop may run user code).
 #[must_use = "dropped after the lock is released"]
-pub(crate) struct Stale(#[allow(dead_code)] Vec<Deferred<()>>);
+pub(crate) struct Stale {
+    /// Held only to be dropped.
+    _handles: Vec<Deferred<()>>,
+}
 
 impl Awaited {
     /// `core` returned `Pending` to this driver's coroutine (future.rs): it is awaited.
@@ -104,7 +107,7 @@ impl Awaited {
     pub(crate) fn unregister(&self, core: &crate::chain::Core) -> Stale {
         let mut s = self.state.lock();
         let at = s.children.iter().position(|child| std::ptr::eq(&**child.core, core));
-        Stale(at.map(|at| s.children.swap_remove(at)).into_iter().collect())
+        Stale { _handles: at.map(|at| s.children.swap_remove(at)).into_iter().collect() }
     }
 
     /// True if `core` is among the children now.
@@ -121,7 +124,7 @@ impl Awaited {
             return None;
         }
         s.polling = true;
-        Some(Stale(mem::take(&mut s.children)))
+        Some(Stale { _handles: mem::take(&mut s.children) })
     }
 
     /// A poll returned `Pending`: the cancel it must carry out now, if one came meanwhile.
@@ -138,7 +141,7 @@ impl Awaited {
     pub(crate) fn finish(&self) -> Stale {
         let mut s = self.state.lock();
         (s.done, s.polling, s.cancel_asked) = (true, false, false);
-        Stale(mem::take(&mut s.children))
+        Stale { _handles: mem::take(&mut s.children) }
     }
 
     /// A cancel of the driver's Deferred (module doc).

@@ -45,13 +45,10 @@ pub struct Builder {
     wrap_threads: Option<super::ThreadWrapper>,
     /// CPUs the default worker count leaves free ([`Builder::leave_cores`]).
     leave_cores: usize,
-    /// Reserved for the timer integration: the wheel's tick (default 1 ms). Stored, not yet
-    /// used by the executor.
+    /// The timer wheel's tick ([`Builder::timer_tick`]); `None`: the time driver's default.
     timer_tick: Option<Duration>,
-    /// Reserved for the timer integration: the clock that drives the timers (system or
-    /// manual). `None` means the system clock. Set by the time API's builder extension.
-    #[allow(dead_code)]
-    pub(crate) clock: Option<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
+    /// The clock that drives the timers ([`Builder::clock`]); `None`: the system clock.
+    pub(crate) clock: Option<crate::time::driver::TimeSource>,
 }
 
 impl fmt::Debug for Builder {
@@ -205,7 +202,20 @@ impl Builder {
         self
     }
 
-    /// The timer wheel's tick (reserved for the timer integration; stored, not yet used).
+    /// The timer wheel's tick: the resolution of timers (`call_later`, `sleep`, `timeout`),
+    /// which fire at the first tick at or after their deadline. Rounded to the nearest power
+    /// of two nanoseconds; `build()` fails with an `io::Error` (`InvalidInput`) unless
+    /// 100 µs <= `tick` <= 1 s. Default: 1 ms.
+    ///
+    /// # Examples
+    /// ```
+    /// use scheduler_core::Runtime;
+    /// use std::time::Duration;
+    /// let rt = Runtime::builder().timer_tick(Duration::from_micros(250)).build().unwrap();
+    /// drop(rt);
+    /// let err = Runtime::builder().timer_tick(Duration::from_secs(5)).build().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// ```
     pub fn timer_tick(mut self, tick: Duration) -> Self {
         self.timer_tick = Some(tick);
         self
@@ -282,20 +292,14 @@ impl Builder {
                 format!("worker_threads must be in 1..={MAX_WORKER_THREADS}, got {workers}"),
             ));
         }
-        let time = crate::time::driver::TimeDriver::new(
-            workers,
-            self.timer_tick,
-            crate::time::source_of(&self.clock),
-        )
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let time = crate::time::driver::TimeDriver::new(workers, self.timer_tick, self.clock)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let config = Config {
-            worker_threads: workers,
             thread_name: self.thread_name,
             stack_size: self.stack_size,
             on_thread_start: self.on_thread_start,
             on_thread_stop: self.on_thread_stop,
             wrap_threads: self.wrap_threads,
-            timer_tick: self.timer_tick,
         };
         let mut locals = Vec::with_capacity(workers);
         let mut remotes = Vec::with_capacity(workers);

@@ -236,7 +236,7 @@ impl Handle {
 
     /// Runs `f` on one of this runtime's workers and blocks the caller until it returns
     /// (rayon's `install`). `f` may borrow from the caller's stack; inside it, [`join`],
-    /// [`scope`](fn@crate::scope) and [`join_context`](crate::join_context) use this runtime's
+    /// [`scope`](fn@crate::scope) and [`join_context`](fn@crate::join_context) use this runtime's
     /// workers.
     ///
     /// - From a worker of this runtime, `f` runs inline, on the calling thread.

@@ -28,24 +28,16 @@ type ThreadWrapper = std::sync::Arc<dyn Fn(&mut dyn FnMut()) + Send + Sync + 'st
 
 /// The settings a runtime keeps after `build`.
 pub(crate) struct Config {
-    #[allow(dead_code)]
-    pub(crate) worker_threads: usize,
     pub(crate) thread_name: String,
     pub(crate) stack_size: Option<usize>,
     pub(crate) on_thread_start: Option<Hook>,
     pub(crate) on_thread_stop: Option<Hook>,
     pub(crate) wrap_threads: Option<ThreadWrapper>,
-    /// Reserved for the timer integration.
-    #[allow(dead_code)]
-    pub(crate) timer_tick: Option<Duration>,
 }
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("worker_threads", &self.worker_threads)
-            .field("thread_name", &self.thread_name)
-            .finish_non_exhaustive()
+        f.debug_struct("Config").field("thread_name", &self.thread_name).finish_non_exhaustive()
     }
 }
 

@@ -73,7 +73,10 @@ impl WorkerRemote {
 /// A strong reference to `Shared` whose drop may end the runtime's life; dropped after a
 /// completing task has stopped touching the scheduler.
 #[derive(Debug)]
-pub(crate) struct KeepAlive(#[allow(dead_code)] Arc<Shared>);
+pub(crate) struct KeepAlive {
+    /// Held only to be dropped.
+    _shared: Arc<Shared>,
+}
 
 /// The shared state of one runtime.
 #[derive(Debug)]
@@ -360,14 +363,14 @@ impl Shared {
             if self.finished.load(Ordering::Acquire) { self.try_release_keepalive() } else { None };
         match alive {
             // Ours outlives the keep-alive: dropping that now cannot free `Shared`.
-            Some(alive) => Some(KeepAlive(alive)),
+            Some(alive) => Some(KeepAlive { _shared: alive }),
             None => keepalive,
         }
     }
 
     fn try_release_keepalive(&self) -> Option<KeepAlive> {
         if self.owned.len() == 0 {
-            self.keepalive.lock().take().map(KeepAlive)
+            self.keepalive.lock().take().map(|s| KeepAlive { _shared: s })
         } else {
             None
         }

@@ -61,12 +61,6 @@ impl<T> JoinHandle<T> {
         // SAFETY: the handle owns a ref of the task.
         unsafe { self.raw.as_ref() }.state.load().is_complete()
     }
-
-    /// The task's raw header, for the runtime's own adapters.
-    #[allow(dead_code)]
-    pub(crate) fn raw(&self) -> NonNull<Header> {
-        self.raw
-    }
 }
 
 impl<T> Future for JoinHandle<T> {

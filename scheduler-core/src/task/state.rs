@@ -53,7 +53,6 @@ const JOIN_INTEREST: usize = 1 << 4;
 const JOIN_WAKER: usize = 1 << 5;
 const REF_SHIFT: usize = 6;
 const REF_ONE: usize = 1 << REF_SHIFT;
-const FLAGS: usize = REF_ONE - 1;
 
 /// A new task: queued (`NOTIFIED`), a `JoinHandle` exists, and three refs: the owned-task
 /// list, the `JoinHandle`, the notification.
@@ -345,11 +344,5 @@ impl State {
         let prev = Snapshot(self.0.fetch_sub(n * REF_ONE, Ordering::AcqRel));
         debug_assert!(prev.ref_count() >= n, "{prev:?}");
         prev.ref_count() == n
-    }
-
-    /// The flags only (tests and models).
-    #[allow(dead_code)]
-    pub(crate) fn flags(&self) -> usize {
-        self.0.load(Ordering::Acquire) & FLAGS
     }
 }

@@ -35,16 +35,9 @@ impl Builder {
     /// assert!(call.called());
     /// ```
     pub fn clock(mut self, clock: ManualClock) -> Self {
-        self.clock = Some(std::sync::Arc::new(TimeSource::Manual(clock)));
+        self.clock = Some(TimeSource::Manual(clock));
         self
     }
-}
-
-/// The clock source a builder's reserved `clock` field holds (`None`: the system clock).
-pub(crate) fn source_of(
-    clock: &Option<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
-) -> Option<TimeSource> {
-    clock.as_ref().and_then(|c| c.downcast_ref::<TimeSource>()).cloned()
 }
 
 impl Handle {

@@ -71,5 +71,4 @@ pub use react::{react, react_on, SystemExit};
 pub use reactor::ReactorTime;
 pub use sleep::{sleep, sleep_until, timeout, Sleep, Timeout};
 
-pub(crate) use handle_api::source_of;
 pub(crate) use manual::enter as enter_manual;
