@@ -17,6 +17,7 @@ fn main() {
     let workers: usize = args.next().and_then(|w| w.parse().ok()).unwrap_or(1);
     let workload = benches::all_workloads()
         .into_iter()
+        .chain(benches::peer_workloads())
         .find(|w| w.name == name)
         .unwrap_or_else(|| panic!("no workload named {name}"));
     let ours = workload.systems.iter().find(|s| s.name == "ours").expect("an `ours` system");

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
+use std::time::Duration;
 
 struct ThreadWaker(Parker);
 
@@ -41,9 +42,15 @@ pub(crate) fn block_on<F: Future>(handle: Option<&Handle>, future: F) -> F::Outp
         if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
             return v;
         }
-        parker.0.park(None);
+        parker.0.park_after_spin(BLOCK_ON_SPIN);
     }
 }
+
+/// How long `block_on` polls for its wake-up before it sleeps: a future that waits on a task
+/// it just spawned is often woken within microseconds, and a wake that finds the thread still
+/// spinning costs no futex call on either side (the round trip of tokio's `spawn.rs`
+/// benchmark). Bounded, and paid once per wait, so a long wait wastes at most this.
+const BLOCK_ON_SPIN: Duration = Duration::from_micros(20);
 
 /// The message of [`refuse_on_worker`]'s panic.
 pub(crate) const BLOCK_ON_WORKER: &str = "Handle::block_on called on a worker thread: blocking a \

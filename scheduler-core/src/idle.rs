@@ -61,7 +61,7 @@
 use crate::sync::atomic::{fence, AtomicUsize, Ordering};
 use crate::sync::{Condvar, Mutex};
 use crossbeam_utils::CachePadded;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Whether a loom model switched off the last searcher's re-check (step 2), to show that its
 /// model catches the lost wake-up (`loom_api::break_park_recheck`). Always false otherwise.
@@ -234,6 +234,8 @@ impl Idle {
 const EMPTY: usize = 0;
 const PARKED: usize = 1;
 const NOTIFIED: usize = 2;
+/// Spin hints between two looks at the token in [`Parker::park_after_spin`].
+const PARK_SPIN_HINTS: u32 = 16;
 
 /// A one-token thread parker that any thread may unpark.
 #[derive(Debug)]
@@ -283,6 +285,35 @@ impl Parker {
                 // Timed out: withdraw PARKED (an unpark racing with us leaves NOTIFIED; take it).
                 self.token.swap(EMPTY, Ordering::Acquire);
                 return;
+            }
+        }
+    }
+
+    /// [`park`](Self::park) (no deadline) after polling the token for up to `spin`: a wake
+    /// that comes within the spin costs neither side a futex call (the waker's `unpark` finds
+    /// the token `EMPTY`, not `PARKED`). For a thread that waits on work it just handed to a
+    /// worker (`block_on`), which often finishes within microseconds.
+    pub(crate) fn park_after_spin(&self, spin: Duration) {
+        // Under loom, time does not pass and a spin only multiplies the interleavings.
+        if cfg!(loom) {
+            return self.park(None);
+        }
+        let start = Instant::now();
+        loop {
+            for _ in 0..PARK_SPIN_HINTS {
+                std::hint::spin_loop();
+            }
+            // Acquire: pairs with the Release of `unpark`, as in `park`.
+            if self.token.load(Ordering::Relaxed) == NOTIFIED
+                && self
+                    .token
+                    .compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return;
+            }
+            if start.elapsed() >= spin {
+                return self.park(None);
             }
         }
     }

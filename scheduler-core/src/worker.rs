@@ -348,6 +348,11 @@ impl Core {
                 t
             };
             let pop_local = || {
+                // A clear hint bit means the deque is empty (only this worker pushes to it,
+                // and every push sets the bit): skip the pop.
+                if self.class_hint.get() & (1 << class) == 0 {
+                    return None;
+                }
                 let t = local.pop();
                 if t.is_none() {
                     self.mark_class(class, false);
