@@ -58,6 +58,8 @@
 //! - [Using with tokio](tokio_guide): offloading CPU work from a tokio server, sizing both
 //!   pools, timeouts and cancellation across the boundary, tokio's APIs inside our tasks,
 //!   shutdown order.
+//! - [Testing timed code](testing_guide): which manual-time tool to use for which test
+//!   (`ManualReactor`, `DeterministicRuntime`, `Builder::clock`, `ManualClock`), with examples.
 //!
 //! # Architecture
 //!
@@ -100,6 +102,7 @@ mod scope;
 mod sync;
 mod task;
 mod task_set;
+pub mod testing_guide;
 pub mod time;
 pub mod tokio_guide;
 mod worker;

@@ -65,8 +65,8 @@ impl Clock for SystemClock {
 /// A clock that moves only when told to (Twisted's `task.Clock`). Clones share one time.
 ///
 /// `advance` here moves the time only; firing the timers that come due is the job of whoever
-/// drives the wheel ([`ManualTimers`](crate::ManualTimers) in this crate, the runtime's
-/// deterministic mode above it), which steps deadline by deadline using
+/// drives the wheel (scheduler-core's `ManualReactor`, deterministic runtime and time
+/// driver), which steps deadline by deadline using
 /// [`TimerShard::earliest_deadline`](crate::TimerShard::earliest_deadline).
 #[derive(Clone)]
 pub struct ManualClock {

@@ -11,8 +11,9 @@
 //! - [`RemoteShard<T>`]: a `Send + Sync` handle for other threads: inserts, cancels and resets
 //!   through a lock-free inbox, and **timer stealing** ([`RemoteShard::steal_expired`]) so an
 //!   idle thread can fire the overdue timers of a busy shard.
-//! - [`Clock`], [`SystemClock`], [`ManualClock`]; [`ManualTimers`], a single-threaded wheel on
-//!   a manual clock with Twisted's `task.Clock` semantics, for tests of timed logic.
+//! - [`Clock`], [`SystemClock`], [`ManualClock`]. Tests of timed logic use the manual clock
+//!   through scheduler-core (its `time::ManualReactor` is Twisted's `task.Clock`; its
+//!   `testing_guide` page says which tool fits which test).
 //!
 //! The concurrency protocol (entry state word, expiry right, inbox, published deadline,
 //! stealing) is written down in the docs of the `entry` and `shard` modules (private; read the
@@ -52,7 +53,6 @@ mod config;
 mod entry;
 mod error;
 mod key;
-mod manual;
 mod owner;
 mod pass;
 mod remote;
@@ -66,7 +66,6 @@ pub use clock::{deadline_after, duration_to_ns, Clock, ManualClock, SystemClock}
 pub use config::{TimerConfig, MAX_LEVELS};
 pub use error::{ConfigError, ShardBusy, TimerError};
 pub use key::{Expired, TimerKey, Wake};
-pub use manual::{Callback, ManualTimers};
 pub use owner::TimerShard;
 pub use remote::RemoteShard;
 pub use session::TimerSession;

@@ -1,6 +1,6 @@
 //! Behaviour of one shard through its owner and remote handles.
 
-use scheduler_timers::{timer_overhead_bytes, Callback, TimerConfig, TimerError, TimerShard, Wake};
+use scheduler_timers::{timer_overhead_bytes, TimerConfig, TimerError, TimerShard, Wake};
 use std::time::Duration;
 
 const MS: u64 = 1_000_000;
@@ -263,7 +263,7 @@ fn cancelled_payloads_are_dropped_exactly_once() {
 
 #[test]
 fn overhead_per_timer_is_at_most_64_bytes() {
-    let overhead = timer_overhead_bytes::<Callback>();
+    let overhead = timer_overhead_bytes::<Box<dyn FnOnce()>>();
     assert_eq!(overhead, 48, "documented in the crate docs");
     assert!(timer_overhead_bytes::<u64>() <= 64);
     assert_eq!(timer_overhead_bytes::<std::task::Waker>(), overhead);
