@@ -1,6 +1,6 @@
 //! Workloads shared by the criterion benches and the `schedbench` tool.
 //!
-//! Each workload of `../shared/BENCHMARKS.md` is written once here, as one [`Workload`] with one
+//! Each workload of the benchmark matrix of `benches/README.md` is written once here, as one [`Workload`] with one
 //! [`System`] per contender (ours, tokio, rayon, std, ...). The criterion files in `benches/`
 //! and the `schedbench` binary both call the same functions, so the two always measure the same
 //! thing. A system's `run` function does its own setup, times only the measured part, and
@@ -96,7 +96,7 @@ impl Sample {
 /// How big a run is: the tool's `--quick`, default and `--full` modes scale `n`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunConfig {
-    /// Worker threads every system gets (BENCHMARKS.md: 2).
+    /// Worker threads every system gets (benches/README.md: 2).
     pub workers: usize,
     /// Operations per run (tasks, timers, callbacks, ...), as the workload defines it.
     pub n: u64,
@@ -111,16 +111,16 @@ pub struct System {
     pub run: fn(&RunConfig) -> Sample,
 }
 
-/// One workload of BENCHMARKS.md with every contender that runs it.
+/// One workload of benches/README.md with every contender that runs it.
 #[derive(Debug, Clone)]
 pub struct Workload {
-    /// The workload's name as BENCHMARKS.md spells it.
+    /// The workload's name as benches/README.md spells it.
     pub name: &'static str,
     /// The unit of every system's figure.
     pub unit: Unit,
     /// What our row must reach.
     pub target: Target,
-    /// `n` for `--full`, the figure BENCHMARKS.md names (e.g. 1,000,000 tasks).
+    /// `n` for `--full`, the figure benches/README.md names (e.g. 1,000,000 tasks).
     pub full_n: u64,
     /// `n` for the default mode (a run of the whole matrix stays under a minute).
     pub default_n: u64,
@@ -130,7 +130,7 @@ pub struct Workload {
     pub systems: Vec<System>,
 }
 
-/// Every workload of the main matrix, in the order BENCHMARKS.md lists them.
+/// Every workload of the main matrix, in the order benches/README.md lists them.
 pub fn all_workloads() -> Vec<Workload> {
     workloads::all()
 }

@@ -251,7 +251,7 @@ fn num(v: f64) -> Value {
     }
 }
 
-/// The JSON array BENCHMARKS.md specifies, one object per row.
+/// The JSON array benches/README.md specifies, one object per row.
 pub fn json(rows: &[Row]) -> String {
     let items: Vec<Value> = rows
         .iter()

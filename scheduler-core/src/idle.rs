@@ -3,7 +3,8 @@
 //! # State
 //!
 //! One word, [`Idle::state`], packs two counters so that every change is a single
-//! read-modify-write (loom checks RMWs exactly; see the levers note, point 3):
+//! //! read-modify-write, and a notifier that reads the word sees the two counters as one
+//! consistent pair when it decides whether to wake a sleeper:
 //!
 //! - `searching` (low 16 bits): workers that are looking for work to steal;
 //! - `unparked` (high bits): workers not registered as sleepers.

@@ -80,7 +80,9 @@ impl Core {
             }
             Ok(None) => false,
             Err(payload) => {
-                report_unhandled(&Failure::from_panic(payload)); // Twisted port note 11
+                // A panicking canceller is reported as an unhandled failure, as Twisted logs an
+                // exception a canceller raises, and the cancel goes on.
+                report_unhandled(&Failure::from_panic(payload));
                 false
             }
         };

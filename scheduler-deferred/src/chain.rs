@@ -418,8 +418,10 @@ impl Core {
     /// Marks the chain fired and runs it (or leaves the result at rest if paused).
     fn start(this: &CoreRef, mut s: SpinGuard<'_, State>, outcome: Outcome) {
         s.called = true;
-        // Dropped on fire: breaks Arc cycles (DF-10); an armed waiter keeps its hook, which
-        // takes a value or token back if it is dropped untaken (`waiter.rs`).
+        // Dropped on fire: a canceller that captured a handle of this Deferred would otherwise
+        // keep the chain alive for ever (an Arc cycle, `tests/cycles.rs`). An armed waiter
+        // keeps its hook, which takes a value or token back if it is dropped untaken
+        // (`waiter.rs`).
         let canceller = if s.armed { None } else { s.take_canceller() };
         if s.paused > 0 || s.queue.is_empty() {
             s.result = Some(outcome);

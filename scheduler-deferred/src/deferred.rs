@@ -217,7 +217,8 @@ impl<T: Send + 'static> Deferred<T> {
     /// [`AlreadyCalled`] if it was fired before (except the one fire Twisted swallows after a
     /// `cancel` without canceller).
     ///
-    /// A Deferred cannot be fired with itself (Twisted port note 8): the types forbid it.
+    /// A Deferred cannot be fired with itself (Twisted raises for `d.callback(d)`; here the
+    /// types forbid it):
     ///
     /// ```compile_fail
     /// let d = scheduler_deferred::Deferred::<u8>::new();

@@ -67,8 +67,8 @@
 //!
 //! # Why a remote reset-later is not one atomic store
 //!
-//! DESIGN hoped for "a reset to a later deadline is one atomic store, from any thread". A
-//! thread without the right cannot do that safely here:
+//! One could hope for "a reset to a later deadline is one atomic store, from any thread" (a
+//! common timer-wheel trick). A thread without the right cannot do that safely here:
 //!
 //! - *Firers race it.* A firer reads the state, then the deadline, then CASes `PENDING ->
 //!   FIRING`. If a reset changed only the deadline, a firer that read the old, due deadline

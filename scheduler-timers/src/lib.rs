@@ -88,7 +88,7 @@ pub mod loom_api {
     }
 
     /// Makes (or stops making) reclaims on the calling OS thread send the finished slot of a
-    /// remote insert to the owner's private spares (the reclaim rule before issue 11: only one
+    /// remote insert to the owner's private spares (the earlier reclaim rule: only one
     /// slot per `starved` hint went to the shared free list), so a `#[should_panic]` model
     /// can show that remote inserts then grow the slab while freed slots sit unused.
     pub fn reclaim_remote_slots_to_spares(broken: bool) {

@@ -9,7 +9,7 @@
 //! used, and a page holds at most a seventh of the entries before it once the slab is past
 //! 3,584 entries (an eighth as it grows): its unused entries cost at most 6 bytes per pending
 //! timer for a 40-byte entry. (Doubling pages left up to one entry unused per entry in use:
-//! the issue-11 figure, 77.7 bytes of overhead per timer at 5,000,000 timers.) Finding
+//! 77.7 bytes of overhead per timer at 5,000,000 timers.) Finding
 //! an index's page stays a few shifts: with `v = index + 8 * 64`, the group is
 //! `log2(v) - 9` and the page within the group the three bits of `v` below its top bit
 //! (`page_of`). Each page pointer is stored biased by the page's first index, so an entry's

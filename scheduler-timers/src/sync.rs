@@ -172,7 +172,7 @@ mod imp {
         static REMOTE_SLOTS_TO_SPARES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }
 
-    /// Whether a remote insert's finished slot goes to the owner's spares, as before issue 11
+    /// Whether a remote insert's finished slot goes to the owner's spares, as the reclaim rule did before remote slots went back to the shared list
     /// (test knob; never set outside models).
     pub(crate) fn remote_slots_to_spares() -> bool {
         REMOTE_SLOTS_TO_SPARES.with(|cell| cell.get())

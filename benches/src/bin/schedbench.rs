@@ -1,4 +1,4 @@
-//! `schedbench`: runs the BENCHMARKS.md matrix (ours beside tokio, rayon and std) and prints a
+//! `schedbench`: runs the benches/README.md matrix (ours beside tokio, rayon and std) and prints a
 //! table of medians with each of our rows' ratio to the best peer and its target.
 //!
 //! `--quick` is the CI smoke run (seconds), the default runs in under a minute, `--full` gives
@@ -23,7 +23,7 @@ struct Args {
     /// CI smoke run: small sizes, 3 runs each.
     #[arg(long, conflicts_with = "full")]
     quick: bool,
-    /// The real figures: BENCHMARKS.md sizes, 7 runs each.
+    /// The real figures: benches/README.md sizes, 7 runs each.
     #[arg(long)]
     full: bool,
     /// Only these workloads (comma-separated names; `peers` names the whole peers group).

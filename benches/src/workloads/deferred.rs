@@ -1,11 +1,11 @@
-//! Workloads of the deferred crate: `deferred_fire` and `deferred_chain` (BENCHMARKS.md).
+//! Workloads of the deferred crate: `deferred_fire` and `deferred_chain` (benches/README.md).
 //!
 //! * `deferred_fire`: create a Deferred, attach one continuation, fire it; ns per Deferred.
 //!   Peer `futures`: a `futures-channel` oneshot whose receiver is polled once (registering the
 //!   continuation), then sent to and polled to completion.
 //! * `deferred_chain`: one Deferred with `n` callbacks, fired once; ns per callback. The
 //!   timed part covers adding the callbacks *and* running them (no peer: Twisted's figure is in
-//!   BENCHMARKS.md).
+//!   benches/README.md).
 
 use std::future::Future;
 use std::hint::black_box;
@@ -17,7 +17,7 @@ use scheduler_deferred::Deferred;
 
 use crate::{RunConfig, Sample, System, Target, Unit, Workload};
 
-/// The deferred workloads of BENCHMARKS.md.
+/// The deferred workloads of benches/README.md.
 pub fn workloads() -> Vec<Workload> {
     vec![
         Workload {

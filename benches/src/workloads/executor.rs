@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-/// The executor workloads of BENCHMARKS.md.
+/// The executor workloads of benches/README.md.
 pub fn workloads() -> Vec<Workload> {
     vec![
         Workload {

@@ -1,12 +1,12 @@
-//! Memory workloads (BENCHMARKS.md "Memory"): `timer_bytes` and `task_bytes`, in bytes.
+//! Memory workloads (benches/README.md "Memory"): `timer_bytes` and `task_bytes`, in bytes.
 //!
 //! # Method
 //!
 //! Every figure is measured, not computed from `size_of` alone: build the system, reserve
 //! every container the harness itself needs, read the process's **heap bytes in use**, create
 //! `n` pending items (1,000,000 in the default runs; in the full runs 5,000,000 timers, the
-//! size DESIGN's 64-byte promise is judged at, and 1,000,000 tasks), read the heap again, and
-//! divide the difference by `n`. What the user's own object occupies is then subtracted, so
+//! size at which the timers crate's 64-byte overhead bound is judged, and 1,000,000 tasks),
+//! read the heap again, and divide the difference by `n`. What the user's own object occupies is then subtracted, so
 //! the figure is the system's overhead per item.
 //!
 //! The heap reading is glibc's `mallinfo2()` (`uordblks + hblkhd`: bytes in allocated chunks,
@@ -51,7 +51,7 @@ use scheduler_timers::{TimerConfig, TimerShard};
 
 use crate::{RunConfig, Sample, System, Target, Unit, Workload};
 
-/// The memory workloads of BENCHMARKS.md.
+/// The memory workloads of benches/README.md.
 pub fn workloads() -> Vec<Workload> {
     vec![
         Workload {

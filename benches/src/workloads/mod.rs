@@ -1,7 +1,7 @@
 //! The workloads, one module per crate under test.
 //!
 //! Each module exposes `workloads() -> Vec<Workload>`; [`all`] concatenates them in the
-//! order of BENCHMARKS.md.
+//! order of benches/README.md.
 
 use crate::Workload;
 

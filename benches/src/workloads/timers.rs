@@ -1,4 +1,4 @@
-//! Workloads of the timers crate: `timer_insert_cancel` and `timer_insert_mt` (BENCHMARKS.md).
+//! Workloads of the timers crate: `timer_insert_cancel` and `timer_insert_mt` (benches/README.md).
 //!
 //! * `timer_insert_cancel`: insert `n` timers with deadlines spread over 1..10 s (a fixed
 //!   pseudo-random permutation), then cancel all of them; ns per insert+cancel pair.
@@ -11,7 +11,7 @@
 //!   - `binary_heap`: `std::collections::BinaryHeap` of `(deadline, id)` with a cancel flag per
 //!     id (lazy cancel: a cancel sets the flag); the floor of what a timer can cost.
 //!
-//!   The target in BENCHMARKS.md is "<= 0.25 of tokio and <= 5 of BinaryHeap": both bounds are
+//!   The target in benches/README.md is "<= 0.25 of tokio and <= 5 of BinaryHeap": both bounds are
 //!   checked (`Target::RatioToPeers`); the printed ratio is ours / tokio.
 //! * `timer_insert_mt`: 2 threads each insert and cancel `n` timers; ns per pair per thread
 //!   (wall time / n).
@@ -40,7 +40,7 @@ use scheduler_timers::{TimerConfig, TimerKey, TimerShard};
 
 use crate::{RunConfig, Sample, System, Target, Unit, Workload};
 
-/// The timers workloads of BENCHMARKS.md.
+/// The timers workloads of benches/README.md.
 pub fn workloads() -> Vec<Workload> {
     vec![
         Workload {
@@ -253,7 +253,7 @@ fn insert_mt_tokio(cfg: &RunConfig) -> Sample {
 // Runtime time API workloads (scheduler-core's `time` module): `timer_fire`, `looping_call`.
 
 /// `timer_fire`: `n` timers due over a window of `n` µs starting `2.5 n` µs after the start
-/// (full: 200,000 timers due 500..700 ms after the start, BENCHMARKS.md; quick and default
+/// (full: 200,000 timers due 500..700 ms after the start, benches/README.md; quick and default
 /// scale the window with `n`, keeping one deadline per µs). Each callback records when it ran;
 /// lateness = run instant - deadline. Target: throughput >= 2x tokio (ratio <= 0.5) and p99
 /// lateness <= 2 ms, both judged (`Target::RatioAndP99`).
@@ -385,7 +385,7 @@ fn timer_fire_tokio(cfg: &RunConfig) -> Sample {
 
 /// `looping_call`: a `LoopingCall` with a 1 ms interval on a `ManualReactor` (Twisted's
 /// `task.Clock`), advanced by 1 ms `n` times: ns per tick (advance + one call of `f` +
-/// re-arming the next call). No Rust peer runs it; Twisted's tick is 4.6 µs (BENCHMARKS.md).
+/// re-arming the next call). No Rust peer runs it; Twisted's tick is 4.6 µs (benches/README.md).
 /// Target: at most 100 ns per tick.
 fn looping_call_workload() -> Workload {
     Workload {
