@@ -1,22 +1,12 @@
 //! Criterion groups for the timers workloads (see `benches::workloads::timers`).
 
+mod common;
+
 use benches::workloads::timers;
-use benches::RunConfig;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion};
 
 fn bench(c: &mut Criterion) {
-    for w in timers::workloads() {
-        let mut group = c.benchmark_group(w.name);
-        group.sample_size(10);
-        group.throughput(Throughput::Elements(w.quick_n));
-        for s in &w.systems {
-            let cfg = RunConfig { workers: 2, n: w.quick_n };
-            group.bench_function(s.name, |b| {
-                b.iter_custom(|iters| (0..iters).map(|_| (s.run)(&cfg).elapsed).sum())
-            });
-        }
-        group.finish();
-    }
+    common::bench_workloads(c, timers::workloads());
 }
 
 criterion_group!(benches, bench);
