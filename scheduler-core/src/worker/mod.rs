@@ -47,6 +47,9 @@ use crate::time::driver::Horizon;
 use std::cell::Cell;
 use std::time::Instant;
 
+mod queues;
+mod search;
+
 /// Ticks between two looks at the injector ahead of the local queues (Go and tokio use 61).
 #[cfg(not(loom))]
 pub(crate) const GLOBAL_POLL_INTERVAL: u32 = 61;
@@ -132,90 +135,7 @@ impl Core {
         self.index
     }
 
-    /// A task spawned on this worker: back of its class's deque, then a notification.
-    #[inline]
-    pub(crate) fn push_spawned(&self, task: Notified) {
-        self.push_local(task);
-        self.shared.idle.notify_work();
-    }
-
-    /// Back of the task's class deque (no notification).
-    #[inline]
-    fn push_local(&self, task: Notified) {
-        let class = task.priority().index();
-        self.locals[class].push(task);
-        self.mark_class(class, true);
-    }
-
-    /// Keeps `class_hint` in step with our deque of `class` (a store only on a change).
-    #[inline]
-    fn mark_class(&self, class: usize, nonempty: bool) {
-        let old = self.class_hint.get();
-        let new = if nonempty { old | (1 << class) } else { old & !(1 << class) };
-        if new != old {
-            self.class_hint.set(new);
-            // Relaxed: a hint; the deque's own synchronisation hands over the tasks.
-            self.shared.workers[self.index].class_hint.store(new, Ordering::Relaxed);
-        }
-    }
-
-    /// A task woken by code running on this worker: into the LIFO slot; the previous occupant
-    /// goes to the back of its deque (and that push notifies).
-    #[inline]
-    pub(crate) fn push_woken(&self, task: Notified) {
-        let slot = &self.shared.workers[self.index].lifo;
-        if let Some(prev) = slot.put(task.into_raw()) {
-            // SAFETY: only `Notified::into_raw` pointers enter the slot.
-            let prev = unsafe { Notified::from_raw(prev) };
-            self.push_spawned(prev);
-        }
-    }
-
-    /// A fork-join job for this worker's job deque.
-    #[inline]
-    pub(crate) fn push_job(&self, job: JobRef) {
-        self.jobs.push(job);
-        // Fence-free: a missed wake-up only costs parallelism, since the pusher runs or waits
-        // for its own job; so no SeqCst fence on the join fast path.
-        if self.shared.idle.wants_worker() {
-            self.shared.idle.notify_work();
-        }
-    }
-
-    /// Pops this worker's newest fork-join job.
-    #[inline]
-    pub(crate) fn pop_job(&self) -> Option<JobRef> {
-        self.jobs.pop()
-    }
-
-    /// Steals a fork-join job from another worker (used while a `join` waits).
-    pub(crate) fn steal_job(&self) -> Option<JobRef> {
-        let n = self.shared.workers.len();
-        let start = self.next_rand() as usize % n;
-        for k in 0..n {
-            let v = (start + k) % n;
-            if v == self.index {
-                continue;
-            }
-            if let Some(job) = queue::steal_one(&self.shared.workers[v].jobs) {
-                self.count_steal(v);
-                return Some(job);
-            }
-        }
-        None
-    }
-
-    fn next_rand(&self) -> u64 {
-        // xorshift64*: victim order only, quality barely matters.
-        let mut x = self.rng.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng.set(x);
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn stats(&self) -> &crate::metrics::WorkerStats {
+    pub(super) fn stats(&self) -> &crate::metrics::WorkerStats {
         &self.shared.workers[self.index].stats
     }
 
@@ -236,221 +156,14 @@ impl Core {
         crate::metrics::bump(&self.stats().panics);
     }
 
-    fn count_steal(&self, victim: usize) {
+    pub(super) fn count_steal(&self, victim: usize) {
         let stats = self.stats();
         crate::metrics::bump(&stats.steals);
         // Relaxed: a counter; several thieves may add at once, hence the RMW.
         self.shared.workers[victim].stats.stolen_from.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Is there a task of a class above `class` in our own deques or the injector?
-    #[inline]
-    fn higher_class_waiting(&self, class: usize) -> bool {
-        (0..class).any(|c| !self.locals[c].is_empty() || !self.shared.injector[c].is_empty())
-    }
-
-    /// The next piece of work from this worker's own queues and the injector.
-    pub(crate) fn next_local(&self) -> Option<Work> {
-        let tick = self.tick.get().wrapping_add(1);
-        self.tick.set(tick);
-        if tick % GLOBAL_POLL_INTERVAL == 0 {
-            if let Some(t) = self.take_injector_first() {
-                return Some(Work::Task(t));
-            }
-        }
-        if let Some(t) = self.take_lifo() {
-            return Some(Work::Task(t));
-        }
-        if let Some(job) = self.jobs.pop() {
-            return Some(Work::Job(job));
-        }
-        self.take_by_class(false).or_else(|| self.take_deferred()).map(Work::Task)
-    }
-
-    /// A task woken during its own poll (`yield_now`): to the back of its class deque, unless
-    /// remote work of its class waits in the injector; then it waits in `deferred` until the
-    /// injector has been seen empty (yield fairness, module doc). The common path costs one
-    /// `is_empty` on the injector (two loads of lines that only remote spawns write).
-    #[inline]
-    fn push_yielded(&self, task: Notified) {
-        if self.shared.injector[task.priority().index()].is_empty() {
-            self.push_local(task);
-        } else {
-            self.deferred.push(task, self.tick.get());
-        }
-    }
-
-    /// Called once `take_by_class` found every class's deque and injector empty: the deferred
-    /// tasks go back to their deques (stealable again) and the pick is made among them.
-    #[inline]
-    fn take_deferred(&self) -> Option<Notified> {
-        if self.deferred.is_empty() {
-            return None;
-        }
-        self.release_deferred();
-        self.take_by_class(false)
-    }
-
-    /// Moves every deferred task, oldest first, to the back of its class deque.
-    #[cold]
-    fn release_deferred(&self) {
-        for task in self.deferred.take_all() {
-            self.push_local(task);
-        }
-    }
-
-    /// The starvation bound of the yield fairness rule: deferred tasks that have waited a
-    /// whole [`MAINTENANCE_INTERVAL`] behind a never-empty injector go back to their deques.
-    fn release_aged_deferred(&self) {
-        if self.deferred.waited(self.tick.get(), MAINTENANCE_INTERVAL) {
-            self.release_deferred();
-        }
-    }
-
-    fn take_lifo(&self) -> Option<Notified> {
-        let slot = &self.shared.workers[self.index].lifo;
-        let raw = slot.take()?;
-        // SAFETY: only `Notified::into_raw` pointers enter the slot.
-        let task = unsafe { Notified::from_raw(raw) };
-        let streak = self.lifo_streak.get();
-        let class = task.priority().index();
-        if streak >= LIFO_CAP || self.higher_class_waiting(class) {
-            // Cap reached (or a higher class waits): the occupant goes behind the others.
-            self.lifo_streak.set(0);
-            self.push_local(task);
-            return None;
-        }
-        self.lifo_streak.set(streak + 1);
-        Some(task)
-    }
-
-    fn take_injector_first(&self) -> Option<Notified> {
-        self.take_by_class(true)
-    }
-
-    /// Walks the classes in bounded-share order: own deque then injector (or the reverse).
-    #[inline]
-    fn take_by_class(&self, injector_first: bool) -> Option<Notified> {
-        let order = self.picker.get().order();
-        for (rank, class) in order.into_iter().enumerate() {
-            let local = &self.locals[class];
-            let inj = &self.shared.injector[class];
-            // `is_empty` (two loads) first: an empty injector's `steal_batch` costs ~70
-            // instructions, paid on every pick for each class above the one with work.
-            let from_inj = || {
-                if inj.is_empty() {
-                    return None;
-                }
-                let t = queue::inject_steal_batch(inj, local);
-                if t.is_some() {
-                    self.mark_class(class, true); // the rest of the batch
-                }
-                t
-            };
-            let pop_local = || {
-                // A clear hint bit means the deque is empty (only this worker pushes to it,
-                // and every push sets the bit): skip the pop.
-                if self.class_hint.get() & (1 << class) == 0 {
-                    return None;
-                }
-                let t = local.pop();
-                if t.is_none() {
-                    self.mark_class(class, false);
-                }
-                t
-            };
-            let mut found = if injector_first {
-                from_inj().or_else(pop_local)
-            } else {
-                pop_local().or_else(from_inj)
-            };
-            if found.is_none() && rank + 1 < CLASSES {
-                // Priority holds across workers: before a lower class runs here, take this
-                // class's work from another worker's deque.
-                found = self.steal_class(class);
-            }
-            if let Some(task) = found {
-                self.lifo_streak.set(0);
-                return Some(task);
-            }
-        }
-        None
-    }
-
-    /// Steals a batch of `class` tasks from another worker; cheap when no victim advertises
-    /// tasks of that class in its `class_hint` (one load each, no fence).
-    fn steal_class(&self, class: usize) -> Option<Notified> {
-        let workers = &self.shared.workers;
-        let n = workers.len();
-        for k in 1..n {
-            let v = (self.index + k) % n;
-            // One Relaxed load of a line that changes only when that deque empties or refills.
-            if workers[v].class_hint.load(Ordering::Relaxed) & (1 << class) == 0 {
-                continue;
-            }
-            if let Some(t) = queue::steal_batch(&workers[v].stealers[class], &self.locals[class]) {
-                self.mark_class(class, true);
-                self.count_steal(v);
-                return Some(t);
-            }
-        }
-        None
-    }
-
-    /// Searches other workers: per class the injector, then their deques (random victim
-    /// order); then their fork-join jobs; then their LIFO slots. Refused (None) when half the
-    /// workers already search.
-    pub(crate) fn steal(&self) -> Option<Work> {
-        if !self.searching.get() {
-            if !self.shared.idle.try_start_searching() {
-                return None;
-            }
-            self.searching.set(true);
-        }
-        let shared = &*self.shared;
-        let n = shared.workers.len();
-        let start = self.next_rand() as usize % n;
-        let victims = (0..n).map(|k| (start + k) % n).filter(|&v| v != self.index);
-        if let Some(job) = self.steal_job() {
-            return Some(Work::Job(job));
-        }
-        for class in 0..CLASSES {
-            if let Some(t) = queue::inject_steal_batch(&shared.injector[class], &self.locals[class])
-            {
-                self.mark_class(class, true);
-                return Some(Work::Task(t));
-            }
-            for v in victims.clone() {
-                let remote = &shared.workers[v].stealers[class];
-                if let Some(t) = queue::steal_batch(remote, &self.locals[class]) {
-                    self.mark_class(class, true);
-                    self.count_steal(v);
-                    return Some(Work::Task(t));
-                }
-            }
-        }
-        for v in victims {
-            if let Some(raw) = shared.workers[v].lifo.take() {
-                self.count_steal(v);
-                // SAFETY: only `Notified::into_raw` pointers enter a slot.
-                return Some(Work::Task(unsafe { Notified::from_raw(raw) }));
-            }
-        }
-        None
-    }
-
-    /// Leaves the searching state after finding work; the last searcher wakes one more.
-    #[inline]
-    fn found_work(&self) {
-        if self.searching.get()
-            && self.searching.replace(false)
-            && self.shared.idle.stop_searching()
-        {
-            self.shared.idle.notify_work();
-        }
-    }
-
-    fn run(&self, work: Work) {
+    pub(super) fn run(&self, work: Work) {
         match work {
             Work::Job(job) => {
                 // SAFETY: a job in a deque is alive until executed (see `forkjoin`).
@@ -470,28 +183,6 @@ impl Core {
                 }
             }
         }
-    }
-
-    /// Before parking, the searcher (only it: at most half the workers) polls the queues for
-    /// a few microseconds: a producer that spawns just after we looked then costs neither a
-    /// futex wake on its side nor a park/unpark on ours. Bounded ([`SPIN_ROUNDS`]); returns
-    /// true when work showed up.
-    fn spin_for_work(&self) -> bool {
-        if !self.searching.get() {
-            return false;
-        }
-        let n = self.shared.workers.len();
-        let mut from = self.next_rand() as usize % n;
-        for _ in 0..SPIN_ROUNDS {
-            for _ in 0..SPINS_PER_ROUND {
-                std::hint::spin_loop();
-            }
-            if self.shared.has_work_near(from, SPIN_LOOK_WORKERS) || self.shared.is_shutdown() {
-                return true;
-            }
-            from = (from + SPIN_LOOK_WORKERS) % n;
-        }
-        false
     }
 
     /// The maintenance step: runs every `MAINTENANCE_INTERVAL` ticks and before parking
