@@ -2,9 +2,9 @@
 //!
 //! # State
 //!
-//! One word, [`Idle::state`], packs two counters so that every change is a single
-//! //! read-modify-write, and a notifier that reads the word sees the two counters as one
-//! consistent pair when it decides whether to wake a sleeper:
+//! One word, [`Idle::state`], packs two counters ([`Counters`]) so that every change is a
+//! single read-modify-write ([`Change`]), and a notifier that reads the word sees the two
+//! counters as one consistent pair when it decides whether to wake a sleeper:
 //!
 //! - `searching` (low 16 bits): workers that are looking for work to steal;
 //! - `unparked` (high bits): workers not registered as sleepers.
@@ -79,14 +79,51 @@ fn recheck_broken() -> bool {
 
 const UNPARKED_SHIFT: usize = 16;
 const SEARCHING_MASK: usize = (1 << UNPARKED_SHIFT) - 1;
-const ONE_UNPARKED: usize = 1 << UNPARKED_SHIFT;
 
-fn searching(state: usize) -> usize {
-    state & SEARCHING_MASK
+/// A snapshot of [`Idle::state`]: the two counters of the module doc, read from one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Counters(usize);
+
+impl Counters {
+    /// `workers` unparked, none searching.
+    fn all_unparked(workers: usize) -> Counters {
+        Counters(workers << UNPARKED_SHIFT)
+    }
+
+    /// Workers looking for work to steal.
+    fn searching(self) -> usize {
+        self.0 & SEARCHING_MASK
+    }
+
+    /// Workers not registered as sleepers.
+    fn unparked(self) -> usize {
+        self.0 >> UNPARKED_SHIFT
+    }
 }
 
-fn unparked(state: usize) -> usize {
-    state >> UNPARKED_SHIFT
+/// One transition of the counters, applied with a single RMW on [`Idle::state`].
+#[derive(Debug, Clone, Copy)]
+struct Change {
+    unparked: bool,
+    searching: bool,
+}
+
+impl Change {
+    /// A worker starts (or stops) searching.
+    const SEARCH: Change = Change { unparked: false, searching: true };
+    /// A sleeper woken by a notifier: unparked and searching at once.
+    const WOKEN_TO_SEARCH: Change = Change { unparked: true, searching: true };
+    /// A sleeper that woke on its own (deadline, direct unpark): unparked, not searching.
+    const WOKEN_ALONE: Change = Change { unparked: true, searching: false };
+
+    /// A worker that registers as a sleeper, searching or not.
+    fn fall_asleep(searching: bool) -> Change {
+        Change { unparked: true, searching }
+    }
+
+    fn bits(self) -> usize {
+        (usize::from(self.unparked) << UNPARKED_SHIFT) | usize::from(self.searching)
+    }
 }
 
 /// The idle-worker bookkeeping of one runtime.
@@ -106,8 +143,11 @@ pub(crate) struct Idle {
 pub(crate) enum Woken {
     /// A notifier chose it: it is now counted as searching.
     Notified,
-    /// Deadline, spurious wake-up or shutdown: it is awake but not searching.
-    Other,
+    /// Woken directly ([`Idle::unpark`]: a timer inserted into its shard; shutdown): awake,
+    /// not searching.
+    Unparked,
+    /// Its park deadline (its next timer) passed: awake, not searching.
+    TimedOut,
 }
 
 impl Idle {
@@ -115,7 +155,7 @@ impl Idle {
     pub(crate) fn new(workers: usize) -> Idle {
         assert!(workers < SEARCHING_MASK, "worker count checked by the builder");
         Idle {
-            state: CachePadded::new(AtomicUsize::new(workers << UNPARKED_SHIFT)),
+            state: CachePadded::new(AtomicUsize::new(Counters::all_unparked(workers).0)),
             sleepers: Mutex::new(Vec::with_capacity(workers)),
             parkers: (0..workers).map(|_| Parker::new()).collect(),
         }
@@ -125,14 +165,33 @@ impl Idle {
         self.parkers.len()
     }
 
+    /// The counters now (Relaxed: callers order it with the protocol's fences or locks).
+    fn counters(&self) -> Counters {
+        Counters(self.state.load(Ordering::Relaxed))
+    }
+
+    /// Applies `change` upward; returns the counters before.
+    fn add(&self, change: Change, order: Ordering) -> Counters {
+        Counters(self.state.fetch_add(change.bits(), order))
+    }
+
+    /// Applies `change` downward; returns the counters before.
+    fn sub(&self, change: Change, order: Ordering) -> Counters {
+        Counters(self.state.fetch_sub(change.bits(), order))
+    }
+
+    /// No worker searches and some sleep: a push should wake one.
+    fn should_wake(&self, c: Counters) -> bool {
+        c.searching() == 0 && c.unparked() < self.workers()
+    }
+
     /// Tries to become a searcher; refused when half the workers already search.
     pub(crate) fn try_start_searching(&self) -> bool {
-        let s = self.state.load(Ordering::Relaxed);
-        if 2 * searching(s) >= self.workers() {
+        if 2 * self.counters().searching() >= self.workers() {
             return false;
         }
         // Relaxed: the counter is advisory until the fences of the park protocol.
-        self.state.fetch_add(1, Ordering::Relaxed);
+        let _before = self.add(Change::SEARCH, Ordering::Relaxed);
         true
     }
 
@@ -141,9 +200,9 @@ impl Idle {
     #[must_use]
     pub(crate) fn stop_searching(&self) -> bool {
         // AcqRel: part of the total order of RMWs on `state` that the protocol relies on.
-        let prev = self.state.fetch_sub(1, Ordering::AcqRel);
-        debug_assert!(searching(prev) > 0);
-        searching(prev) == 1
+        let before = self.sub(Change::SEARCH, Ordering::AcqRel);
+        debug_assert!(before.searching() > 0);
+        before.searching() == 1
     }
 
     /// Posts a notification after work was pushed: the *fence; read; maybe wake* half.
@@ -151,30 +210,25 @@ impl Idle {
     pub(crate) fn notify_work(&self) {
         // SeqCst fence: pairs with the fence in `park_worker` step 2 (Dekker, module doc).
         fence(Ordering::SeqCst);
-        let s = self.state.load(Ordering::Relaxed);
-        if searching(s) != 0 || unparked(s) >= self.workers() {
-            return;
+        if self.should_wake(self.counters()) {
+            self.wake_one();
         }
-        self.wake_one();
     }
 
     /// True when no worker searches and some sleep: a push should wake one (no fence; for
     /// the periodic maintenance check, which tolerates a stale answer).
     pub(crate) fn wants_worker(&self) -> bool {
-        let s = self.state.load(Ordering::Relaxed);
-        searching(s) == 0 && unparked(s) < self.workers()
+        self.should_wake(self.counters())
     }
 
     #[cold]
     fn wake_one(&self) {
         let mut sleepers = self.sleepers.lock();
-        let s = self.state.load(Ordering::Relaxed);
-        if searching(s) != 0 || unparked(s) >= self.workers() {
+        if !self.should_wake(self.counters()) {
             return;
         }
         let Some(idx) = sleepers.pop() else { return };
-        // One RMW: the woken worker is unparked and searching.
-        self.state.fetch_add(ONE_UNPARKED | 1, Ordering::AcqRel);
+        let _before = self.add(Change::WOKEN_TO_SEARCH, Ordering::AcqRel);
         drop(sleepers);
         self.parkers[idx].unpark();
     }
@@ -190,10 +244,9 @@ impl Idle {
     ) -> Woken {
         let last_searcher = {
             let mut sleepers = self.sleepers.lock();
-            let dec = ONE_UNPARKED | usize::from(is_searching);
-            let prev = self.state.fetch_sub(dec, Ordering::AcqRel);
+            let before = self.sub(Change::fall_asleep(is_searching), Ordering::AcqRel);
             sleepers.push(idx);
-            is_searching && searching(prev) == 1
+            is_searching && before.searching() == 1
         };
         if last_searcher && !recheck_broken() {
             // SeqCst fence: pairs with the fence in `notify_work` (Dekker, module doc).
@@ -202,16 +255,19 @@ impl Idle {
                 self.wake_one();
             }
         }
-        self.parkers[idx].park(deadline);
-        self.after_park(idx)
+        let parked = self.parkers[idx].park(deadline);
+        self.after_park(idx, parked)
     }
 
-    fn after_park(&self, idx: usize) -> Woken {
+    fn after_park(&self, idx: usize, parked: Parked) -> Woken {
         let mut sleepers = self.sleepers.lock();
         if let Some(pos) = sleepers.iter().position(|&i| i == idx) {
             sleepers.swap_remove(pos);
-            self.state.fetch_add(ONE_UNPARKED, Ordering::AcqRel);
-            Woken::Other
+            let _before = self.add(Change::WOKEN_ALONE, Ordering::AcqRel);
+            match parked {
+                Parked::Unparked => Woken::Unparked,
+                Parked::TimedOut => Woken::TimedOut,
+            }
         } else {
             Woken::Notified
         }
@@ -219,7 +275,7 @@ impl Idle {
 
     /// Wakes worker `idx` whatever its state: a timer inserted from elsewhere into a parked
     /// worker's shard, earlier than its park deadline (`time/reactor.rs`). It comes back as
-    /// [`Woken::Other`] unless a notifier chose it too.
+    /// [`Woken::Unparked`] unless a notifier chose it too.
     pub(crate) fn unpark(&self, idx: usize) {
         self.parkers[idx].unpark();
     }
@@ -238,6 +294,15 @@ const NOTIFIED: usize = 2;
 /// Spin hints between two looks at the token in [`Parker::park_after_spin`].
 const PARK_SPIN_HINTS: u32 = 16;
 
+/// Why [`Parker::park`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Parked {
+    /// It consumed an `unpark`'s token.
+    Unparked,
+    /// The deadline passed first.
+    TimedOut,
+}
+
 /// A one-token thread parker that any thread may unpark.
 #[derive(Debug)]
 pub(crate) struct Parker {
@@ -251,15 +316,15 @@ impl Parker {
         Parker { token: AtomicUsize::new(EMPTY), lock: Mutex::new(()), cvar: Condvar::new() }
     }
 
-    /// Blocks until unparked (consuming the token) or until `deadline`; may return spuriously.
-    pub(crate) fn park(&self, deadline: Option<Instant>) {
+    /// Blocks until unparked (consuming the token) or until `deadline`, and says which.
+    pub(crate) fn park(&self, deadline: Option<Instant>) -> Parked {
         // Acquire: pairs with the Release of `unpark`, so the unparker's writes are visible.
         if self
             .token
             .compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
         {
-            return;
+            return Parked::Unparked;
         }
         let mut guard = self.lock.lock();
         if let Err(actual) =
@@ -267,7 +332,7 @@ impl Parker {
         {
             debug_assert_eq!(actual, NOTIFIED);
             self.token.swap(EMPTY, Ordering::Acquire);
-            return;
+            return Parked::Unparked;
         }
         loop {
             guard = match deadline {
@@ -280,12 +345,15 @@ impl Parker {
                 .compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
             {
-                return;
+                return Parked::Unparked;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                // Timed out: withdraw PARKED (an unpark racing with us leaves NOTIFIED; take it).
-                self.token.swap(EMPTY, Ordering::Acquire);
-                return;
+                // Timed out: withdraw PARKED (an unpark racing with us leaves NOTIFIED; take
+                // it, and report the unpark).
+                return match self.token.swap(EMPTY, Ordering::Acquire) {
+                    NOTIFIED => Parked::Unparked,
+                    _ => Parked::TimedOut,
+                };
             }
         }
     }
@@ -297,7 +365,8 @@ impl Parker {
     pub(crate) fn park_after_spin(&self, spin: Duration) {
         // Under loom, time does not pass and a spin only multiplies the interleavings.
         if cfg!(loom) {
-            return self.park(None);
+            let _unparked = self.park(None);
+            return;
         }
         let start = Instant::now();
         loop {
@@ -314,7 +383,8 @@ impl Parker {
                 return;
             }
             if start.elapsed() >= spin {
-                return self.park(None);
+                let _unparked = self.park(None);
+                return;
             }
         }
     }
