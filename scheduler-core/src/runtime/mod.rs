@@ -1,4 +1,30 @@
 //! The [`Runtime`], its [`Builder`] and its cloneable [`Handle`].
+//!
+//! # Shutdown
+//!
+//! The whole protocol, in order (the pieces live where their data does):
+//!
+//! 1. **Begin** (`Shared::begin_shutdown`, from `Runtime::drop` / `shutdown_timeout`,
+//!    [`Handle::stop`], or a failed `build`): the `shutdown` flag is set once (a swap), a
+//!    `SeqCst` fence pairs with the one in `Shared::inject` so a spawner either sees the flag
+//!    or has its task seen by the drains below, every worker is unparked and the blocking
+//!    pool is told to stop. From here `try_spawn` returns `SpawnError::Shutdown`, and a
+//!    thread that pushes a task to the injector and then sees the flag drains the injectors
+//!    itself, cancelling what it finds (`Shared::inject`).
+//! 2. **Each worker** (`Core::run_loop` sees the flag at its next pick or park, then
+//!    `Core::drain`): finishes the fork-join jobs on its deque (they belong to frames still
+//!    running), then cancels every task in its LIFO slot, class deques and deferred list; a
+//!    task that is running finishes its current poll first. Then `Shared::worker_exited`.
+//! 3. **The last worker to exit** (`Shared::finish_shutdown`): shuts the time driver down
+//!    (pending timers' payloads are dropped and every `Sleep` / `Timeout` wakes), drains the
+//!    injectors, cancels every idle task of the owned-task list (`runtime::owned`: the sweep
+//!    and `bind` agree through the flag read under each shard's lock, so no idle task is
+//!    missed), drains the injectors again (a cancellation may have woken more), marks the
+//!    runtime finished and releases the keep-alive once the owned list is empty.
+//! 4. **The dropping thread** (`Runtime::shutdown`) waits for the workers (unless it is one
+//!    of them) and joins them, then waits for the blocking pool to go idle. `Shared` itself is
+//!    freed when its last strong reference goes; who may still hold one and why that is
+//!    sound: `runtime::shared`, "Lifetime".
 
 mod builder;
 mod call_soon;

@@ -376,7 +376,8 @@ impl Shared {
         }
     }
 
-    /// Stops accepting work and wakes every thread. Idempotent.
+    /// Stops accepting work and wakes every thread. Idempotent. Step 1 of the shutdown
+    /// protocol (`runtime` module doc, "Shutdown").
     pub(crate) fn begin_shutdown(&self) {
         if self.shutdown.swap(true, Ordering::AcqRel) {
             return;
@@ -412,7 +413,8 @@ impl Shared {
         true
     }
 
-    /// Cancels what no worker will run any more: the injectors, then every idle task.
+    /// Cancels what no worker will run any more: the injectors, then every idle task (step 3
+    /// of the shutdown protocol, `runtime` module doc).
     fn finish_shutdown(&self) -> Option<KeepAlive> {
         self.time.shutdown(); // pending timers' payloads may hold handles: drop them first
         self.drain_injectors();

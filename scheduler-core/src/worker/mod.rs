@@ -264,7 +264,8 @@ impl Core {
     }
 
     /// At exit: finish the fork-join jobs (they belong to running frames), cancel every task
-    /// left in the LIFO slot, the deques and the deferred list.
+    /// left in the LIFO slot, the deques and the deferred list (step 2 of the shutdown
+    /// protocol, `runtime` module doc).
     fn drain(&self) {
         let slot = &self.shared.workers[self.index].lifo;
         loop {
