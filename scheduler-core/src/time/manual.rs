@@ -227,18 +227,7 @@ impl ReactorTime for ManualReactor {
         deadline: Duration,
         f: Box<dyn FnOnce() + Send + 'static>,
     ) -> DelayedCall {
-        let host = Host::Manual(self.clone());
-        DelayedCall::schedule(host, duration_to_ns(deadline), priority, CallFn::Once(f))
-    }
-}
-
-impl scheduler_deferred::CallLater for ManualReactor {
-    fn call_later(
-        &self,
-        delay: Duration,
-        f: Box<dyn FnOnce() + Send>,
-    ) -> Box<dyn scheduler_deferred::ScheduledCall> {
-        Box::new(self.call_later_boxed(delay, f))
+        super::reactor::call_once_at(Host::Manual(self.clone()), priority, deadline, f)
     }
 }
 

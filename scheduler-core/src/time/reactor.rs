@@ -209,17 +209,36 @@ impl ReactorTime for Handle {
         deadline: Duration,
         f: Box<dyn FnOnce() + Send + 'static>,
     ) -> DelayedCall {
-        let host = Host::Runtime(self.clone());
-        DelayedCall::schedule(host, duration_to_ns(deadline), priority, CallFn::Once(f))
+        call_once_at(Host::Runtime(self.clone()), priority, deadline, f)
     }
 }
 
-impl scheduler_deferred::CallLater for Handle {
-    fn call_later(
-        &self,
-        delay: Duration,
-        f: Box<dyn FnOnce() + Send>,
-    ) -> Box<dyn scheduler_deferred::ScheduledCall> {
-        Box::new(self.call_later_boxed(delay, f))
-    }
+/// What both hosts' `ReactorTime::call_at_boxed_with` do: one call of `f` at `deadline`.
+pub(super) fn call_once_at(
+    host: Host,
+    priority: Priority,
+    deadline: Duration,
+    f: Box<dyn FnOnce() + Send + 'static>,
+) -> DelayedCall {
+    DelayedCall::schedule(host, duration_to_ns(deadline), priority, CallFn::Once(f))
 }
+
+/// scheduler-deferred's timer trait (behind `Deferred::add_timeout`) for a [`ReactorTime`].
+/// (A blanket impl over `T: ReactorTime` is refused by the orphan rule: both the trait and
+/// `T` would be foreign to it.)
+macro_rules! call_later_via_reactor_time {
+    ($host:ty) => {
+        impl scheduler_deferred::CallLater for $host {
+            fn call_later(
+                &self,
+                delay: std::time::Duration,
+                f: Box<dyn FnOnce() + Send>,
+            ) -> Box<dyn scheduler_deferred::ScheduledCall> {
+                Box::new($crate::time::ReactorTime::call_later_boxed(self, delay, f))
+            }
+        }
+    };
+}
+
+call_later_via_reactor_time!(Handle);
+call_later_via_reactor_time!(ManualReactor);
