@@ -138,8 +138,3 @@ pub(crate) fn is_set() -> bool {
     current().is_some()
 }
 
-/// The index of the current worker thread, if this thread is a worker (timer hook).
-#[allow(dead_code)]
-pub(crate) fn current_worker_index() -> Option<usize> {
-    current().and_then(|ctx| ctx.core.as_ref()).map(Core::index)
-}
