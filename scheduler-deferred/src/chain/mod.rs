@@ -83,13 +83,9 @@
 use std::mem::{self, ManuallyDrop};
 use std::task::Waker;
 
-#[path = "cancel.rs"]
 mod cancel;
-#[path = "chaining.rs"]
 mod chaining;
-#[path = "links.rs"]
 mod links;
-#[path = "waiter.rs"]
 mod waiter;
 pub(crate) use waiter::Registration;
 
