@@ -1,17 +1,20 @@
 //! Tasks: the heap cell of a spawned future, its state word, and its `JoinHandle`.
 //!
-//! A task is one allocation ([`raw`]) with a state word ([`state`]) that arbitrates between
-//! the worker that polls it, the wakers that reschedule it, `abort()`/shutdown that cancel
-//! it, and the [`JoinHandle`] that reads its output. A queued task is a [`Notified`]: an owned
-//! reference that must be either run or cancelled, never dropped silently.
+//! A task is one allocation ([`raw`]), polled and completed by [`harness`] and woken through
+//! [`waker`], with a state word ([`state`]) that arbitrates between the worker that polls it,
+//! the wakers that reschedule it, `abort()`/shutdown that cancel it, and the [`JoinHandle`]
+//! that reads its output. A queued task is a [`Notified`]: an owned reference that must be
+//! either run or cancelled, never dropped silently.
 
 mod abort;
 mod cell_cache;
+mod harness;
 pub(crate) mod join;
 #[cfg(all(test, not(loom)))]
 mod lifecycle_tests;
 pub(crate) mod raw;
 pub(crate) mod state;
+mod waker;
 
 pub use abort::AbortHandle;
 pub use join::{JoinError, JoinHandle};

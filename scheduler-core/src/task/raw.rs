@@ -1,5 +1,8 @@
 //! The task cell: one allocation holding the header, the future or its output, and the
-//! join waker; and the type-erased functions that drive it.
+//! join waker; its layout, the vtable of type-erased entry points, and its allocation and
+//! freeing. The typed operations the vtable points at are in [`super::harness`] (poll,
+//! complete, cancel, the `JoinHandle`'s read and drop); the task's waker is in
+//! [`super::waker`].
 //!
 //! Layout (`#[repr(C)]`, so a `NonNull<Header>` is also a pointer to the whole cell):
 //!
@@ -18,18 +21,16 @@
 //! data pointer). The runtime keeps its shared state alive while any task is not yet complete
 //! (see `runtime::owned`), and a complete task never calls its scheduler again.
 
-use super::state::{State, ToCancel, ToIdle, ToRunning};
+use super::harness;
+use super::state::{State, ToCancel};
 use super::{JoinError, Notified, RunOutcome};
 use crate::priority::Priority;
-use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::atomic::AtomicU64;
 use crate::sync::UnsafeCell;
 use std::alloc::Layout;
 use std::future::Future;
-use std::mem::ManuallyDrop;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
 use std::ptr::NonNull;
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::task::Waker;
 
 /// What a task needs from whoever schedules it.
 #[derive(Debug)]
@@ -87,17 +88,17 @@ impl std::fmt::Debug for Header {
     }
 }
 
-enum Stage<F: Future> {
+pub(super) enum Stage<F: Future> {
     Running(F),
     Finished(Result<F::Output, JoinError>),
     Consumed,
 }
 
 #[repr(C)]
-struct Cell<F: Future> {
-    header: Header,
-    stage: UnsafeCell<Stage<F>>,
-    join_waker: UnsafeCell<Option<Waker>>,
+pub(super) struct Cell<F: Future> {
+    pub(super) header: Header,
+    pub(super) stage: UnsafeCell<Stage<F>>,
+    pub(super) join_waker: UnsafeCell<Option<Waker>>,
 }
 
 /// Allocates a task cell for `future`; the state is `INITIAL` (three refs: owned list,
@@ -134,11 +135,11 @@ where
     F::Output: Send + 'static,
 {
     &TaskVtable {
-        poll: poll::<F>,
-        cancel: cancel::<F>,
+        poll: harness::poll::<F>,
+        cancel: harness::cancel::<F>,
         dealloc: dealloc::<F>,
-        try_read_output: try_read_output::<F>,
-        drop_join_handle: drop_join_handle::<F>,
+        try_read_output: harness::try_read_output::<F>,
+        drop_join_handle: harness::drop_join_handle::<F>,
     }
 }
 
@@ -189,154 +190,9 @@ impl Header {
 
 /// # Safety
 /// `ptr` points to a live `Cell<F>`.
-unsafe fn cell<'a, F: Future>(ptr: NonNull<Header>) -> &'a Cell<F> {
+pub(super) unsafe fn cell<'a, F: Future>(ptr: NonNull<Header>) -> &'a Cell<F> {
     // SAFETY: the caller guarantees the cell type and liveness; repr(C) makes the cast valid.
     unsafe { ptr.cast::<Cell<F>>().as_ref() }
-}
-
-/// # Safety
-/// The caller owns the notification ref of `ptr`, a `Cell<F>`.
-unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> RunOutcome {
-    // SAFETY: the caller's ref keeps the cell alive; the type is fixed by the vtable.
-    let cell = unsafe { cell::<F>(ptr) };
-    if cell.header.state.transition_to_running() == ToRunning::Cancel {
-        // SAFETY: we hold RUNNING and the run ref.
-        unsafe { cancel::<F>(ptr) };
-        return RunOutcome::Done;
-    }
-    // The run's ref keeps the task alive while the borrowed waker is in use.
-    let waker = ManuallyDrop::new(
-        // SAFETY: the raw waker's vtable upholds the RawWaker contract (see `WAKER_VTABLE`);
-        // ManuallyDrop: this borrowed waker owns no ref.
-        unsafe { Waker::from_raw(raw_waker(ptr)) },
-    );
-    let mut cx = Context::from_waker(&waker);
-    let polled = catch_unwind(AssertUnwindSafe(|| {
-        cell.stage.with_mut(|stage| {
-            // SAFETY: we hold RUNNING, which gives exclusive access to the stage.
-            match unsafe { &mut *stage } {
-                // SAFETY: the future is never moved out of the heap cell while `Running`
-                // (it is dropped in place), so pinning holds.
-                Stage::Running(fut) => unsafe { Pin::new_unchecked(fut) }.poll(&mut cx),
-                _ => unreachable!("a queued task holds a future"),
-            }
-        })
-    }));
-    match polled {
-        Ok(Poll::Pending) => {
-            // First time idle: list it so shutdown can find it (module doc of runtime/owned).
-            if cell.header.owned.load(Ordering::Relaxed) == UNLISTED {
-                let sched = cell.header.scheduler;
-                // SAFETY: not complete, so the scheduler is alive (module doc).
-                if !unsafe { (sched.vtable.bind)(sched.data, ptr) } {
-                    // SAFETY: we hold RUNNING and the run's ref.
-                    unsafe { cancel::<F>(ptr) };
-                    return RunOutcome::Done;
-                }
-            }
-            idle_after_poll::<F>(ptr, cell)
-        }
-
-        Ok(Poll::Ready(value)) => {
-            let dropped = drop_future(cell);
-            let out = match dropped {
-                Ok(()) => Ok(value),
-                Err(payload) => Err(JoinError::panicked(payload)),
-            };
-            // SAFETY: we still hold RUNNING and the run ref.
-            unsafe { complete(ptr, cell, out) };
-            RunOutcome::Done
-        }
-        Err(payload) => {
-            let _ = drop_future(cell);
-            // SAFETY: we still hold RUNNING and the run ref.
-            unsafe { complete(ptr, cell, Err(JoinError::panicked(payload))) };
-            RunOutcome::Done
-        }
-    }
-}
-
-/// Releases `RUNNING` after a `Pending` poll.
-fn idle_after_poll<F: Future>(ptr: NonNull<Header>, cell: &Cell<F>) -> RunOutcome {
-    match cell.header.state.transition_to_idle() {
-        ToIdle::Idle => RunOutcome::Idle,
-        ToIdle::Notified => RunOutcome::Yielded(Notified(ptr)),
-        ToIdle::Cancel => {
-            // SAFETY: transition_to_idle left RUNNING set; we hold the run ref.
-            unsafe { cancel::<F>(ptr) };
-            RunOutcome::Done
-        }
-    }
-}
-
-/// Drops the future in place (the caller holds `RUNNING`), catching a panicking `Drop`.
-fn drop_future<F: Future>(cell: &Cell<F>) -> std::thread::Result<()> {
-    catch_unwind(AssertUnwindSafe(|| {
-        cell.stage.with_mut(|stage| {
-            // SAFETY: the caller holds RUNNING: exclusive access to the stage.
-            unsafe { *stage = Stage::Consumed };
-        })
-    }))
-}
-
-/// # Safety
-/// The caller holds `RUNNING` and one ref (the run's) of the `Cell<F>` at `ptr`.
-unsafe fn cancel<F: Future>(ptr: NonNull<Header>) {
-    // SAFETY: the caller's ref keeps the cell alive.
-    let cell = unsafe { cell::<F>(ptr) };
-    let out = match drop_future(cell) {
-        Ok(()) => Err(JoinError::cancelled()),
-        Err(payload) => Err(JoinError::panicked(payload)),
-    };
-    // SAFETY: forwarded from our caller.
-    unsafe { complete(ptr, cell, out) };
-}
-
-/// Stores the output, sets `COMPLETE`, wakes the joiner, leaves the owned list and drops the
-/// run's and the owned list's refs.
-///
-/// # Safety
-/// The caller holds `RUNNING` and the run's ref.
-unsafe fn complete<F: Future>(
-    ptr: NonNull<Header>,
-    cell: &Cell<F>,
-    out: Result<F::Output, JoinError>,
-) {
-    let panicked = matches!(&out, Err(e) if e.is_panic());
-    cell.stage.with_mut(|stage| {
-        // SAFETY: RUNNING gives exclusive access to the stage.
-        unsafe { *stage = Stage::Finished(out) };
-    });
-    let sched = cell.header.scheduler;
-    if panicked {
-        // SAFETY: the task is not yet released, so the scheduler is alive (module doc).
-        unsafe { (sched.vtable.on_panic)(sched.data) };
-    }
-    let prev = cell.header.state.transition_to_complete();
-    // Leave the owned list before waking the joiner, so a joiner that sees the output also
-    // sees the live-task count without this task.
-    // SAFETY: as above: not yet released.
-    let keep = unsafe { (sched.vtable.release)(sched.data, ptr) };
-    if !prev.is_join_interested() {
-        // Nobody will read the output: it is ours to drop. A panicking Drop of the output is
-        // contained here (the worker survives).
-        let _ = catch_unwind(AssertUnwindSafe(|| {
-            cell.stage.with_mut(|stage| {
-                // SAFETY: COMPLETE without JOIN_INTEREST: the stage belongs to us.
-                unsafe { *stage = Stage::Consumed };
-            })
-        }));
-    } else if prev.has_join_waker() {
-        cell.join_waker.with(|slot| {
-            // SAFETY: JOIN_WAKER is set and COMPLETE now too: the slot is read-only for all.
-            if let Some(w) = unsafe { &*slot } {
-                w.wake_by_ref();
-            }
-        });
-    }
-    // SAFETY: we own the run's ref and the owned list's ref.
-    unsafe { Header::drop_refs(ptr, 2) };
-    drop(keep);
 }
 
 /// # Safety
@@ -350,136 +206,6 @@ unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
     unsafe { super::cell_cache::dealloc(cell.cast(), Layout::new::<Cell<F>>()) };
     #[cfg(test)]
     live_cells::add(-1);
-}
-
-/// # Safety
-/// Called by the `JoinHandle` (which holds `JOIN_INTEREST` and a ref); `dst` points to a
-/// `Poll<Result<F::Output, JoinError>>`.
-unsafe fn try_read_output<F: Future>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
-    // SAFETY: the JoinHandle's ref keeps the cell alive.
-    let cell = unsafe { cell::<F>(ptr) };
-    let snap = cell.header.state.load();
-    if !snap.is_complete() && register_join_waker(cell, snap, waker).is_ok() {
-        return;
-    }
-    let out = cell.stage.with_mut(|stage| {
-        // SAFETY: COMPLETE and JOIN_INTEREST (ours): the stage belongs to the JoinHandle.
-        match std::mem::replace(unsafe { &mut *stage }, Stage::Consumed) {
-            Stage::Finished(out) => out,
-            _ => Err(JoinError::cancelled()), // polled again after Ready: documented
-        }
-    });
-    let dst = dst.cast::<Poll<Result<F::Output, JoinError>>>();
-    // SAFETY: the caller passes a valid, exclusive pointer of this type.
-    unsafe { *dst = Poll::Ready(out) };
-}
-
-/// Stores `waker` for the completion to wake. `Err` means the task completed meanwhile.
-fn register_join_waker<F: Future>(
-    cell: &Cell<F>,
-    snap: super::state::Snapshot,
-    waker: &Waker,
-) -> Result<(), ()> {
-    let state = &cell.header.state;
-    if snap.has_join_waker() {
-        let same = cell.join_waker.with(|slot| {
-            // SAFETY: JOIN_WAKER set: the slot is read-only for everyone, reads are fine.
-            unsafe { &*slot }.as_ref().is_some_and(|w| w.will_wake(waker))
-        });
-        if same {
-            return Ok(());
-        }
-        state.unset_join_waker().map_err(|_| ())?;
-    }
-    cell.join_waker.with_mut(|slot| {
-        // SAFETY: JOIN_WAKER clear and not COMPLETE: only the JoinHandle (us) writes the slot.
-        unsafe { *slot = Some(waker.clone()) };
-    });
-    state.set_join_waker().map_err(|_| ())
-}
-
-/// # Safety
-/// Called once by the dropping `JoinHandle`, which gives up its ref.
-unsafe fn drop_join_handle<F: Future>(ptr: NonNull<Header>) {
-    // SAFETY: the JoinHandle's ref keeps the cell alive.
-    let cell = unsafe { cell::<F>(ptr) };
-    if cell.header.state.drop_join_handle_fast() {
-        return; // one RMW: interest and ref gone, nothing of ours in the cell
-    }
-    match cell.header.state.unset_join_interest() {
-        Ok(prev) => {
-            if prev.has_join_waker() {
-                cell.join_waker.with_mut(|slot| {
-                    // SAFETY: we cleared JOIN_WAKER before COMPLETE: the slot is ours.
-                    unsafe { *slot = None };
-                });
-            }
-        }
-        Err(_) => {
-            let _ = catch_unwind(AssertUnwindSafe(|| {
-                cell.stage.with_mut(|stage| {
-                    // SAFETY: COMPLETE with our JOIN_INTEREST: the stage is ours.
-                    unsafe { *stage = Stage::Consumed };
-                })
-            }));
-        }
-    }
-    // SAFETY: the JoinHandle's ref.
-    unsafe { Header::drop_refs(ptr, 1) };
-}
-
-// ---- wakers ---------------------------------------------------------------------------------
-
-static WAKER_VTABLE: RawWakerVTable =
-    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
-
-fn raw_waker(ptr: NonNull<Header>) -> RawWaker {
-    RawWaker::new(ptr.as_ptr() as *const (), &WAKER_VTABLE)
-}
-
-/// # Safety (RawWaker contract)
-/// `data` is a live task header for which the waker holds (or borrows) a ref.
-unsafe fn waker_clone(data: *const ()) -> RawWaker {
-    // SAFETY: the waker being cloned keeps the header alive; data is never null.
-    let ptr = unsafe { NonNull::new_unchecked(data as *mut Header) };
-    // SAFETY: as above.
-    unsafe { ptr.as_ref() }.state.ref_inc();
-    raw_waker(ptr)
-}
-
-unsafe fn waker_wake(data: *const ()) {
-    // SAFETY: the waker owns a ref; wake-by-ref then drop that ref.
-    unsafe {
-        waker_wake_by_ref(data);
-        waker_drop(data);
-    }
-}
-
-unsafe fn waker_wake_by_ref(data: *const ()) {
-    // SAFETY: the waker holds a ref, so the header is alive; data is never null.
-    let ptr = unsafe { NonNull::new_unchecked(data as *mut Header) };
-    // SAFETY: as above.
-    unsafe { wake_task(ptr) }
-}
-
-unsafe fn waker_drop(data: *const ()) {
-    // SAFETY: the dropped waker owned one ref of a live task.
-    unsafe { Header::drop_refs(NonNull::new_unchecked(data as *mut Header), 1) }
-}
-
-/// Makes the task runnable; queues it if it was idle.
-///
-/// # Safety
-/// The caller holds a ref of the live task `ptr`.
-pub(crate) unsafe fn wake_task(ptr: NonNull<Header>) {
-    // SAFETY: the caller's ref keeps the header alive.
-    let header = unsafe { ptr.as_ref() };
-    if header.state.transition_to_notified() == super::state::Notify::Submit {
-        let sched = header.scheduler;
-        // SAFETY: a task that is not complete keeps its scheduler alive (module doc); the
-        // new notification's ref travels with the `Notified`.
-        unsafe { (sched.vtable.schedule)(sched.data, Notified(ptr)) }
-    }
 }
 
 /// Requests cancellation; cancels in place when the task is idle.
