@@ -5,7 +5,7 @@
 //! first (the fire drops it), once if cancel had taken it and the fire landed while it ran.
 //! Under loom all three outcomes must occur.
 //!
-//! Protocol: `scheduler-deferred/src/chain.rs` (module doc, "Protocol" and "Cancellation").
+//! Protocol: `scheduler-deferred/src/chain/mod.rs` (module doc, "Protocol" and "Cancellation").
 //! Threads: main (cancels) + 1 spawned (fires).
 //! Bound: LOOM_MAX_PREEMPTIONS=2, LOOM_MAX_BRANCHES=10000.
 

@@ -4,7 +4,7 @@
 //! runner, or the inner's runner claiming the idle outer). And: cancelling the waiting outer
 //! Deferred while the inner one is fired delivers exactly one outcome (value or `Cancelled`).
 //!
-//! Protocol: `scheduler-deferred/src/chain.rs` (module doc, "Chaining").
+//! Protocol: `scheduler-deferred/src/chain/mod.rs` (module doc, "Chaining").
 //! Threads: main (fires or cancels outer) + 1 spawned (fires inner), in both models.
 //! Bound: LOOM_MAX_PREEMPTIONS=2, LOOM_MAX_BRANCHES=10000.
 

@@ -2,7 +2,7 @@
 //! once, in chain order, whichever thread ends up running them (the adder hands its callback
 //! to the running firer, or runs it itself once the chain is at rest).
 //!
-//! Protocol: `scheduler-deferred/src/chain.rs` (module doc, "Protocol").
+//! Protocol: `scheduler-deferred/src/chain/mod.rs` (module doc, "Protocol").
 //! Threads: main (adds one callback, then fires) + 1 spawned (adds two callbacks).
 //! Bound: LOOM_MAX_PREEMPTIONS=2, LOOM_MAX_BRANCHES=10000.
 

@@ -1,7 +1,7 @@
 //! Claim: `unpause` racing `callback` on another thread neither loses the chain (a result
 //! stuck behind a pause nobody will lift) nor runs a callback twice or while paused.
 //!
-//! Protocol: `scheduler-deferred/src/chain.rs` (module doc, "State": `paused` and the
+//! Protocol: `scheduler-deferred/src/chain/mod.rs` (module doc, "State": `paused` and the
 //! runner's locked stop check).
 //! Threads: main (pauses, then unpauses) + 1 spawned (fires).
 //! Bound: LOOM_MAX_PREEMPTIONS=2, LOOM_MAX_BRANCHES=10000.

@@ -5,7 +5,7 @@
 //! outcomes must occur.
 //!
 //! Protocol: `scheduler-deferred/src/queue.rs` (module doc) on top of
-//! `scheduler-deferred/src/chain.rs` (module doc, "Cancellation").
+//! `scheduler-deferred/src/chain/mod.rs` (module doc, "Cancellation").
 //! Threads: main (cancels) + 1 spawned (puts).
 //! Bound: LOOM_MAX_PREEMPTIONS=2, LOOM_MAX_BRANCHES=10000.
 

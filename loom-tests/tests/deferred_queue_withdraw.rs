@@ -6,9 +6,9 @@
 //! must occur. A second model puts a live getter behind the dropped one: the value reaches it,
 //! exactly once, whichever way the race goes.
 //!
-//! Protocol: `scheduler-deferred/src/waiter.rs` (module doc: the under-lock last-user check,
+//! Protocol: `scheduler-deferred/src/chain/waiter.rs` (module doc: the under-lock last-user check,
 //! marking the chain called, the hook's removal or give-back) with `queue.rs` and `handoff.rs`
-//! (the put's pop and hand-over) on top of `chain.rs` (module doc).
+//! (the put's pop and hand-over) on top of `chain/mod.rs` (module doc).
 //! Threads: main (takes or not, then drops the getter) + 1 spawned (puts).
 //! Bound: LOOM_MAX_PREEMPTIONS=2, LOOM_MAX_BRANCHES=10000.
 

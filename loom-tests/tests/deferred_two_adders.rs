@@ -2,7 +2,7 @@
 //! once, each thread's callbacks in the order it added them, and no two callbacks of the chain
 //! ever run at the same time (each callback asserts it is alone).
 //!
-//! Protocol: `scheduler-deferred/src/chain.rs` (module doc, "Protocol").
+//! Protocol: `scheduler-deferred/src/chain/mod.rs` (module doc, "Protocol").
 //! Threads: main (fires) + 2 spawned (each adds two callbacks).
 //! Bound: LOOM_MAX_PREEMPTIONS=2, LOOM_MAX_BRANCHES=10000.
 

@@ -137,4 +137,3 @@ pub(crate) fn current_handle() -> Option<Handle> {
 pub(crate) fn is_set() -> bool {
     current().is_some()
 }
-

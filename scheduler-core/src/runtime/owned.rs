@@ -11,7 +11,7 @@
 //! Invariants:
 //! - A task is listed from `bind` until its completion calls `remove`; while listed it still
 //!   holds the scheduler's "owned" ref (dropped by the completion after `remove`, see
-//!   `task::raw::complete`). So a listed task is alive, and `snapshot` may take a ref on it
+//!   `task::harness::complete`). So a listed task is alive, and `snapshot` may take a ref on it
 //!   under the shard lock.
 //! - `bind` checks the shutdown flag under the shard lock, and shutdown sets the flag before
 //!   it sweeps the shards (taking each lock): every idle task is either refused by `bind`
