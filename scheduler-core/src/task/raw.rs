@@ -63,10 +63,10 @@ struct TaskVtable {
     drop_join_handle: unsafe fn(NonNull<Header>),
 }
 
-/// The first field of every task cell.
 /// `Header::owned` of a task that never went idle (so it is in no owned-task list).
 pub(crate) const UNLISTED: u64 = u64::MAX;
 
+/// The first field of every task cell.
 #[repr(C)]
 pub(crate) struct Header {
     pub(crate) state: State,
