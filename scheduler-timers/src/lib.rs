@@ -64,7 +64,7 @@ mod wheel;
 
 pub use clock::{deadline_after, duration_to_ns, Clock, ManualClock, SystemClock};
 pub use config::{TimerConfig, MAX_LEVELS};
-pub use error::{ConfigError, ShardBusy, TimerError};
+pub use error::{ConfigError, InsertError, ShardBusy, TimerError};
 pub use key::{Expired, TimerKey, Wake};
 pub use owner::TimerShard;
 pub use remote::RemoteShard;
