@@ -16,8 +16,10 @@
 //!   `testing_guide` page says which tool fits which test).
 //!
 //! The concurrency protocol (entry state word, expiry right, inbox, published deadline,
-//! stealing) is written down in the docs of the `entry` and `shard` modules (private; read the
-//! source) and checked by the loom models in `loom-tests/tests/timers_*.rs`.
+//! stealing) is written down in the docs of the `entry` module (with `entry::state` and
+//! `entry::reset`) and the `shard` module (with `shard::inbox`, `shard::slots` and
+//! `shard::ops`); they are private: read the source or `cargo doc --document-private-items`.
+//! It is checked by the loom models in `loom-tests/tests/timers_*.rs`.
 //!
 //! # Memory
 //!

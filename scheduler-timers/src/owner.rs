@@ -20,7 +20,7 @@ use std::time::Duration;
 /// its due timers with [`fire_due`](Self::fire_due). Other threads use a [`RemoteShard`]
 /// from [`remote`](Self::remote). The owner handle is `Send` (build it anywhere, move it to
 /// its worker) but not `Sync` or `Clone`: one thread at a time uses it. See the protocol in
-/// the `shard` module docs (also in the crate docs).
+/// the docs of the `shard` module and its children (the crate docs say where).
 ///
 /// Deadlines are nanoseconds on the shard's clock (see [`Clock`](crate::Clock)); the wheel
 /// itself never reads a clock, the caller passes `now`.

@@ -9,8 +9,8 @@
 //! - a cancel is the entry's one CAS (`PENDING -> CANCELLED`, the linearisation point against
 //!   remote cancels and resets; no firer can race it, firing needs the right), then an unlink
 //!   and a reclaim,
-//! - a reset is a store and one CAS on the entry ([`crate::entry`], "reset by the right's
-//!   holder").
+//! - a reset is a store and one CAS on the entry ([`crate::entry::reset`], "Reset by the
+//!   right's holder").
 //!
 //! Nothing else changes: remote handles still insert, cancel and reset through the entry CASes
 //! and the inbox (the session drains the inbox before each insert, as every right holder

@@ -12,8 +12,8 @@
 //! both). `payload` is written by the armer while the slot is free, taken by the firer after
 //! winning `FIRING`, or by the reclaimer of a `CANCELLED` slot; those three never overlap.
 
-mod reset;
-mod state;
+pub(crate) mod reset;
+pub(crate) mod state;
 
 pub(crate) use state::{Phase, Snapshot};
 

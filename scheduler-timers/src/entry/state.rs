@@ -35,8 +35,8 @@
 //! `INBOX_ARMED` = this occupancy was armed through the inbox (a remote insert): set by the
 //! arm, never changed until the slot's next arm. It tells the reclaimer where the slot goes
 //! back to (`Entry::reuse`): the shard's shared free list, where the remote inserters that
-//! armed it look for free slots, rather than the owner's private spares (`crate::shard`,
-//! "Slots").
+//! armed it look for free slots, rather than the owner's private spares
+//! ([`crate::shard::slots`]).
 //!
 //! The linearisation points: cancel = the CAS to `CANCELLED` (or to `CANCEL_REQ`); fire = the
 //! CAS to `FIRING`; reset = the CAS into `RESETTING`. `PENDING -> FIRING` and

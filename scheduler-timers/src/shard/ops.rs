@@ -9,7 +9,7 @@
 //!   once; otherwise the CAS also sets `QUEUED` (if it was clear) and the index is pushed, so the
 //!   right's holder unlinks and reclaims it at its next drain.
 //! - *Reset*: by the right's holder, store the deadline and one CAS that bumps the entry's
-//!   epoch (`crate::entry`, "Reset by the right's holder"); by anyone else, `PENDING ->
+//!   epoch ([`crate::entry::reset`], "Reset by the right's holder"); by anyone else, `PENDING ->
 //!   RESETTING`, store the deadline, one CAS back to `PENDING`. A later deadline needs nothing
 //!   more (the entry is re-filed lazily when its old slot or heap item comes up); an earlier
 //!   one is re-filed at once by the holder, or pushed on the inbox.

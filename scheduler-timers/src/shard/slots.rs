@@ -10,7 +10,7 @@
 //! - *Reclaim*: only the right's holder reclaims a slot, once per occupancy (at a cancel under
 //!   the right, at a fire, or when the drain meets a remotely cancelled entry), and sends it
 //!   back to where the kind of inserter that armed it looks for slots. A slot armed through
-//!   the inbox (a remote insert: the entry's `INBOX_ARMED` flag, [`crate::entry`]) goes to the
+//!   the inbox (a remote insert: the entry's `INBOX_ARMED` flag, [`crate::entry::state`]) goes to the
 //!   shared free list. A slot the holder armed goes to the private spares (no CAS), unless it
 //!   came through the inbox (a remote cancel) or the `starved` hint was set (one slot per
 //!   hint): then to the shared list too. A slot whose generation is spent goes nowhere.

@@ -74,7 +74,7 @@ pub(crate) struct Wheel {
     /// path). A reclaimed slot comes here only if the right's holder armed it (a remote
     /// insert's slot goes back to the slab's shared free list) and no remote inserter had to
     /// grow the slab since the last reclaim (`Slab::take_starved`; then it goes to the shared
-    /// list too); the rule and why the slab stays bounded: `crate::shard`, "Slots". The list
+    /// list too); the rule and why the slab stays bounded: [`crate::shard::slots`]. The list
     /// costs 4 bytes per free slot at most.
     spare: Vec<u32>,
 }

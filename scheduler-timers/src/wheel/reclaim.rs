@@ -82,8 +82,9 @@ impl Wheel {
         match reuse {
             Reuse::Owner if via == Via::Holder && !slab.take_starved() => self.spare.push(index),
             Reuse::Owner => slab.push_free(index, entry),
-            // Armed by a remote insert: back where remote inserts look (`crate::shard::slots`), or remote inserts made while the right is busy would grow the slab
-            // for ever while their fired slots pile up here.
+            // Armed by a remote insert: back where remote inserts look (`crate::shard::slots`),
+            // or remote inserts made while the right is busy would grow the slab for ever
+            // while their fired slots pile up here.
             Reuse::Shared => slab.push_free(index, entry),
             // Its generation is spent: handing it out again would let the keys of its earlier
             // occupants name the new timer (`entry::LAST_GENERATION`). It stays unlinked.
