@@ -38,7 +38,8 @@ pub(crate) enum Route {
     /// The owner's way: under the expiry right if it is free (or lent by this thread's
     /// expiry pass), done at once; else through the inbox.
     Direct,
-    /// Always through the inbox, never touching the right (a remote handle's own way).
+    /// Never taking the right: the entry's CASes, plus a push onto the inbox when the
+    /// right's holder must act on the wheel (a remote handle's own way).
     Inbox,
 }
 
