@@ -19,6 +19,7 @@ pub enum TimerError {
     /// The handle belongs to another shard.
     WrongShard,
     /// The shard holds as many timers as its slab can index (about 2^31); nothing was inserted.
+    /// An insert reports it in an [`InsertError`], which hands the payload back.
     Full,
 }
 
@@ -35,6 +36,80 @@ impl fmt::Display for TimerError {
 }
 
 impl std::error::Error for TimerError {}
+
+/// An insert the shard refused, with the payload it did not take (as crossbeam's
+/// `SendError<T>` hands back its message).
+///
+/// The reason is [`TimerError::Full`]: the shard holds as many timers as its slab can index
+/// (about 2^31). `?` turns it into that [`TimerError`] (dropping the payload) for a caller
+/// that has no use for the payload.
+///
+/// ```
+/// use scheduler_timers::{TimerConfig, TimerError, TimerShard};
+///
+/// let shard = TimerShard::new(0, TimerConfig::default());
+/// match shard.insert(1_000_000, String::from("payload")) {
+///     Ok(key) => assert!(shard.is_pending(key)),
+///     Err(refused) => {
+///         assert_eq!(refused.error(), TimerError::Full);
+///         let _payload: String = refused.into_payload(); // not lost
+///     }
+/// }
+/// ```
+#[must_use = "a refused insert hands its payload back; drop it or use it"]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InsertError<T> {
+    error: TimerError,
+    payload: T,
+}
+
+impl<T> InsertError<T> {
+    pub(crate) fn new(error: TimerError, payload: T) -> Self {
+        InsertError { error, payload }
+    }
+
+    /// Why the insert was refused ([`TimerError::Full`]).
+    pub fn error(&self) -> TimerError {
+        self.error
+    }
+
+    /// True when the shard's slab could not grow ([`TimerError::Full`]).
+    pub fn is_full(&self) -> bool {
+        self.error == TimerError::Full
+    }
+
+    /// The payload the shard did not take.
+    pub fn into_payload(self) -> T {
+        self.payload
+    }
+
+    /// The reason and the payload.
+    pub fn into_parts(self) -> (TimerError, T) {
+        (self.error, self.payload)
+    }
+}
+
+/// Without the payload (its type need not be `Debug`), like crossbeam's `SendError`.
+impl<T> fmt::Debug for InsertError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InsertError").field("error", &self.error).finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for InsertError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl<T> std::error::Error for InsertError<T> {}
+
+/// Keeps the reason and drops the payload, so `?` works where the error is a [`TimerError`].
+impl<T> From<InsertError<T>> for TimerError {
+    fn from(refused: InsertError<T>) -> Self {
+        refused.error
+    }
+}
 
 /// A [`TimerConfig`](crate::TimerConfig) value out of range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -16,8 +16,10 @@
 //!   `testing_guide` page says which tool fits which test).
 //!
 //! The concurrency protocol (entry state word, expiry right, inbox, published deadline,
-//! stealing) is written down in the docs of the `entry` and `shard` modules (private; read the
-//! source) and checked by the loom models in `loom-tests/tests/timers_*.rs`.
+//! stealing) is written down in the docs of the `entry` module (with `entry::state` and
+//! `entry::reset`) and the `shard` module (with `shard::inbox`, `shard::slots` and
+//! `shard::ops`); they are private: read the source or `cargo doc --document-private-items`.
+//! It is checked by the loom models in `loom-tests/tests/timers_*.rs`.
 //!
 //! # Memory
 //!
@@ -64,7 +66,7 @@ mod wheel;
 
 pub use clock::{deadline_after, duration_to_ns, Clock, ManualClock, SystemClock};
 pub use config::{TimerConfig, MAX_LEVELS};
-pub use error::{ConfigError, ShardBusy, TimerError};
+pub use error::{ConfigError, InsertError, ShardBusy, TimerError};
 pub use key::{Expired, TimerKey, Wake};
 pub use owner::TimerShard;
 pub use remote::RemoteShard;

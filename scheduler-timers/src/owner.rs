@@ -1,11 +1,11 @@
 //! [`TimerShard`]: the owner's handle of one shard (one per worker).
 
 use crate::clock::deadline_after;
-use crate::error::{ShardBusy, TimerError};
+use crate::error::{InsertError, ShardBusy, TimerError};
 use crate::key::{Expired, TimerKey};
 use crate::remote::RemoteShard;
 use crate::session::TimerSession;
-use crate::shard::Shared;
+use crate::shard::{Route, Shared};
 use crate::sync::Arc;
 use crate::TimerConfig;
 use std::cell::Cell;
@@ -20,7 +20,7 @@ use std::time::Duration;
 /// its due timers with [`fire_due`](Self::fire_due). Other threads use a [`RemoteShard`]
 /// from [`remote`](Self::remote). The owner handle is `Send` (build it anywhere, move it to
 /// its worker) but not `Sync` or `Clone`: one thread at a time uses it. See the protocol in
-/// the `shard` module docs (also in the crate docs).
+/// the docs of the `shard` module and its children (the crate docs say where).
 ///
 /// Deadlines are nanoseconds on the shard's clock (see [`Clock`](crate::Clock)); the wheel
 /// itself never reads a clock, the caller passes `now`.
@@ -64,9 +64,10 @@ impl<T> TimerShard<T> {
     /// expiry pass, `u64::MAX` is a valid far-future deadline).
     ///
     /// # Errors
-    /// [`TimerError::Full`] when the shard's slab cannot grow (about 2^31 live timers).
+    /// [`TimerError::Full`] when the shard's slab cannot grow (about 2^31 live timers); the
+    /// [`InsertError`] hands the payload back.
     #[inline(always)]
-    pub fn insert(&self, deadline_ns: u64, payload: T) -> Result<TimerKey, TimerError> {
+    pub fn insert(&self, deadline_ns: u64, payload: T) -> Result<TimerKey, InsertError<T>> {
         // Not `insert_owner(..).map(..)`: re-wrapping the key costs a store-forwarding stall.
         match self.shared.try_right() {
             Some(mut right) => {
@@ -115,7 +116,7 @@ impl<T> TimerShard<T> {
         now_ns: u64,
         delay: Duration,
         payload: T,
-    ) -> Result<TimerKey, TimerError> {
+    ) -> Result<TimerKey, InsertError<T>> {
         self.insert(deadline_after(now_ns, delay), payload)
     }
 
@@ -127,7 +128,7 @@ impl<T> TimerShard<T> {
     /// or [`TimerError::WrongShard`]; nothing changes.
     #[inline(always)]
     pub fn cancel(&self, key: TimerKey) -> Result<(), TimerError> {
-        self.shared.cancel(key, true)
+        self.shared.cancel(key, Route::Direct)
     }
 
     /// Moves a pending timer's deadline. Later: an atomic update of the entry, re-filed
@@ -137,7 +138,7 @@ impl<T> TimerShard<T> {
     /// # Errors
     /// As [`cancel`](Self::cancel).
     pub fn reset(&self, key: TimerKey, deadline_ns: u64) -> Result<(), TimerError> {
-        self.shared.reset(key, deadline_ns, true).map(|_| ())
+        self.shared.reset(key, deadline_ns, Route::Direct).map(|_| ())
     }
 
     /// The deadline of a pending timer.
@@ -160,8 +161,8 @@ impl<T> TimerShard<T> {
     /// `fired: 0` and the published deadline (the stealer is doing the work).
     pub fn fire_due(&self, now_ns: u64, mut f: impl FnMut(T)) -> Expired {
         match self.shared.expire(now_ns, usize::MAX, &mut f) {
-            Some((fired, next_deadline)) => Expired { fired, next_deadline },
-            None => Expired { fired: 0, next_deadline: self.shared.published() },
+            Ok(expired) => expired,
+            Err(ShardBusy) => Expired { fired: 0, next_deadline: self.shared.published() },
         }
     }
 
@@ -171,7 +172,7 @@ impl<T> TimerShard<T> {
     /// # Errors
     /// [`ShardBusy`] when a stealer holds the expiry right at this moment.
     pub fn earliest_deadline(&self) -> Result<Option<u64>, ShardBusy> {
-        self.shared.earliest().ok_or(ShardBusy)
+        self.shared.earliest()
     }
 
     /// The published next deadline: a lower bound of every pending deadline, one atomic load.
@@ -198,7 +199,7 @@ impl<T> TimerShard<T> {
     /// Items in the due heap (live or lazily deleted); with [`slab_len`](Self::slab_len), for
     /// tests that memory stays bounded. `None` if a stealer holds the expiry right.
     pub fn due_heap_len(&self) -> Option<usize> {
-        self.shared.stats().map(|(_, due, _)| due)
+        self.shared.due_len().ok()
     }
 }
 

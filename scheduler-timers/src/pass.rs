@@ -1,6 +1,6 @@
 //! The expiry pass: every timer due at `now` fired under one hold of the shard's expiry right,
 //! which the pass keeps while the callbacks run and lends to their operations on the same
-//! shard ("Expiry pass" in [`crate::shard`]). For a manual clock, whose advance fires a burst
+//! shard ("Expiry pass" in [`crate::shard::ops`]). For a manual clock, whose advance fires a burst
 //! of callbacks that re-arm timers on the shard they fired from.
 //!
 //! # Lending the right
@@ -40,6 +40,7 @@
 //! on. [`RemoteShard::earliest_deadline`](crate::RemoteShard::earliest_deadline) publishes the
 //! exact value again.
 
+use crate::error::ShardBusy;
 use crate::shard::Shared;
 use crate::sync::atomic::AtomicBool;
 use std::cell::Cell;
@@ -98,10 +99,10 @@ impl Drop for Lending {
 
 impl<T> Shared<T> {
     /// Fires every timer due at `now` in `(deadline, seq)` order under one hold of the expiry
-    /// right, lending it to the callbacks' operations on this shard (module doc). `None` if
-    /// another thread holds the right.
-    pub(crate) fn expire_pass(&self, now: u64, f: &mut dyn FnMut(T)) -> Option<usize> {
-        let mut right = self.try_right()?;
+    /// right, lending it to the callbacks' operations on this shard (module doc).
+    /// [`ShardBusy`] if another thread holds the right.
+    pub(crate) fn expire_pass(&self, now: u64, f: &mut dyn FnMut(T)) -> Result<usize, ShardBusy> {
+        let mut right = self.try_right().ok_or(ShardBusy)?;
         let mut fired = 0;
         loop {
             let popped = {
@@ -109,12 +110,10 @@ impl<T> Shared<T> {
                 self.drain_inbox(&mut wheel);
                 wheel.pop_due(&self.slab, now)
             };
-            let Some(payload) = popped else { return Some(fired) };
+            let Some(payload) = popped else { return Ok(fired) };
             fired += 1;
-            if let Some(payload) = payload {
-                let _lending = Lending::start(self.expiry_flag());
-                f(payload);
-            }
+            let _lending = Lending::start(self.expiry_flag());
+            f(payload);
         }
     }
 }

@@ -1,9 +1,9 @@
 //! [`RemoteShard`]: the handle any thread uses to reach a shard it does not own.
 
-use crate::error::{ShardBusy, TimerError};
+use crate::error::{InsertError, ShardBusy, TimerError};
 use crate::key::{Expired, TimerKey, Wake};
 use crate::session::TimerSession;
-use crate::shard::Shared;
+use crate::shard::{Route, Shared};
 use crate::sync::Arc;
 use std::fmt;
 
@@ -47,8 +47,9 @@ impl<T> RemoteShard<T> {
     /// it (inserts from one thread keep their order).
     ///
     /// # Errors
-    /// [`TimerError::Full`] when the shard's slab cannot grow.
-    pub fn insert(&self, deadline_ns: u64, payload: T) -> Result<(TimerKey, Wake), TimerError> {
+    /// [`TimerError::Full`] when the shard's slab cannot grow; the [`InsertError`] hands the
+    /// payload back.
+    pub fn insert(&self, deadline_ns: u64, payload: T) -> Result<(TimerKey, Wake), InsertError<T>> {
         self.shared.insert_remote(deadline_ns, payload)
     }
 
@@ -64,7 +65,7 @@ impl<T> RemoteShard<T> {
         &self,
         deadline_ns: u64,
         payload: T,
-    ) -> Result<(TimerKey, Wake), TimerError> {
+    ) -> Result<(TimerKey, Wake), InsertError<T>> {
         self.shared.insert_owner(deadline_ns, payload)
     }
 
@@ -85,7 +86,7 @@ impl<T> RemoteShard<T> {
     /// # Errors
     /// As [`cancel`](Self::cancel).
     pub fn cancel_direct(&self, key: TimerKey) -> Result<(), TimerError> {
-        self.shared.cancel(key, true)
+        self.shared.cancel(key, Route::Direct)
     }
 
     /// Cancels a pending timer: one CAS, plus one push so the owner unlinks it promptly.
@@ -96,7 +97,7 @@ impl<T> RemoteShard<T> {
     /// reported cancelled), [`TimerError::AlreadyCancelled`], [`TimerError::Stale`],
     /// [`TimerError::WrongShard`].
     pub fn cancel(&self, key: TimerKey) -> Result<(), TimerError> {
-        self.shared.cancel(key, false)
+        self.shared.cancel(key, Route::Inbox)
     }
 
     /// Moves a pending timer's deadline; a later one is a few atomic operations on the entry
@@ -105,7 +106,7 @@ impl<T> RemoteShard<T> {
     /// # Errors
     /// As [`cancel`](Self::cancel).
     pub fn reset(&self, key: TimerKey, deadline_ns: u64) -> Result<Wake, TimerError> {
-        self.shared.reset(key, deadline_ns, false)
+        self.shared.reset(key, deadline_ns, Route::Inbox)
     }
 
     /// The deadline of a pending timer.
@@ -138,8 +139,7 @@ impl<T> RemoteShard<T> {
         max: usize,
         mut f: impl FnMut(T),
     ) -> Result<Expired, ShardBusy> {
-        let (fired, next_deadline) = self.shared.expire(now_ns, max, &mut f).ok_or(ShardBusy)?;
-        Ok(Expired { fired, next_deadline })
+        self.shared.expire(now_ns, max, &mut f)
     }
 
     /// An expiry pass for a manual clock: fires every timer due at `now_ns`, in `(deadline,
@@ -158,7 +158,7 @@ impl<T> RemoteShard<T> {
     /// # Errors
     /// [`ShardBusy`] if another thread holds the expiry right (nothing fired).
     pub fn expire_pass(&self, now_ns: u64, mut f: impl FnMut(T)) -> Result<usize, ShardBusy> {
-        self.shared.expire_pass(now_ns, &mut f).ok_or(ShardBusy)
+        self.shared.expire_pass(now_ns, &mut f)
     }
 
     /// The exact earliest pending deadline (for a manual-clock driver holding remote handles
@@ -167,6 +167,6 @@ impl<T> RemoteShard<T> {
     /// # Errors
     /// [`ShardBusy`] if the expiry right is held at this moment.
     pub fn earliest_deadline(&self) -> Result<Option<u64>, ShardBusy> {
-        self.shared.earliest().ok_or(ShardBusy)
+        self.shared.earliest()
     }
 }

@@ -9,8 +9,8 @@
 //! - a cancel is the entry's one CAS (`PENDING -> CANCELLED`, the linearisation point against
 //!   remote cancels and resets; no firer can race it, firing needs the right), then an unlink
 //!   and a reclaim,
-//! - a reset is a store and one CAS on the entry ([`crate::entry`], "reset by the right's
-//!   holder").
+//! - a reset is a store and one CAS on the entry ([`crate::entry::reset`], "Reset by the
+//!   right's holder").
 //!
 //! Nothing else changes: remote handles still insert, cancel and reset through the entry CASes
 //! and the inbox (the session drains the inbox before each insert, as every right holder
@@ -20,7 +20,7 @@
 //! one-shot operations take the inbox path. So hold a session across a bounded batch of timer
 //! work (a burst of registrations, a maintenance pass), never across user code that may block.
 
-use crate::error::TimerError;
+use crate::error::{InsertError, TimerError};
 use crate::key::{TimerKey, Wake};
 use crate::shard::{Right, Shared};
 use std::fmt;
@@ -62,9 +62,14 @@ impl<'a, T> TimerSession<'a, T> {
     /// idle threads for it, as [`RemoteShard::insert_direct`](crate::RemoteShard)).
     ///
     /// # Errors
-    /// [`TimerError::Full`] when the shard's slab cannot grow.
+    /// [`TimerError::Full`] when the shard's slab cannot grow; the [`InsertError`] hands the
+    /// payload back.
     #[inline(always)]
-    pub fn insert(&mut self, deadline_ns: u64, payload: T) -> Result<(TimerKey, Wake), TimerError> {
+    pub fn insert(
+        &mut self,
+        deadline_ns: u64,
+        payload: T,
+    ) -> Result<(TimerKey, Wake), InsertError<T>> {
         let (index, generation) = self.shared.insert_held(&mut self.right, deadline_ns, payload)?;
         let wake = Wake::from_earlier(self.shared.lower_published(deadline_ns));
         Ok((self.shared.key(index, generation), wake))

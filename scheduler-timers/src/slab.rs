@@ -41,7 +41,7 @@
 //! slot always comes back here, a remote inserter finds this list empty only when every slot
 //! is occupied or one of the holder's spares, and the spares are bounded by the holder's own
 //! inserts: the slab stays within a small factor of the peak of pending timers (the argument
-//! in full: `crate::shard`, "Slots").
+//! in full: [`crate::shard::slots`]).
 
 use crate::entry::{Entry, NIL};
 use crate::error::TimerError;

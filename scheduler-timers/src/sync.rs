@@ -77,7 +77,7 @@ mod imp {
         std::hint::spin_loop();
     }
 
-    /// The SeqCst fence of a Dekker pair (see `shard`'s published-deadline protocol).
+    /// The SeqCst fence of a Dekker pair (see `shard::inbox`, the published-deadline protocol).
     #[inline(always)]
     pub(crate) fn dekker_fence() {
         atomic::fence(atomic::Ordering::SeqCst);

@@ -1,4 +1,5 @@
-//! Timer memory is bounded by what is pending (issue 11, item 1): in steady state, whatever
+//! Timer memory is bounded by what is pending (the reclaim rule and its argument:
+//! `src/shard/slots.rs`): in steady state, whatever
 //! the mix of owner and remote inserts, fires, cancels and resets, the slab stays within a
 //! small constant factor of the peak number of pending timers, and freed slots are reused.
 //! Every test counts operations, never time; the bound asserted is `4 * peak + SLACK`.
@@ -34,12 +35,12 @@ impl Rng {
     }
 }
 
-/// The issue's reproduction without a second thread: remote inserts made while the owner
-/// holds its expiry right (here a `TimerSession`; in production a steal or an expiry step)
-/// find no free slot the remote side may take, then the owner fires them. Before the fix the
-/// fired slots went to the owner's private spare list, which only the owner's own inserts
-/// use (but one per round, sent back by the `starved` hint), and nine remote inserts in ten
-/// grew the slab: 10 pending timers, 109 slots at round 11, about 900,000 after 1,000,000
+/// The unbounded growth the reclaim rule of `src/shard/slots.rs` prevents, without a second
+/// thread: remote inserts made while the owner holds its expiry right (here a `TimerSession`;
+/// in production a steal or an expiry step) find no free slot the remote side may take, then
+/// the owner fires them. Under the earlier rule the fired slots went to the owner's private
+/// spare list, which only the owner's own inserts use (but one per round, sent back by the
+/// `starved` hint), and nine remote inserts in ten grew the slab: 10 pending timers, 109 slots at round 11, about 900,000 after 1,000,000
 /// inserts.
 #[test]
 fn remote_inserts_while_the_right_is_held_reuse_the_slots_the_owner_fired() {
@@ -64,7 +65,7 @@ fn remote_inserts_while_the_right_is_held_reuse_the_slots_the_owner_fired() {
     assert_eq!(fired, 100_000 * per_round);
 }
 
-/// Drives the issue's two-thread reproduction: a remote thread inserts `total` timers (all
+/// Drives the two-thread form of that growth: a remote thread inserts `total` timers (all
 /// due at once) keeping at most `peak` pending, while the owner fires in a loop. Returns the
 /// slab length at the end (asserted against the bound all along by the owner).
 fn remote_thread_inserts_while_owner_fires(total: u64, peak: u64) -> u32 {
@@ -99,13 +100,13 @@ fn remote_thread_inserts_while_owner_fires(total: u64, peak: u64) -> u32 {
 
 #[test]
 fn a_remote_thread_inserting_while_the_owner_fires_keeps_the_slab_bounded() {
-    // 500,000 inserts and as many fires (the issue's scale, 20,000,000, is the ignored test).
+    // 500,000 inserts and as many fires (20,000,000, the scale the growth was first seen at, is the ignored test).
     let len = remote_thread_inserts_while_owner_fires(500_000, 1_000);
     eprintln!("slab after 500,000 remote inserts, <= 1,000 pending: {len} slots");
 }
 
-/// The issue's own figures: 10,000 pending, 20,000,000 inserts (4.9 million slots in 3 s
-/// before the fix). Release build: `cargo test --release -p scheduler-timers --test
+/// The scale the growth was first seen at: 10,000 pending, 20,000,000 inserts (4.9 million
+/// slots in 3 s under the earlier reclaim rule). Release build: `cargo test --release -p scheduler-timers --test
 /// slot_reuse -- --ignored`.
 #[test]
 #[ignore = "20,000,000 operations: run in release"]
@@ -245,7 +246,7 @@ fn a_long_seeded_mix_keeps_the_slab_bounded() {
 /// state this way: a finished timer's slot is reclaimed by the expiry right's holder (the
 /// owner's next drain, for a remote cancel), so while one thread is descheduled holding the
 /// right, the other thread's insert + cancel churn keeps finding no free slot and grows the
-/// slab by the churn of that stall (the slots are reused afterwards; `shard.rs`, "Slots").
+/// slab by the churn of that stall (the slots are reused afterwards; `src/shard/slots.rs`).
 /// Counting operations, not time, keeps the test's bound exact on a loaded machine.
 fn wait_until_within_lead(
     op: u64,

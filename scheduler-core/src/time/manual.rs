@@ -192,7 +192,10 @@ impl ManualReactor {
         // fence), as the owner handle would, but without locking the owner's mutex: the right
         // alone guards the wheel. While another thread holds the right (it is advancing), the
         // timer goes through the inbox, as `TimerShard::insert` does then.
-        self.inner.shard.insert_direct(deadline_ns, payload).map(|(key, _)| key)
+        // `?` keeps `Full` and drops the refused payload, as the insert did before it handed
+        // payloads back (`InsertError`).
+        let (key, _) = self.inner.shard.insert_direct(deadline_ns, payload)?;
+        Ok(key)
     }
 
     pub(crate) fn cancel_key(&self, key: TimerKey) -> Result<(), TimerError> {
