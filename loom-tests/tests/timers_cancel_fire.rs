@@ -2,7 +2,7 @@
 //! cancel returns `Ok` and the payload never reaches the fire callback, or the timer fires
 //! (once) and the cancel returns `AlreadyFired`; the payload is dropped exactly once either
 //! way. Checks the entry state word (`PENDING -> FIRING` vs `PENDING -> CANCELLED`) and the
-//! cancel inbox of `scheduler-timers/src/entry.rs` and `src/shard.rs`.
+//! cancel inbox of `scheduler-timers/src/entry/mod.rs` and `src/shard/inbox.rs`.
 //!
 //! Threads: main (owner firing / cancelling) + 1 spawned (remote cancel / stealer).
 //! Bound: LOOM_MAX_PREEMPTIONS=2, LOOM_MAX_BRANCHES=10000.

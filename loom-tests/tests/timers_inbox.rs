@@ -5,7 +5,7 @@
 //! once, with the owner's own timer after it. A remote insert-then-cancel racing the drain
 //! never fires and drops its payload once. Checks the inbox (intrusive Treiber stack,
 //! `QUEUED` flag) and the Dekker pair (push; SeqCst fence; `fetch_min` vs store; SeqCst fence;
-//! inbox load) of `scheduler-timers/src/shard.rs`.
+//! inbox load) of `scheduler-timers/src/shard/inbox.rs`.
 //!
 //! Threads: main (owner maintenance) + 1 spawned (remote inserter).
 //! Bound: LOOM_MAX_PREEMPTIONS=2, LOOM_MAX_BRANCHES=10000.

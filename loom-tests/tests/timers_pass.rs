@@ -4,7 +4,7 @@
 //! the same pass; another thread's insert during the pass takes the inbox path (or goes in
 //! before or after it) and is neither lost nor fired twice; no two threads ever touch the
 //! wheel at once (loom checks the wheel's `UnsafeCell`). Checks "Lending the right" in the
-//! module doc of `scheduler-timers/src/pass.rs` ("Expiry pass" in `shard.rs`).
+//! module doc of `scheduler-timers/src/pass.rs` ("Expiry pass" in `shard/ops.rs`).
 //!
 //! Teeth: `pass_lending_to_any_thread_races_on_the_wheel` lends the right to whoever finds it
 //! taken (no thread-local record check): the other thread's insert then files into the wheel

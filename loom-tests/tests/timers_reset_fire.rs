@@ -3,7 +3,7 @@
 //! exactly once at the new one) or loses with `AlreadyFired` (it fired once, at the old one).
 //! A reset to an earlier deadline always leaves the timer firing exactly once by the new
 //! deadline. Checks the `RESETTING` protocol (`REFILE`, lazy re-file) of
-//! `scheduler-timers/src/entry.rs` and the re-file push of `src/shard.rs`.
+//! `scheduler-timers/src/entry/reset.rs` and the re-file push of `src/shard/ops.rs`.
 //!
 //! Threads: main (owner firing) + 1 spawned (remote reset); the last model adds a second
 //! spawned thread (remote cancel).

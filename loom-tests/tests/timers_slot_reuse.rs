@@ -5,7 +5,7 @@
 //! entry's debug assertion), and none is lost (after the race, as many remote inserts as the
 //! slab has slots, made while the right is held, reuse them all without growing the slab).
 //! Checks the reclaim rule of "Slots" / "Reclaim" in the module doc of
-//! `scheduler-timers/src/shard.rs` (the `INBOX_ARMED` flag of `entry.rs`, the shared free list
+//! `scheduler-timers/src/shard/slots.rs` (the `INBOX_ARMED` flag of `entry/state.rs`, the shared free list
 //! of `slab.rs`, the `starved` hint).
 //!
 //! Teeth: with the reclaim rule from before issue 11 (a remote insert's slot goes to the

@@ -1,7 +1,7 @@
 //! Claim: timer stealing racing the owner fires every due timer exactly once, and the owner's
 //! insert during a steal neither blocks nor gets lost (it takes the inbox path when the expiry
 //! right is held). Checks the expiry-right try-acquire and the stealing protocol in the module
-//! doc of `scheduler-timers/src/shard.rs`.
+//! doc of `scheduler-timers/src/shard/mod.rs` ("Timer stealing").
 //!
 //! A stealer racing an owner `TimerSession` (the right held across a batch) is checked too.
 //!
