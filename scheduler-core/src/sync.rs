@@ -62,25 +62,9 @@ mod imp {
         }
     }
 
-    /// `UnsafeCell` with loom's closure-based access shape.
-    #[derive(Debug)]
-    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
-
-    impl<T> UnsafeCell<T> {
-        pub(crate) const fn new(value: T) -> Self {
-            UnsafeCell(std::cell::UnsafeCell::new(value))
-        }
-
-        #[inline(always)]
-        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
-            f(self.0.get())
-        }
-
-        #[inline(always)]
-        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
-            f(self.0.get())
-        }
-    }
+    /// `UnsafeCell` with loom's closure-based access shape: scheduler-timers' shim, not a
+    /// copy.
+    pub(crate) use scheduler_timers::__private::UnsafeCell;
 }
 
 #[cfg(loom)]
@@ -95,23 +79,8 @@ mod imp {
         };
     }
 
-    /// loom's mutex behind parking_lot's shape: `lock` returns the guard directly.
-    #[derive(Debug, Default)]
-    pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
-
-    /// The guard of [`Mutex`].
-    pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
-
-    impl<T> Mutex<T> {
-        pub(crate) fn new(value: T) -> Self {
-            Mutex(loom::sync::Mutex::new(value))
-        }
-
-        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-            // A poisoned loom mutex means a model thread panicked: the model already failed.
-            self.0.lock().unwrap_or_else(|e| e.into_inner())
-        }
-    }
+    /// loom's mutex behind parking_lot's shape: scheduler-timers' wrapper, not a copy.
+    pub(crate) use scheduler_timers::__private::{Mutex, MutexGuard};
 
     /// Under loom the spin lock is loom's mutex: same shape, modelled blocking.
     pub(crate) type SpinLock<T> = Mutex<T>;

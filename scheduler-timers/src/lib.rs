@@ -106,6 +106,17 @@ pub mod loom_api {
     }
 }
 
+/// Internals shared with the workspace's sibling crates (scheduler-core's sync facade takes its
+/// `UnsafeCell` shim from here rather than keeping a copy). Not a public API: no stability
+/// promise.
+#[doc(hidden)]
+pub mod __private {
+    #[cfg(not(loom))]
+    pub use crate::sync::imp::UnsafeCell;
+    #[cfg(loom)]
+    pub use crate::sync::imp::{Mutex, MutexGuard};
+}
+
 /// Bytes a pending timer costs beside its payload `T`: the slab entry minus the payload, plus
 /// the wheel's link for it.
 pub fn timer_overhead_bytes<T>() -> usize {

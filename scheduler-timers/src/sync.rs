@@ -10,7 +10,7 @@
 #![allow(dead_code, unused_imports)] // the facade offers more than each build uses
 
 #[cfg(not(loom))]
-mod imp {
+pub(crate) mod imp {
     pub(crate) use std::sync::Arc;
 
     /// Atomic types and fences.
@@ -25,38 +25,40 @@ mod imp {
 
     pub(crate) use std::thread_local;
 
-    /// `std::cell::UnsafeCell` with loom's closure-based access shape.
+    /// `std::cell::UnsafeCell` with loom's closure-based access shape (scheduler-core's facade
+    /// uses this one too, through `crate::__private`).
     #[derive(Debug, Default)]
-    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+    pub struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
 
     impl<T> UnsafeCell<T> {
-        pub(crate) const fn new(value: T) -> Self {
+        /// A cell holding `value`.
+        pub const fn new(value: T) -> Self {
             UnsafeCell(std::cell::UnsafeCell::new(value))
         }
 
         /// Calls `f` with a shared raw pointer to the value.
         #[inline(always)]
-        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
             f(self.0.get())
         }
 
         /// Calls `f` with a mutable raw pointer to the value.
         #[inline(always)]
-        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
             f(self.0.get())
         }
 
         /// A mutable raw pointer whose access lasts as long as the returned value (loom
         /// tracks it until then).
         #[inline(always)]
-        pub(crate) fn get_mut(&self) -> MutPtr<T> {
+        pub fn get_mut(&self) -> MutPtr<T> {
             MutPtr(self.0.get())
         }
     }
 
     /// A raw pointer from [`UnsafeCell::get_mut`], loom's shape.
     #[derive(Debug)]
-    pub(crate) struct MutPtr<T>(*mut T);
+    pub struct MutPtr<T>(*mut T);
 
     impl<T> MutPtr<T> {
         /// Dereferences the pointer.
@@ -65,7 +67,7 @@ mod imp {
         /// As `&mut *ptr`: no other reference to the value may be live while the result is.
         #[inline(always)]
         #[allow(clippy::mut_from_ref)]
-        pub(crate) unsafe fn deref(&self) -> &mut T {
+        pub unsafe fn deref(&self) -> &mut T {
             // SAFETY: forwarded to the caller.
             unsafe { &mut *self.0 }
         }
@@ -85,7 +87,7 @@ mod imp {
 }
 
 #[cfg(loom)]
-mod imp {
+pub(crate) mod imp {
     pub(crate) use loom::sync::Arc;
 
     /// Atomic types and fences.
@@ -100,19 +102,22 @@ mod imp {
     /// loom's, so each modelled thread (all on one OS thread) has its own value.
     pub(crate) use loom::thread_local;
 
-    /// loom's mutex behind parking_lot's shape: `lock` returns the guard directly.
+    /// loom's mutex behind parking_lot's shape: `lock` returns the guard directly
+    /// (scheduler-core's facade uses this one too, through `crate::__private`).
     #[derive(Debug, Default)]
-    pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+    pub struct Mutex<T>(loom::sync::Mutex<T>);
 
     /// The guard of [`Mutex`].
-    pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+    pub type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
 
     impl<T> Mutex<T> {
-        pub(crate) fn new(value: T) -> Self {
+        /// A mutex holding `value`.
+        pub fn new(value: T) -> Self {
             Mutex(loom::sync::Mutex::new(value))
         }
 
-        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+        /// Locks it (a poisoned loom mutex is taken anyway).
+        pub fn lock(&self) -> MutexGuard<'_, T> {
             // A poisoned loom mutex means a model thread panicked: the model already failed.
             self.0.lock().unwrap_or_else(|e| e.into_inner())
         }
