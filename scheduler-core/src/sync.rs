@@ -8,8 +8,6 @@
 //! guard by value and gives it back (loom's shape), and `UnsafeCell` offers loom's
 //! `with`/`with_mut` closures so loom can track every access to a task's cells.
 
-#![allow(dead_code, unused_imports)] // the facade offers more than each build uses
-
 #[cfg(not(loom))]
 mod imp {
     pub(crate) use std::sync::Arc;
@@ -27,7 +25,7 @@ mod imp {
     /// The lock of short, non-reentrant critical sections: a delayed call's slot, a
     /// `LoopingCall`'s state (no user code runs under it; its release is a plain store). The
     /// one in scheduler-deferred (`spin.rs` there), not a copy.
-    pub(crate) use scheduler_deferred::__private::{SpinGuard, SpinLock};
+    pub(crate) use scheduler_deferred::__private::SpinLock;
 
     /// A condition variable with loom's by-value guard shape.
     #[derive(Debug, Default)]
@@ -85,9 +83,6 @@ mod imp {
     /// Under loom the spin lock is loom's mutex: same shape, modelled blocking.
     pub(crate) type SpinLock<T> = Mutex<T>;
 
-    /// The guard of [`SpinLock`].
-    pub(crate) type SpinGuard<'a, T> = MutexGuard<'a, T>;
-
     /// loom's condition variable; `wait_until` ignores the deadline (loom has no clock), which
     /// is allowed because every waiter re-checks its condition after waking.
     #[derive(Debug, Default)]
@@ -120,7 +115,6 @@ mod imp {
     }
 }
 
-#[allow(unused_imports)]
 pub(crate) use imp::*;
 
 /// A process-wide one-time cell, for statics (the global runtime). std's in both arms: loom

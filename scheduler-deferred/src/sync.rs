@@ -8,19 +8,17 @@
 //! [`thread_local_const!`] (per modelled thread under loom), except the `Value` spare slot's,
 //! which does not exist under loom.
 
-#![allow(dead_code, unused_imports)] // the facade offers more than each build uses
-
 #[cfg(not(loom))]
 mod imp {
     pub(crate) use std::sync::Arc;
 
     /// Atomic types and fences.
     pub(crate) mod atomic {
-        pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+        pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
     }
 
     /// A mutex whose `lock` returns the guard directly (parking_lot's shape).
-    pub(crate) use parking_lot::{Mutex, MutexGuard};
+    pub(crate) use parking_lot::Mutex;
 
     /// The lock of each chain's state (see `spin.rs`).
     pub(crate) use crate::spin::{SpinGuard, SpinLock};
@@ -32,7 +30,7 @@ mod imp {
 
     /// Atomic types and fences.
     pub(crate) mod atomic {
-        pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+        pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
     }
 
     /// loom's mutex behind parking_lot's shape: `lock` returns the guard directly.
@@ -58,17 +56,12 @@ mod imp {
             self.0.lock().unwrap_or_else(|e| e.into_inner())
         }
 
-        pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-            self.0.try_lock().ok()
-        }
-
         pub(crate) fn get_mut(&mut self) -> &mut T {
             self.0.get_mut().unwrap_or_else(|e| e.into_inner())
         }
     }
 }
 
-#[allow(unused_imports)]
 pub(crate) use imp::*;
 
 /// Declares thread-locals with `const` initialisers: `std`'s, or under `cfg(loom)` loom's,

@@ -7,8 +7,6 @@
 //! [`UnsafeCell`] has loom's `with` / `with_mut` shape in both arms, so loom can check that the
 //! accesses it guards (the wheel behind the expiry right, an entry's payload) never overlap.
 
-#![allow(dead_code, unused_imports)] // the facade offers more than each build uses
-
 #[cfg(not(loom))]
 pub(crate) mod imp {
     pub(crate) use std::sync::Arc;
@@ -16,12 +14,9 @@ pub(crate) mod imp {
     /// Atomic types and fences.
     pub(crate) mod atomic {
         pub(crate) use std::sync::atomic::{
-            fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+            fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering,
         };
     }
-
-    /// A mutex whose `lock` returns the guard directly (parking_lot's shape).
-    pub(crate) use parking_lot::{Mutex, MutexGuard};
 
     pub(crate) use std::thread_local;
 
@@ -93,7 +88,7 @@ pub(crate) mod imp {
     /// Atomic types and fences.
     pub(crate) mod atomic {
         pub(crate) use loom::sync::atomic::{
-            fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+            fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering,
         };
     }
 
@@ -194,5 +189,4 @@ pub(crate) mod imp {
     }
 }
 
-#[allow(unused_imports)]
 pub(crate) use imp::*;

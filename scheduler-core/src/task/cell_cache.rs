@@ -44,16 +44,16 @@ pub(crate) const MAX_SIZE: usize = 256;
 /// The alignment of every cached cell (larger alignments use the allocator directly).
 pub(crate) const ALIGN: usize = 16;
 /// Size classes: 16, 32, ..., 256 bytes.
-#[cfg_attr(loom, allow(dead_code))]
+#[cfg(not(loom))]
 const CLASSES: usize = MAX_SIZE / STEP;
 /// Cells a thread keeps per class before half of them go to the pool.
-#[cfg_attr(loom, allow(dead_code))]
+#[cfg(not(loom))]
 const LOCAL_CAP: usize = 128;
 /// Cells moved between a thread's list and the pool at once.
-#[cfg_attr(loom, allow(dead_code))]
+#[cfg(not(loom))]
 const BATCH: usize = LOCAL_CAP / 2;
 /// Cells the pool keeps per class; beyond it, freed batches go back to the allocator.
-#[cfg_attr(loom, allow(dead_code))]
+#[cfg(not(loom))]
 const POOL_CAP: usize = 256;
 
 /// The class of a cell layout, if cached.
