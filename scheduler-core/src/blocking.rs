@@ -28,6 +28,10 @@ use std::time::{Duration, Instant};
 struct PoolState {
     queue: VecDeque<Notified>,
     threads: usize,
+    /// OS threads of the pool not yet returned from their wrapper: `threads` counts a thread
+    /// out when it leaves the work loop (so the pool may start another), this only once the
+    /// thread's `wrap_threads` wrapper returned, which is what `wait_idle` waits for.
+    alive: usize,
     idle: usize,
     /// Idle threads already signalled for a pushed task (each push claims one).
     notified: usize,
@@ -98,6 +102,7 @@ impl BlockingPool {
             self.work.notify_one();
         } else if st.threads < self.max_threads {
             st.threads += 1;
+            st.alive += 1;
             st.next_id += 1;
             let id = st.next_id;
             drop(st);
@@ -117,6 +122,7 @@ impl BlockingPool {
             // shutdown; undo the count.
             let mut st = self.state.lock();
             st.threads -= 1;
+            st.alive -= 1;
             if st.threads == 0 {
                 let orphans: Vec<Notified> = st.queue.drain(..).collect();
                 drop(st);
@@ -135,13 +141,13 @@ impl BlockingPool {
         queued.into_iter().for_each(Notified::cancel);
     }
 
-    /// Waits until every pool thread exited or `deadline` passed; true if they all exited.
-    /// Called on one of this pool's own threads (a blocking task that drops or shuts down its
+    /// Waits until every pool thread exited (its wrapper returned) or `deadline` passed; true
+    /// if they all exited. Called on one of this pool's own threads (a blocking task that drops or shuts down its
     /// runtime), it does not wait for that thread, which exits once the task returns.
     pub(crate) fn wait_idle(&self, deadline: Option<Instant>) -> bool {
         let own = usize::from(POOL_THREAD.with(|p| std::ptr::eq(p.get(), self)));
         let mut st = self.state.lock();
-        while st.threads > own {
+        while st.alive > own {
             match deadline {
                 Some(d) if Instant::now() >= d => return false,
                 Some(d) => st = self.exited.wait_until(st, d),
@@ -149,6 +155,14 @@ impl BlockingPool {
             }
         }
         true
+    }
+
+    /// A pool thread's wrapper returned: it no longer runs anything of the runtime's.
+    fn thread_returned(&self) {
+        let mut st = self.state.lock();
+        st.alive -= 1;
+        drop(st);
+        self.exited.notify_all();
     }
 
     pub(crate) fn threads(&self) -> usize {
@@ -224,6 +238,7 @@ fn run_thread(handle: Handle) {
         shared.blocking.count_panic();
         unrun();
     }
+    shared.blocking.thread_returned();
 }
 
 fn thread_body(handle: Handle) {

@@ -84,3 +84,28 @@ fn a_blocking_thread_whose_wrapper_skips_the_body_still_runs_its_task() {
     assert_eq!(rt.block_on(rt.spawn_blocking(|| 3)).unwrap(), 3);
     assert!(rt.metrics().panics >= 1);
 }
+
+/// Dropping the runtime waits for every thread's wrapper to return, blocking threads
+/// included: a wrapper that is slow to finish after its body (here 50 ms) still ends before
+/// `drop` returns, so a guard it holds (tokio's `EnterGuard`) never outlives the runtime.
+#[test]
+fn drop_waits_for_blocking_threads_wrappers_to_return() {
+    let ended = Arc::new(AtomicUsize::new(0));
+    let seen = ended.clone();
+    let rt = Builder::new()
+        .worker_threads(1)
+        .wrap_threads(move |run| {
+            run();
+            std::thread::sleep(Duration::from_millis(50));
+            seen.fetch_add(1, Ordering::SeqCst);
+        })
+        .build()
+        .unwrap();
+    let jobs: Vec<_> = (0..3).map(|i| rt.spawn_blocking(move || i)).collect();
+    for job in jobs {
+        rt.block_on(job).unwrap();
+    }
+    let threads = 1 + rt.metrics().blocking_threads;
+    drop(rt);
+    assert_eq!(ended.load(Ordering::SeqCst), threads, "drop returned before a wrapper did");
+}
