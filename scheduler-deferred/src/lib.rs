@@ -61,6 +61,7 @@ mod list;
 mod lock;
 mod maybe;
 mod queue;
+mod queue_stream;
 mod race;
 mod spawner;
 #[cfg(not(loom))]
@@ -145,6 +146,7 @@ pub use list::{gather_results, DeferredList, ListResult};
 pub use lock::{DeferredLock, DeferredSemaphore};
 pub use maybe::{maybe_deferred, IntoDeferred};
 pub use queue::DeferredQueue;
+pub use queue_stream::{QueueStream, Recv};
 pub use race::{race, FailureGroup};
 pub use spawner::{set_thread_spawner, thread_spawner, PollTask, Spawn, Spawner};
 

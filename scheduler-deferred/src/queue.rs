@@ -27,6 +27,7 @@ use crate::core_ref::CoreRef;
 use crate::deferred::{boxed, typed_result};
 use crate::errors::{QueueOverflow, QueueUnderflow};
 use crate::handoff::hand_off;
+use crate::queue_stream::{QueueStream, StreamWaiters};
 use crate::sync::{Arc, SpinLock};
 use crate::Deferred;
 
@@ -63,13 +64,15 @@ pub struct DeferredQueue<T> {
     hook: Arc<dyn CancelHook>,
 }
 
-type Shared<T> = Arc<SpinLock<State<T>>>;
+pub(crate) type Shared<T> = Arc<SpinLock<State<T>>>;
 
-struct State<T> {
-    pending: VecDeque<T>,
+pub(crate) struct State<T> {
+    pub(crate) pending: VecDeque<T>,
     waiting: VecDeque<Registration>,
     size: Option<usize>,
     backlog: Option<usize>,
+    /// The stream receivers waiting for a value (`queue_stream.rs`), oldest first.
+    pub(crate) streams: StreamWaiters,
 }
 
 /// [`DeferredQueue::hook`].
@@ -109,8 +112,18 @@ fn offer<T: Send + 'static>(shared: &Shared<T>, value: T, front: bool) {
             drop(s);
             hand(shared, waiter, value);
         }
-        None if front => s.pending.push_front(value),
-        None => s.pending.push_back(value),
+        None => {
+            if front {
+                s.pending.push_front(value);
+            } else {
+                s.pending.push_back(value);
+            }
+            let woken = s.streams.take_oldest();
+            drop(s);
+            if let Some(waker) = woken {
+                waker.wake();
+            }
+        }
     }
 }
 
@@ -167,7 +180,13 @@ impl<T: Send + 'static> DeferredQueue<T> {
     /// A queue holding at most `size` pending values and `backlog` waiting getters (`None`:
     /// unbounded). `size = Some(0)` accepts a `put` only when a getter waits.
     pub fn with_limits(size: Option<usize>, backlog: Option<usize>) -> Self {
-        let state = State { pending: VecDeque::new(), waiting: VecDeque::new(), size, backlog };
+        let state = State {
+            pending: VecDeque::new(),
+            waiting: VecDeque::new(),
+            size,
+            backlog,
+            streams: StreamWaiters::default(),
+        };
         let shared = Arc::new(SpinLock::new(state));
         let hook = Canceller::hook(Withdraw { shared: shared.clone() });
         DeferredQueue { shared, hook }
@@ -186,6 +205,11 @@ impl<T: Send + 'static> DeferredQueue<T> {
                 return Err(QueueOverflow);
             }
             s.pending.push_back(value);
+            let woken = s.streams.take_oldest();
+            drop(s);
+            if let Some(waker) = woken {
+                waker.wake(); // after the unlock: a waker is the caller's code
+            }
             return Ok(());
         };
         drop(s);
@@ -214,6 +238,24 @@ impl<T: Send + 'static> DeferredQueue<T> {
         let (getter, registration) = Core::waiter(self.hook.clone());
         s.waiting.push_back(registration);
         Ok(Deferred::from_core(getter))
+    }
+
+    /// A receiver of this queue's values as a [`Stream`](futures_core::Stream) that never
+    /// ends: each value goes either to the oldest waiting [`get`](Self::get) Deferred or, if
+    /// none waits, to a receiver. A receiver keeps its task's waker registered across
+    /// receives instead of creating a Deferred per value (see [`QueueStream`]).
+    ///
+    /// ```
+    /// use scheduler_deferred::DeferredQueue;
+    /// let q = DeferredQueue::new();
+    /// let mut rx = q.stream();
+    /// q.put(1).unwrap();
+    /// q.put(2).unwrap();
+    /// let got = futures::executor::block_on(async { (rx.recv().await, rx.recv().await) });
+    /// assert_eq!(got, (1, 2));
+    /// ```
+    pub fn stream(&self) -> QueueStream<T> {
+        QueueStream::new(self.shared.clone())
     }
 
     /// Values put and not yet taken.

@@ -39,9 +39,11 @@ pub(super) fn yield_many_tokio(cfg: &RunConfig) -> Sample {
     Sample::per_op(start.elapsed(), per_task * YIELD_TASKS)
 }
 
-/// `ours`: the channels are [`DeferredQueue`](scheduler_deferred::DeferredQueue)s (our
-/// product's channel: `put` fires the waiting `get` Deferred, which wakes the awaiting task),
-/// beside tokio's unbounded mpsc channels, each between two tasks spawned on its runtime.
+/// `ours`: the channels are [`DeferredQueue`](scheduler_deferred::DeferredQueue)s received
+/// through [`DeferredQueue::stream`](scheduler_deferred::DeferredQueue::stream) (the receive
+/// path that keeps the task's waker registered across receives; `get`, Twisted's, makes a
+/// Deferred per value), beside tokio's unbounded mpsc channels, each between two tasks
+/// spawned on its runtime.
 pub(super) fn ping_pong_ours(cfg: &RunConfig) -> Sample {
     use scheduler_deferred::DeferredQueue;
     let rt = ours(cfg);
@@ -50,17 +52,18 @@ pub(super) fn ping_pong_ours(cfg: &RunConfig) -> Sample {
         .block_on(rt.spawn(async move {
             let ping = DeferredQueue::<u64>::new();
             let pong = DeferredQueue::<u64>::new();
-            let (pi, po) = (ping.clone(), pong.clone());
+            let (mut pings, po) = (ping.stream(), pong.clone());
+            let mut pongs = pong.stream();
             let ponger = Handle::current().spawn(async move {
                 for _ in 0..n {
-                    let v = pi.get().expect("no backlog limit").await.expect("ping");
+                    let v = pings.recv().await;
                     po.put(v + 1).expect("no size limit");
                 }
             });
             let start = Instant::now();
             for i in 0..n {
                 ping.put(i).expect("no size limit");
-                let v = pong.get().expect("no backlog limit").await.expect("pong");
+                let v = pongs.recv().await;
                 debug_assert_eq!(v, i + 1);
             }
             let elapsed = start.elapsed();
