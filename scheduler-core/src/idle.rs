@@ -318,12 +318,7 @@ impl Parker {
 
     /// Blocks until unparked (consuming the token) or until `deadline`, and says which.
     pub(crate) fn park(&self, deadline: Option<Instant>) -> Parked {
-        // Acquire: pairs with the Release of `unpark`, so the unparker's writes are visible.
-        if self
-            .token
-            .compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-        {
+        if self.take_token() {
             return Parked::Unparked;
         }
         let mut guard = self.lock.lock();
@@ -339,12 +334,7 @@ impl Parker {
                 Some(d) => self.cvar.wait_until(guard, d),
                 None => self.cvar.wait(guard),
             };
-            // Acquire: pairs with the Release of `unpark`.
-            if self
-                .token
-                .compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-            {
+            if self.take_token() {
                 return Parked::Unparked;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -373,13 +363,8 @@ impl Parker {
             for _ in 0..PARK_SPIN_HINTS {
                 std::hint::spin_loop();
             }
-            // Acquire: pairs with the Release of `unpark`, as in `park`.
-            if self.token.load(Ordering::Relaxed) == NOTIFIED
-                && self
-                    .token
-                    .compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-            {
+            // A plain load first: the spin polls without taking the line exclusively.
+            if self.token.load(Ordering::Relaxed) == NOTIFIED && self.take_token() {
                 return;
             }
             if start.elapsed() >= spin {
@@ -387,6 +372,13 @@ impl Parker {
                 return;
             }
         }
+    }
+
+    /// Consumes an `unpark`'s token if one is there.
+    #[inline]
+    fn take_token(&self) -> bool {
+        // Acquire: pairs with the Release of `unpark`, so the unparker's writes are visible.
+        self.token.compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed).is_ok()
     }
 
     /// Wakes the parked thread, or makes its next `park` return at once.

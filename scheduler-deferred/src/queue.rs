@@ -28,7 +28,7 @@ use crate::deferred::{boxed, typed_result};
 use crate::errors::{QueueOverflow, QueueUnderflow};
 use crate::handoff::hand_off;
 use crate::queue_stream::{QueueStream, StreamWaiters};
-use crate::sync::{Arc, SpinLock};
+use crate::sync::{Arc, SpinGuard, SpinLock};
 use crate::Deferred;
 
 /// A queue of values whose `get` returns a Deferred (Twisted's `DeferredQueue`).
@@ -88,7 +88,7 @@ impl<T: Send + 'static> CancelHook for Withdraw<T> {
     fn withdraw(&self, core: &CoreRef, handed: Option<Outcome>) {
         match handed.map(typed_result::<T>) {
             None => remove(&self.shared, core),
-            Some(Ok(value)) => offer(&self.shared, value, true),
+            Some(Ok(value)) => offer(&self.shared, value),
             Some(Err(_)) => {} // nothing of ours was handed (a waiter only gets values)
         }
     }
@@ -103,9 +103,9 @@ fn remove<T>(shared: &Shared<T>, core: &CoreRef) {
     drop(removed); // not under the lock
 }
 
-/// Hands `value` to the oldest waiter, or queues it (`front`: before the pending values, for
-/// a value given back; it was accepted once, so `size` does not apply).
-fn offer<T: Send + 'static>(shared: &Shared<T>, value: T, front: bool) {
+/// Hands a value given back (by a withdrawn or refusing getter) to the oldest waiter, or
+/// queues it before the pending values (it was accepted once, so `size` does not apply).
+fn offer<T: Send + 'static>(shared: &Shared<T>, value: T) {
     let mut s = shared.lock();
     match s.waiting.pop_front() {
         Some(waiter) => {
@@ -113,17 +113,19 @@ fn offer<T: Send + 'static>(shared: &Shared<T>, value: T, front: bool) {
             hand(shared, waiter, value);
         }
         None => {
-            if front {
-                s.pending.push_front(value);
-            } else {
-                s.pending.push_back(value);
-            }
-            let woken = s.streams.take_oldest();
-            drop(s);
-            if let Some(waker) = woken {
-                waker.wake();
-            }
+            s.pending.push_front(value);
+            unlock_and_wake_receiver(s);
         }
+    }
+}
+
+/// A value was just queued: releases the lock, then wakes the oldest waiting stream receiver
+/// (`queue_stream.rs`), if any (a waker is the caller's code: never under the lock).
+fn unlock_and_wake_receiver<T>(mut s: SpinGuard<'_, State<T>>) {
+    let woken = s.streams.take_oldest();
+    drop(s);
+    if let Some(waker) = woken {
+        waker.wake();
     }
 }
 
@@ -142,7 +144,7 @@ fn hand<T: Send + 'static>(shared: &Shared<T>, waiter: Registration, value: T) {
 fn fire<T: Send + 'static>(shared: &Shared<T>, (waiter, value): (Registration, T)) {
     if let Err(back) = waiter.hand_over(Ok(boxed(value))) {
         if let Ok(value) = typed_result::<T>(back) {
-            offer(shared, value, true);
+            offer(shared, value);
         }
     }
 }
@@ -205,11 +207,7 @@ impl<T: Send + 'static> DeferredQueue<T> {
                 return Err(QueueOverflow);
             }
             s.pending.push_back(value);
-            let woken = s.streams.take_oldest();
-            drop(s);
-            if let Some(waker) = woken {
-                waker.wake(); // after the unlock: a waker is the caller's code
-            }
+            unlock_and_wake_receiver(s);
             return Ok(());
         };
         drop(s);

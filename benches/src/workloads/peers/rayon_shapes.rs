@@ -121,32 +121,30 @@ fn fib_joins(n: u64) -> u64 {
     fib_iterative(n + 1) - 1
 }
 
+/// The sample of one timed `fib(n)`: ns per join, after checking the value.
+fn fib_sample(n: u64, (took, value): (Duration, u64)) -> Sample {
+    debug_assert_eq!(value, fib_iterative(n));
+    Sample::per_op(took, fib_joins(n).max(1))
+}
+
 pub(super) fn fib_1_2_ours(cfg: &RunConfig) -> Sample {
     let n = cfg.n;
-    let (took, v) = timed_on_ours(&ours(cfg), move || fib_1_2::<Ours>(n));
-    debug_assert_eq!(v, fib_iterative(n));
-    Sample::per_op(took, fib_joins(n).max(1))
+    fib_sample(n, timed_on_ours(&ours(cfg), move || fib_1_2::<Ours>(n)))
 }
 
 pub(super) fn fib_1_2_rayon(cfg: &RunConfig) -> Sample {
     let n = cfg.n;
-    let (took, v) = timed_on_rayon(&rayon_pool(cfg), move || fib_1_2::<Rayon>(n));
-    debug_assert_eq!(v, fib_iterative(n));
-    Sample::per_op(took, fib_joins(n).max(1))
+    fib_sample(n, timed_on_rayon(&rayon_pool(cfg), move || fib_1_2::<Rayon>(n)))
 }
 
 pub(super) fn fib_2_1_ours(cfg: &RunConfig) -> Sample {
     let n = cfg.n;
-    let (took, v) = timed_on_ours(&ours(cfg), move || fib_2_1::<Ours>(n));
-    debug_assert_eq!(v, fib_iterative(n));
-    Sample::per_op(took, fib_joins(n).max(1))
+    fib_sample(n, timed_on_ours(&ours(cfg), move || fib_2_1::<Ours>(n)))
 }
 
 pub(super) fn fib_2_1_rayon(cfg: &RunConfig) -> Sample {
     let n = cfg.n;
-    let (took, v) = timed_on_rayon(&rayon_pool(cfg), move || fib_2_1::<Rayon>(n));
-    debug_assert_eq!(v, fib_iterative(n));
-    Sample::per_op(took, fib_joins(n).max(1))
+    fib_sample(n, timed_on_rayon(&rayon_pool(cfg), move || fib_2_1::<Rayon>(n)))
 }
 
 // ---- join_recursively -----------------------------------------------------------------------
