@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Arguments: workload name, `n`, worker threads (default 1: one worker keeps the count
-//! deterministic enough; spinning and parking of idle workers would add noise).
+//! deterministic enough; spinning and parking of idle workers would add noise), and the
+//! system (default `ours`; a peer's name, such as `chili` or `std`, counts the peer).
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -20,7 +21,9 @@ fn main() {
         .chain(benches::peer_workloads())
         .find(|w| w.name == name)
         .unwrap_or_else(|| panic!("no workload named {name}"));
-    let ours = workload.systems.iter().find(|s| s.name == "ours").expect("an `ours` system");
-    let sample = (ours.run)(&benches::RunConfig { workers, n });
-    println!("{name}: {sample:?}");
+    let system = args.next().unwrap_or_else(|| "ours".to_owned());
+    let run = workload.systems.iter().find(|s| s.name == system);
+    let run = run.unwrap_or_else(|| panic!("{name} has no system named {system}"));
+    let sample = (run.run)(&benches::RunConfig { workers, n });
+    println!("{name} {system}: {sample:?}");
 }

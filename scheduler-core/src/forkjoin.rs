@@ -1,9 +1,12 @@
 //! Fork-join: [`join`] runs two closures, potentially in parallel, rayon style.
 //!
-//! `join(a, b)` on a worker pushes `b` as a [`JobRef`] to a [`StackJob`] on the caller's
-//! stack onto the worker's LIFO job deque, runs `a`, then pops: if it gets its own job back,
-//! `b` runs inline (the common, steal-free case: a push, a pop, no allocation); if `b` was
-//! stolen, it runs other jobs, or steals some, until the thief sets the job's `done` flag.
+//! `join(a, b)` on a worker records `b` as a [`JobRef`] to a [`StackJob`] on the caller's
+//! stack, runs `a`, then finishes `b`. Whether `b` is offered to other workers, and when, is
+//! the business of `crate::join_frames`: deep in a recursion while no worker wants work the
+//! call runs serially, a lazy frame runs `b` inline with no atomic operation, and a published
+//! frame is on the worker's LIFO job deque, rayon's way. For a published frame the `join`
+//! pops: if it gets its own job back, `b` runs inline; if `b` was stolen, it runs other
+//! jobs, or steals some, until the thief sets the job's `done` flag.
 //!
 //! Invariants:
 //! - A `StackJob` lives on the frame of the `join` that pushed it, and that frame does not
@@ -23,6 +26,7 @@
 //! [`join_context`]: fn@crate::join_context
 
 use crate::context;
+use crate::join_frames::Popped;
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::UnsafeCell;
 use crate::worker::Core;
@@ -91,7 +95,7 @@ impl<F: FnOnce(bool) -> R + Send, R: Send> StackJob<F, R> {
         self.func.with_mut(|f| unsafe { (*f).take() })
     }
 
-    fn into_result(self) -> std::thread::Result<R> {
+    fn take_result(&self) -> std::thread::Result<R> {
         match self.result.with_mut(|r| {
             // SAFETY: `done` was observed with Acquire: the thief finished writing.
             unsafe { (*r).take() }
@@ -194,8 +198,33 @@ where
 }
 
 /// `join` on worker `core`. `a` and `b` receive `migrated`: `injected` (the call came from
-/// outside), or true for `b` when a thief ran it.
+/// outside), or true for `b` when a thief ran it. Serial, lazy or published: see
+/// `crate::join_frames`.
+#[inline(always)]
 pub(crate) fn join_on_worker<A, B, RA, RB>(core: &Core, a: A, b: B, injected: bool) -> (RA, RB)
+where
+    A: FnOnce(bool) -> RA + Send,
+    B: FnOnce(bool) -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    let hungry = core.peers_hungry();
+    if core.frames().serial(hungry) {
+        // `b` runs even if `a` panicked; a panic of `b` itself propagates as it is, `a`
+        // being finished.
+        let ra = catch_unwind(AssertUnwindSafe(|| a(injected)));
+        let rb = b(injected);
+        return match ra {
+            Ok(ra) => (ra, rb),
+            Err(p) => resume_unwind(p),
+        };
+    }
+    join_with_frame(core, a, b, injected, hungry)
+}
+
+/// `join` with a frame, lazy or published (`crate::join_frames`).
+#[inline(never)]
+fn join_with_frame<A, B, RA, RB>(core: &Core, a: A, b: B, injected: bool, hungry: bool) -> (RA, RB)
 where
     A: FnOnce(bool) -> RA + Send,
     B: FnOnce(bool) -> RB + Send,
@@ -204,25 +233,52 @@ where
 {
     let job = StackJob::new(b);
     let job_ref = job.as_job_ref();
-    core.push_job(job_ref);
+    if core.frames().push(job_ref) {
+        core.push_job(job_ref);
+    } else if hungry {
+        core.offer_to_hungry();
+    }
     let ra = catch_unwind(AssertUnwindSafe(|| a(injected)));
-    let rb = loop {
+    let rb = match core.frames().pop() {
+        Popped::Lazy => match job.take_func() {
+            Some(b) => catch_unwind(AssertUnwindSafe(|| b(injected))),
+            None => unreachable!("a lazy frame's job was never given to anyone"),
+        },
+        Popped::Published => finish_published(core, &job, job_ref, injected),
+    };
+    core.frames().finished();
+    both(ra, rb)
+}
+
+/// The end of a `join` whose frame was published: take the job back if it is still on our
+/// deque, else run other jobs until the thief is done with it.
+fn finish_published<F: FnOnce(bool) -> R + Send, R: Send>(
+    core: &Core,
+    job: &StackJob<F, R>,
+    job_ref: JobRef,
+    injected: bool,
+) -> std::thread::Result<R> {
+    loop {
         if job.done.load(Ordering::Acquire) {
-            break job.into_result();
+            return job.take_result();
         }
         match core.pop_job() {
             Some(j) if j == job_ref => match job.take_func() {
-                Some(b) => break catch_unwind(AssertUnwindSafe(|| b(injected))),
+                Some(b) => return catch_unwind(AssertUnwindSafe(|| b(injected))),
                 None => unreachable!("our own job was never executed"),
             },
             // SAFETY: a job popped from a deque is alive and runs once.
             Some(other) => unsafe { other.execute() },
             None => {
                 wait_for(core, &job.done);
-                break job.into_result();
+                return job.take_result();
             }
         }
-    };
+    }
+}
+
+/// Both results, or the first panic (resumed once both halves finished).
+fn both<RA, RB>(ra: std::thread::Result<RA>, rb: std::thread::Result<RB>) -> (RA, RB) {
     match (ra, rb) {
         (Ok(ra), Ok(rb)) => (ra, rb),
         (Err(p), _) | (_, Err(p)) => resume_unwind(p),
@@ -237,6 +293,8 @@ pub(crate) fn wait_for(core: &Core, done: &AtomicBool) {
 
 /// Waits until `done()` holds, running this worker's jobs (and stolen ones) meanwhile.
 pub(crate) fn wait_until(core: &Core, done: impl Fn() -> bool) {
+    // Lazy frames below this wait are work this worker can do meanwhile (`join_frames`).
+    core.publish_all_frames();
     let mut idle_rounds = 0u32;
     while !done() {
         if let Some(job) = core.pop_job().or_else(|| core.steal_job()) {

@@ -185,6 +185,13 @@ impl Idle {
         c.searching() == 0 && c.unparked() < self.workers()
     }
 
+    /// Some worker searches or sleeps: work offered now would be taken (`join_frames`). One
+    /// Relaxed load: a hint, the deque and the park protocol carry the work itself.
+    #[inline]
+    pub(crate) fn hungry(&self) -> bool {
+        self.counters() != Counters::all_unparked(self.workers())
+    }
+
     /// Tries to become a searcher; refused when half the workers already search.
     pub(crate) fn try_start_searching(&self) -> bool {
         if 2 * self.counters().searching() >= self.workers() {

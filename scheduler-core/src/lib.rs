@@ -93,6 +93,7 @@ mod global;
 mod idle;
 mod install;
 mod join_context;
+mod join_frames;
 mod lifo;
 mod metrics;
 mod priority;

@@ -47,6 +47,7 @@ use crate::time::driver::Horizon;
 use std::cell::Cell;
 use std::time::Instant;
 
+mod frames;
 mod queues;
 mod search;
 
@@ -103,6 +104,8 @@ pub(crate) struct Core {
     /// Tasks that yielded while remote work of their class waited in the injector (the
     /// yield fairness rule, module doc).
     deferred: DeferredYields,
+    /// The `join` frames running on this worker (`crate::join_frames`).
+    frames: crate::join_frames::JoinFrames,
 }
 
 impl Core {
@@ -126,6 +129,7 @@ impl Core {
             searching: Cell::new(false),
             class_hint: Cell::new(0),
             deferred: DeferredYields::default(),
+            frames: Default::default(),
         }
     }
 
