@@ -161,11 +161,13 @@ impl Idle {
         }
     }
 
+    #[inline]
     fn workers(&self) -> usize {
         self.parkers.len()
     }
 
     /// The counters now (Relaxed: callers order it with the protocol's fences or locks).
+    #[inline]
     fn counters(&self) -> Counters {
         Counters(self.state.load(Ordering::Relaxed))
     }
