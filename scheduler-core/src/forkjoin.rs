@@ -27,6 +27,8 @@
 
 use crate::context;
 use crate::join_frames::Popped;
+#[cfg(loom)]
+use crate::queue;
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::UnsafeCell;
 use crate::worker::Core;
@@ -123,7 +125,17 @@ unsafe fn execute_stack_job<F: FnOnce(bool) -> R + Send, R: Send>(data: *const (
     // SAFETY: as above.
     job.result.with_mut(|slot| unsafe { *slot = Some(r) });
     // Release: publishes the result to the waiter's Acquire. Last access to `job`.
-    job.done.store(true, Ordering::Release);
+    job.done.store(true, release());
+}
+
+/// `Release`, or `Relaxed` in the loom models' buggy variant (`loom_api::weaken_join_done`).
+#[inline(always)]
+fn release() -> Ordering {
+    #[cfg(loom)]
+    if crate::loom_api::join_done_weakened() {
+        return Ordering::Relaxed;
+    }
+    Ordering::Release
 }
 
 /// Runs `a` and `b`, potentially in parallel, and returns both results.
@@ -244,25 +256,28 @@ where
             Some(b) => catch_unwind(AssertUnwindSafe(|| b(injected))),
             None => unreachable!("a lazy frame's job was never given to anyone"),
         },
-        Popped::Published => finish_published(core, &job, job_ref, injected),
+        Popped::Published => {
+            finish_published(&job, job_ref, injected, || core.pop_job(), |d| wait_for(core, d))
+        }
     };
     core.frames().finished();
     both(ra, rb)
 }
 
 /// The end of a `join` whose frame was published: take the job back if it is still on our
-/// deque, else run other jobs until the thief is done with it.
+/// deque (`pop`), else run other jobs until the thief is done with it (`wait`).
 fn finish_published<F: FnOnce(bool) -> R + Send, R: Send>(
-    core: &Core,
     job: &StackJob<F, R>,
     job_ref: JobRef,
     injected: bool,
+    pop: impl Fn() -> Option<JobRef>,
+    wait: impl FnOnce(&AtomicBool),
 ) -> std::thread::Result<R> {
     loop {
         if job.done.load(Ordering::Acquire) {
             return job.take_result();
         }
-        match core.pop_job() {
+        match pop() {
             Some(j) if j == job_ref => match job.take_func() {
                 Some(b) => return catch_unwind(AssertUnwindSafe(|| b(injected))),
                 None => unreachable!("our own job was never executed"),
@@ -270,10 +285,35 @@ fn finish_published<F: FnOnce(bool) -> R + Send, R: Send>(
             // SAFETY: a job popped from a deque is alive and runs once.
             Some(other) => unsafe { other.execute() },
             None => {
-                wait_for(core, &job.done);
+                wait(&job.done);
                 return job.take_result();
             }
         }
+    }
+}
+
+/// The published-frame protocol with a model thread as the thief (`loom_api::join_handoff`):
+/// `b`'s job goes on a fresh deque, `thief` gets its stealer, and this thread finishes the
+/// frame as a `join` does, yielding to loom while it waits.
+#[cfg(loom)]
+pub(crate) fn handoff_for_loom<F, R>(b: F, thief: impl FnOnce(queue::Remote<JobRef>)) -> R
+where
+    F: FnOnce(bool) -> R + Send,
+    R: Send,
+{
+    let jobs = queue::new_lifo::<JobRef>();
+    let job = StackJob::new(b);
+    let job_ref = job.as_job_ref();
+    jobs.push(job_ref);
+    thief(jobs.stealer());
+    let wait = |done: &AtomicBool| {
+        while !done.load(Ordering::Acquire) {
+            loom::thread::yield_now();
+        }
+    };
+    match finish_published(&job, job_ref, false, || jobs.pop(), wait) {
+        Ok(r) => r,
+        Err(p) => resume_unwind(p),
     }
 }
 

@@ -327,3 +327,48 @@ where
     crate::install::run_elsewhere(f, parker, |t| send(InstallTask(t)))
         .map(|r| r.unwrap_or_else(|p| std::panic::resume_unwind(p)))
 }
+
+// ---- fork-join: a published join frame and its thief -------------------------------------------
+
+thread_local! {
+    static JOIN_DONE_WEAK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Makes a stolen join job's `done` store Relaxed instead of Release on this OS thread (which
+/// runs every loom thread of a model): the buggy variant for `should_panic` models.
+pub fn weaken_join_done(weak: bool) {
+    JOIN_DONE_WEAK.with(|b| b.set(weak));
+}
+
+pub(crate) fn join_done_weakened() -> bool {
+    JOIN_DONE_WEAK.with(std::cell::Cell::get)
+}
+
+/// The stealing end of the deque a published join frame sits on.
+pub struct JobStealer(queue::Remote<crate::forkjoin::JobRef>);
+
+impl JobStealer {
+    /// Steals the job, if the owner has not popped it back yet, and runs it.
+    pub fn steal_and_run(&self) -> bool {
+        match queue::steal_one(&self.0) {
+            Some(job) => {
+                // SAFETY: the job was taken off its deque exactly once; its `join` frame waits
+                // for its `done` flag before it returns.
+                unsafe { job.execute() };
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A `join`'s published frame (`forkjoin.rs`): `b` on a deque, `thief` gets the stealer (to
+/// use on another model thread), and this thread finishes the frame as `join` does: pops `b`
+/// back and runs it, or waits for the thief's `done`. Returns `b`'s result.
+pub fn join_handoff<F, R>(b: F, thief: impl FnOnce(JobStealer)) -> R
+where
+    F: FnOnce(bool) -> R + Send,
+    R: Send,
+{
+    crate::forkjoin::handoff_for_loom(b, |remote| thief(JobStealer(remote)))
+}

@@ -115,9 +115,8 @@ fn a_panic_deep_down_still_runs_the_other_half_first() {
 #[test]
 fn a_panic_of_the_second_half_deep_down_propagates() {
     let rt = runtime(1);
-    let caught = rt.install(|| {
-        catch_unwind(|| at_depth(40, &|| join(|| 1, || -> u32 { panic!("b fails") })))
-    });
+    let caught = rt
+        .install(|| catch_unwind(|| at_depth(40, &|| join(|| 1, || -> u32 { panic!("b fails") }))));
     let payload = caught.expect_err("the panic propagates");
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"b fails"));
 }
