@@ -140,8 +140,13 @@ fn release() -> Ordering {
 
 /// Runs `a` and `b`, potentially in parallel, and returns both results.
 ///
-/// On a worker thread `b` is offered to other workers while `a` runs. Called from a thread
-/// that is not a worker, the whole call goes to a runtime's workers and the caller blocks
+/// On a worker thread `b` is offered to other workers when one of them wants work: near the
+/// root of a recursion always (as rayon does), deeper down when another worker searches or
+/// sleeps as the call starts; deep in a recursion while every worker is busy most calls run
+/// `a` then `b` with no bookkeeping at all, so a fine-grained `join` costs little more than
+/// the two calls (heartbeat scheduling's trade, see chili and Spice). So `join` does not
+/// promise that `a` and `b` run at the same time: a closure must never wait for the other
+/// one. Called from a thread that is not a worker, the whole call goes to a runtime's workers and the caller blocks
 /// until it returns: the runtime in context ([`Handle::enter`](crate::Handle::enter), a
 /// `block_on` caller, a blocking-pool thread), else the global runtime, built on first use
 /// ([`Builder::build_global`](crate::Builder::build_global) configures it). It never runs
