@@ -338,19 +338,32 @@ pub(crate) fn wait_for(core: &Core, done: &AtomicBool) {
 
 /// Waits until `done()` holds, running this worker's jobs (and stolen ones) meanwhile.
 pub(crate) fn wait_until(core: &Core, done: impl Fn() -> bool) {
+    if done() {
+        return;
+    }
     // Lazy frames below this wait are work this worker can do meanwhile (`join_frames`).
     core.publish_all_frames();
+    // While it finds nothing to run, this worker wants work: the other workers' joins then
+    // offer their lazy frames (`join_frames`). Not while it runs a job: its own joins there
+    // would count it as hungry.
+    let mut hungry = None;
     let mut idle_rounds = 0u32;
     while !done() {
         if let Some(job) = core.pop_job().or_else(|| core.steal_job()) {
+            hungry = None;
             // SAFETY: a job taken off a deque is alive and runs once.
             unsafe { job.execute() };
             idle_rounds = 0;
-        } else if idle_rounds < 64 {
-            idle_rounds += 1;
-            std::hint::spin_loop();
         } else {
-            std::thread::yield_now();
+            if hungry.is_none() {
+                hungry = Some(core.join_waiting());
+            }
+            if idle_rounds < 64 {
+                idle_rounds += 1;
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
         }
     }
 }

@@ -9,6 +9,11 @@
 //! - `searching` (low 16 bits): workers that are looking for work to steal;
 //! - `unparked` (high bits): workers not registered as sleepers.
 //!
+//! Beside it, on the same cache line, `join_waiters` counts workers waiting inside a `join`
+//! or `scope` for a half another worker took (`forkjoin::wait_until`): awake, not searching
+//! and outside this protocol, but wanting work as much as a searcher ([`Idle::hungry`],
+//! read by every `join`, loads the two words of one line).
+//!
 //! The list of sleeping workers (`sleepers`) is behind a mutex; `unparked` changes only while
 //! that mutex is held, so under the lock `unparked == workers - sleepers.len()`.
 //!
@@ -131,10 +136,19 @@ impl Change {
 pub(crate) struct Idle {
     /// `searching | unparked << 16`; on its own cache line (read on every spawn, written on
     /// every search/park transition).
-    state: CachePadded<AtomicUsize>,
+    state: CachePadded<StateLine>,
     /// Indices of the workers that registered as sleepers.
     sleepers: Mutex<Vec<usize>>,
     parkers: Box<[Parker]>,
+}
+
+/// [`Idle::state`]'s cache line: the counters' word and the join waiters.
+#[derive(Debug)]
+struct StateLine {
+    /// `searching | unparked << 16`.
+    word: AtomicUsize,
+    /// Workers waiting in a `join`/`scope` for a stolen half (module doc, "State").
+    join_waiters: AtomicUsize,
 }
 
 /// How a parked worker came back.
@@ -155,7 +169,10 @@ impl Idle {
     pub(crate) fn new(workers: usize) -> Idle {
         assert!(workers < SEARCHING_MASK, "worker count checked by the builder");
         Idle {
-            state: CachePadded::new(AtomicUsize::new(Counters::all_unparked(workers).0)),
+            state: CachePadded::new(StateLine {
+                word: AtomicUsize::new(Counters::all_unparked(workers).0),
+                join_waiters: AtomicUsize::new(0),
+            }),
             sleepers: Mutex::new(Vec::with_capacity(workers)),
             parkers: (0..workers).map(|_| Parker::new()).collect(),
         }
@@ -169,17 +186,17 @@ impl Idle {
     /// The counters now (Relaxed: callers order it with the protocol's fences or locks).
     #[inline]
     fn counters(&self) -> Counters {
-        Counters(self.state.load(Ordering::Relaxed))
+        Counters(self.state.word.load(Ordering::Relaxed))
     }
 
     /// Applies `change` upward; returns the counters before.
     fn add(&self, change: Change, order: Ordering) -> Counters {
-        Counters(self.state.fetch_add(change.bits(), order))
+        Counters(self.state.word.fetch_add(change.bits(), order))
     }
 
     /// Applies `change` downward; returns the counters before.
     fn sub(&self, change: Change, order: Ordering) -> Counters {
-        Counters(self.state.fetch_sub(change.bits(), order))
+        Counters(self.state.word.fetch_sub(change.bits(), order))
     }
 
     /// No worker searches and some sleep: a push should wake one.
@@ -187,11 +204,25 @@ impl Idle {
         c.searching() == 0 && c.unparked() < self.workers()
     }
 
-    /// Some worker searches or sleeps: work offered now would be taken (`join_frames`). One
-    /// Relaxed load: a hint, the deque and the park protocol carry the work itself.
+    /// Some worker searches, sleeps or waits in a `join`: work offered now would be taken
+    /// (`join_frames`). Two Relaxed loads of one line: a hint, the deque and the park
+    /// protocol carry the work itself.
     #[inline]
     pub(crate) fn hungry(&self) -> bool {
         self.counters() != Counters::all_unparked(self.workers())
+            || self.state.join_waiters.load(Ordering::Relaxed) != 0
+    }
+
+    /// This worker starts waiting in a `join`/`scope` for a half another worker took; it
+    /// counts as [`hungry`](Self::hungry) until [`join_wait_end`](Self::join_wait_end).
+    pub(crate) fn join_wait_begin(&self) {
+        // Relaxed: a hint for `hungry`, outside the park protocol.
+        self.state.join_waiters.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The wait of [`join_wait_begin`](Self::join_wait_begin) is over.
+    pub(crate) fn join_wait_end(&self) {
+        self.state.join_waiters.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Tries to become a searcher; refused when half the workers already search.

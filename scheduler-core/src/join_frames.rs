@@ -3,9 +3,10 @@
 //! rayon publishes the second half `b` of every `join` on the worker's deque: a push, a pop
 //! and a `SeqCst` fence each, paid on every call, stolen or not. Heartbeat scheduling (Spice,
 //! chili) publishes only when another thread may take the work. We do the same, with the
-//! idle counters (`crate::idle`) in place of a heartbeat: a worker that searches or sleeps is
-//! a thread that wants work, and reading that costs one load of a line that changes only when
-//! a worker starts or stops searching or parks.
+//! idle counters (`crate::idle`) in place of a heartbeat: a worker that searches, sleeps, or
+//! waits inside a `join` for a half that was taken is a thread that wants work, and reading
+//! that costs two loads of one line that changes only when a worker starts or stops
+//! searching, parks, or starts or stops such a wait.
 //!
 //! A `join` on a worker takes one of three paths ([`JoinFrames::serial`] and
 //! [`JoinFrames::push`] choose):
@@ -21,8 +22,9 @@
 //! A frame is published at its push when it is one of this worker's bottom
 //! [`EAGER_FRAMES`] frames (coarse work near the root of a recursion, or of a stolen job, is
 //! always stealable, as with rayon), and otherwise later: when a `join` starts while a worker
-//! wants work and this worker's deque is empty, the *oldest* lazy frame (the biggest piece
-//! of work) is published and a sleeper is notified. A `join` that waits for a stolen half,
+//! wants work (it searches, sleeps, or waits in a `join` of its own for a half that was
+//! taken) and this worker's deque is empty, the *oldest* lazy frame (the biggest piece of
+//! work) is published and a sleeper is notified. A `join` that waits for a stolen half,
 //! and a `scope` that waits for its jobs, publish every lazy frame first, so their jobs run
 //! while the worker would otherwise wait (rayon's behaviour there).
 //!

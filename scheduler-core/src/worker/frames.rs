@@ -34,11 +34,27 @@ impl Core {
         }
     }
 
+    /// Counts this worker as waiting in a `join` (so [`peers_hungry`](Self::peers_hungry)
+    /// holds for the others) until the guard drops.
+    pub(crate) fn join_waiting(&self) -> JoinWaiting<'_> {
+        self.shared.idle.join_wait_begin();
+        JoinWaiting(&self.shared.idle)
+    }
+
     /// Before this worker waits (for a stolen half, for a scope's jobs): publishes every lazy
     /// frame, so it can run them meanwhile and others can steal them.
     pub(crate) fn publish_all_frames(&self) {
         while self.frames.has_lazy() {
             self.publish_oldest_frame();
         }
+    }
+}
+
+/// A worker waiting inside a `join` or `scope` (see [`Core::join_waiting`]).
+pub(crate) struct JoinWaiting<'a>(&'a crate::idle::Idle);
+
+impl Drop for JoinWaiting<'_> {
+    fn drop(&mut self) {
+        self.0.join_wait_end();
     }
 }
