@@ -134,6 +134,20 @@ impl Host {
         }
     }
 
+    /// [`insert`](Self::insert) for the next timer of a call whose timer (`fired`) fired: a
+    /// manual reactor reuses the fired timer's slot when its advance is running that call.
+    pub(crate) fn rearm(
+        &self,
+        fired: Option<TimerKey>,
+        deadline_ns: u64,
+        payload: TimerPayload,
+    ) -> Option<TimerKey> {
+        match (self, fired) {
+            (Host::Manual(m), Some(fired)) => m.rearm(fired, deadline_ns, payload).ok(),
+            _ => self.insert(deadline_ns, payload),
+        }
+    }
+
     pub(crate) fn cancel(&self, key: TimerKey) {
         let _ = match self {
             Host::Runtime(h) => h.shared.time.cancel(local_worker(&h.shared), key),
