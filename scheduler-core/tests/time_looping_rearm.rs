@@ -144,3 +144,25 @@ fn a_stop_racing_the_advance_that_fires_the_call() {
         assert!(clock.pending_calls().is_empty(), "round {round}");
     }
 }
+
+/// A new interval takes effect on the grid from the loop's start (Twisted's `_scheduleFrom`),
+/// not from the call last armed: interval 3 ms, calls at 3 and 6 ms, then interval 4 ms: the
+/// next call is at 8 ms (the next multiple of 4 after 6), not at 6 + 4.
+#[test]
+fn a_changed_interval_schedules_on_the_grid_from_the_start() {
+    let clock = ManualReactor::new();
+    let (lc, calls) = counting(&clock);
+    let _done = lc.start(MS * 3, false).unwrap();
+    clock.advance(MS * 3);
+    lc.set_interval(MS * 4);
+    assert_eq!(clock.pending_calls(), [MS * 6], "the armed call keeps its time");
+    clock.advance(MS * 3);
+    assert_eq!(clock.pending_calls(), [MS * 8]);
+    clock.advance(MS * 2);
+    assert_eq!(clock.pending_calls(), [MS * 12]);
+    // Late by more than an interval (due at 12 ms, run at 17 ms): the grid still holds.
+    clock.advance(MS * 9);
+    assert_eq!(clock.pending_calls(), [MS * 20]);
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    lc.stop().unwrap();
+}

@@ -71,6 +71,7 @@ crate::sync::thread_local! {
 
 /// Borrows the right of the pass lending `flag`'s shard on this thread, if there is one:
 /// clears the record until [`give_back`].
+#[inline]
 pub(crate) fn borrow(flag: &AtomicBool) -> bool {
     #[cfg(loom)]
     if crate::sync::lend_to_any_thread() {
@@ -86,6 +87,7 @@ pub(crate) fn borrow(flag: &AtomicBool) -> bool {
 }
 
 /// Ends a borrow of [`borrow`]: the pass lends its right again.
+#[inline]
 pub(crate) fn give_back(flag: &AtomicBool) {
     LENDER.with(|lender| lender.set(flag));
 }
@@ -97,12 +99,14 @@ struct Lending {
 }
 
 impl Lending {
+    #[inline]
     fn start(flag: &AtomicBool) -> Self {
         Lending { prev: LENDER.with(|lender| lender.replace(flag)) }
     }
 }
 
 impl Drop for Lending {
+    #[inline]
     fn drop(&mut self) {
         LENDER.with(|lender| lender.set(self.prev));
     }

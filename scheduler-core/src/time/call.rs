@@ -134,6 +134,7 @@ impl CallInner {
     /// Re-inserts the timer of a call that ran (`this` is its payload's reference to `self`),
     /// in the fired timer's slot when the host can reuse it (a manual reactor's advance, from
     /// the fired call itself), and records the new key.
+    #[inline(always)]
     fn reinsert(&self, deadline_ns: u64, this: Arc<CallInner>) {
         // The key read here is the one the previous arm wrote: a loop's re-arms are
         // serialised by the loop's lock (module doc).
@@ -236,6 +237,7 @@ impl DelayedCall {
     ///
     /// # Errors
     /// The function back, untouched, if the call is not `CALLED`.
+    #[inline(always)]
     pub(crate) fn rearm(
         &self,
         deadline_ns: u64,

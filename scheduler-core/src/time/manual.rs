@@ -201,6 +201,7 @@ impl ManualReactor {
     /// [`insert`](Self::insert) of the next timer of a call whose timer `fired` just fired:
     /// from that call, run by an advance, the new timer takes the fired one's slot
     /// (`RemoteShard::rearm_direct`).
+    #[inline(always)]
     pub(crate) fn rearm(
         &self,
         fired: TimerKey,

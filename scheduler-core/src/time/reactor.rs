@@ -136,6 +136,7 @@ impl Host {
 
     /// [`insert`](Self::insert) for the next timer of a call whose timer (`fired`) fired: a
     /// manual reactor reuses the fired timer's slot when its advance is running that call.
+    #[inline(always)]
     pub(crate) fn rearm(
         &self,
         fired: Option<TimerKey>,

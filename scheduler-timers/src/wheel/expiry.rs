@@ -258,7 +258,7 @@ impl Wheel {
     /// be fired straight from the slot instead of going through the heap. Takes the slot as
     /// [`expire`](Self::expire) would and returns the unfiled entry; `None` (nothing taken) if
     /// the candidate does not qualify.
-    #[inline]
+    #[inline(always)]
     fn take_lone<T>(&mut self, slab: &Slab<T>, candidate: Candidate) -> Option<u32> {
         let Candidate::Slot { level: 0, slot, start } = candidate else { return None };
         let list = self.levels[0].slot(slot);
@@ -282,7 +282,7 @@ impl Wheel {
     /// Fires an unfiled entry taken from the heap or a slot if it is pending and due, and
     /// returns its payload; else re-files it (a later deadline), leaves it to its resetter, or
     /// reclaims it (finished and unqueued), and returns `None`: the caller searches on.
-    #[inline]
+    #[inline(always)]
     fn try_fire<T>(
         &mut self,
         slab: &Slab<T>,
