@@ -203,3 +203,26 @@ fn a_held_back_slot_is_reclaimed_when_its_callback_does_not_rearm() {
     assert!(d.index() == b.index() || d.index() == c.index());
     assert!(owner.slab_len() <= slab.max(64));
 }
+
+/// An insert through the inbox that happened before a re-arm in place gets the earlier
+/// place among equal deadlines (the re-arm drains the inbox before it takes its `seq`).
+#[test]
+fn a_rearm_in_place_is_ordered_after_inbox_inserts_that_happened_before_it() {
+    let (_owner, remote) = shard();
+    let (key, _) = remote.insert_direct(MS, 1).unwrap();
+    remote
+        .expire_pass(MS, |_| {
+            let other = remote.clone();
+            // Another thread finds the shard busy (the pass holds its right): the inbox.
+            let inbox = std::thread::spawn(move || {
+                let _ = other.insert(2 * MS, 2).unwrap();
+            });
+            inbox.join().unwrap();
+            let (next, _) = remote.rearm_direct(key, 2 * MS, 3).unwrap();
+            assert_eq!(next.index(), key.index(), "re-armed in place");
+        })
+        .unwrap();
+    let mut fired = Vec::new();
+    assert_eq!(remote.expire_pass(2 * MS, |id| fired.push(id)), Ok(2));
+    assert_eq!(fired, [2, 3]);
+}

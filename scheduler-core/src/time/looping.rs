@@ -326,7 +326,7 @@ impl LoopingCall {
     }
 
     fn now_ns(&self) -> u64 {
-        duration_to_ns(self.inner.clock.now())
+        self.inner.clock.now_ns()
     }
 
     /// Twisted's `_scheduleFrom(when)`: the next grid point strictly after `when`. `fired` is

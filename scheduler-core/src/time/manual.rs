@@ -238,6 +238,10 @@ impl ReactorTime for ManualReactor {
         ManualReactor::now(self)
     }
 
+    fn now_ns(&self) -> u64 {
+        ManualReactor::now_ns(self)
+    }
+
     fn call_at_boxed_with(
         &self,
         priority: Priority,

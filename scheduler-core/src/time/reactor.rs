@@ -43,6 +43,12 @@ pub trait ReactorTime: Send + Sync + fmt::Debug {
     /// The current time since the clock's epoch (Twisted's `seconds()`).
     fn now(&self) -> Duration;
 
+    /// [`now`](Self::now) in nanoseconds (saturating at `u64::MAX`), the unit deadlines are
+    /// kept in; a clock that keeps nanoseconds returns them without the conversions.
+    fn now_ns(&self) -> u64 {
+        duration_to_ns(self.now())
+    }
+
     /// Runs `f` at `deadline` (time since the epoch; a past deadline runs as soon as
     /// possible) in the given priority class.
     fn call_at_boxed_with(
@@ -216,6 +222,10 @@ fn run_batch(calls: Vec<CallFn>) {
 impl ReactorTime for Handle {
     fn now(&self) -> Duration {
         Duration::from_nanos(self.shared.time.now_ns())
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.shared.time.now_ns()
     }
 
     fn call_at_boxed_with(

@@ -136,16 +136,19 @@ impl<T> Shared<T> {
             Ok(entry) => entry,
             Err(_) => return self.insert_held(right, deadline, payload),
         };
-        let in_place = self.held_wheel(right).take_held_back(entry, fired.index, fired.generation);
+        let in_place = {
+            let mut wheel = self.held_wheel(right);
+            // Before the slot gets its `seq`, as every insert of the right's holder (module
+            // doc, *Insert*).
+            self.drain_inbox(&mut wheel);
+            wheel.take_held_back(entry, fired.index, fired.generation)
+        };
         if !in_place {
             return self.insert_held(right, deadline, payload);
         }
         let mut wheel = self.held_wheel(right);
-        // Before the admit, as every insert of the right's holder (module doc, *Insert*).
-        self.drain_inbox(&mut wheel);
         let generation = entry.arm(deadline, payload, Via::Holder);
-        wheel.admit(fired.index);
-        wheel.file(fired.index, deadline);
+        wheel.file(fired.index, deadline); // admitted by `take_held_back`
         Ok((fired.index, generation))
     }
 

@@ -169,7 +169,9 @@ impl Wheel {
 
     /// Fires the next timer due at `now_ns`, in `(deadline, seq)` order, and returns its
     /// payload; `None` when nothing more is due. `then` says what becomes of the fired slot.
-    #[inline]
+    /// The check is inlined into the caller (an expiry pass ends with a pop that finds nothing
+    /// due); the firing is not.
+    #[inline(always)]
     pub(crate) fn pop_due<T>(&mut self, slab: &Slab<T>, now_ns: u64, then: AfterFire) -> Option<T> {
         let now_tick = now_ns >> self.tick_shift;
         match self.level0_check(now_tick) {
@@ -184,7 +186,7 @@ impl Wheel {
     /// occupied slot is the next candidate: nothing is due if it starts after `now_tick`,
     /// else it is the candidate to expire. Anything else means "search". (`elapsed` is left as
     /// it is when nothing is due: every filed tick is past `now_tick`.)
-    #[inline]
+    #[inline(always)]
     fn level0_check(&self, now_tick: u64) -> Level0 {
         if !self.due.is_empty() || self.occupied_levels > 1 || !self.overflow.is_empty() {
             return Level0::Search;
@@ -205,7 +207,7 @@ impl Wheel {
 
     /// Fires the lone timer of a due level-0 candidate straight from its slot
     /// ([`take_lone`](Self::take_lone)), or searches when it does not qualify.
-    #[inline]
+    #[inline(never)]
     fn pop_lone<T>(
         &mut self,
         slab: &Slab<T>,

@@ -17,7 +17,7 @@
 //! by an insert that takes that same slot. A slot held back by a pass whose callback panicked
 //! is reclaimed by the shard's next expiry pass.
 
-use super::list::SEQ_UNASSIGNED;
+use super::list::{LIST_NONE, SEQ_UNASSIGNED};
 use super::Wheel;
 use crate::entry::{Entry, Reuse, Via, LAST_GENERATION, NIL};
 use crate::slab::Slab;
@@ -98,8 +98,9 @@ impl Wheel {
 
     /// Takes the held-back slot for a re-arm in place if it is `index` and still holds
     /// `generation` (the key of the fired timer), unless that generation is the slot's last
-    /// (the slot must retire). The slot is left free for the caller to arm: unlinked, its
-    /// link's stamp bumped and its `seq` unassigned, as a reclaim leaves it.
+    /// (the slot must retire). The slot is left for the caller to arm and file, admitted:
+    /// its link has the next `seq` (so the caller drains the inbox first, as before any
+    /// admit) and a bumped stamp.
     #[inline(always)]
     pub(crate) fn take_held_back<T>(
         &mut self,
@@ -114,8 +115,20 @@ impl Wheel {
             return false;
         }
         self.held_back = NIL;
-        self.forget_occupant(index);
+        self.readmit(index);
         true
+    }
+
+    /// Gives the held-back slot `index` its next occupant's `seq` (as `admit` does for a
+    /// reclaimed slot) and makes heap items of the fired one stale. The slot is filed nowhere
+    /// (fired straight from its slot or popped from the heap), and it had a link.
+    #[inline(always)]
+    fn readmit(&mut self, index: u32) {
+        let link = &mut self.links[index as usize];
+        debug_assert_eq!(link.list, LIST_NONE, "held-back slot {index} is filed");
+        link.stamp = link.stamp.wrapping_add(1);
+        link.seq = self.next_seq;
+        self.next_seq += 1;
     }
 
     /// Unlinks `index` and makes its link forget the occupant (heap items go stale, the next
