@@ -226,3 +226,22 @@ fn a_rearm_in_place_is_ordered_after_inbox_inserts_that_happened_before_it() {
     assert_eq!(remote.expire_pass(2 * MS, |id| fired.push(id)), Ok(2));
     assert_eq!(fired, [2, 3]);
 }
+
+/// The slot a panicking callback's pass held back is reclaimed by the next `fire_due` too.
+#[test]
+fn fire_due_reclaims_the_slot_a_panicked_pass_held_back() {
+    let (owner, remote) = shard();
+    let (a, _) = remote.insert_direct(MS, 1).unwrap();
+    let caught = catch_unwind(AssertUnwindSafe(|| {
+        let _ = remote.expire_pass(MS, |_| panic!("callback"));
+    }));
+    assert!(caught.is_err());
+    let b = owner.insert(2 * MS, 2).unwrap();
+    assert_ne!(b.index(), a.index(), "still held back");
+    let mut fired = Vec::new();
+    assert_eq!(owner.fire_due(2 * MS, |id| fired.push(id)).fired, 1);
+    assert_eq!(fired, [2]);
+    // Both freed slots are the next two handed out (spares are reused last freed first).
+    let (c, d) = (owner.insert(3 * MS, 3).unwrap(), owner.insert(3 * MS, 4).unwrap());
+    assert_eq!((c.index(), d.index()), (b.index(), a.index()));
+}

@@ -309,6 +309,7 @@ impl<T> Shared<T> {
                 return Ok(Expired { fired, next_deadline: next });
             }
             let step = self.with_wheel(|wheel| {
+                wheel.release_held_back(&self.slab); // left by a pass whose callback panicked
                 self.drain_inbox(wheel);
                 match wheel.pop_due(&self.slab, now, AfterFire::Reclaim) {
                     Some(payload) => ExpiryStep::Fired(payload),

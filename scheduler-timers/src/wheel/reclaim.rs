@@ -15,7 +15,7 @@
 //! no list: nothing but the pass or the re-arm can reach it. It goes back by the usual rule,
 //! so the slab's bound ([`crate::shard::slots`]) holds: a re-arm in place is a reclaim followed
 //! by an insert that takes that same slot. A slot held back by a pass whose callback panicked
-//! is reclaimed by the shard's next expiry pass.
+//! is reclaimed by the shard's next expiry pass or steal (`fire_due`, `steal_expired`).
 
 use super::list::{LIST_NONE, SEQ_UNASSIGNED};
 use super::Wheel;
