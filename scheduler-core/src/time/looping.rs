@@ -335,6 +335,13 @@ impl LoopingCall {
     /// call is armed: at the clock's end a call "strictly after now" would be due at once
     /// and run again and again within one `advance`.
     fn schedule_from(&self, st: &mut LoopState, when: u64, fired: Option<Arc<CallInner>>) {
+        self.schedule_next(st, when, fired);
+    }
+
+    /// [`schedule_from`](Self::schedule_from), inlined into the tick's own re-arm
+    /// (`finished`); `start` and `reset` call the out-of-line copy.
+    #[inline(always)]
+    fn schedule_next(&self, st: &mut LoopState, when: u64, fired: Option<Arc<CallInner>>) {
         let delay = next_delay(st, when);
         let Some(at) = when.checked_add(delay).filter(|&at| at > when || delay == 0) else {
             st.past_end = true;
@@ -437,6 +444,7 @@ impl LoopingCall {
 
     /// `f`'s result is in for a call of run `run`: put `f` back (if it was taken for this
     /// call), then schedule the next call or complete the `start` Deferred (of that run).
+    #[inline(always)]
     fn finished(
         &self,
         run: u64,
@@ -463,7 +471,7 @@ impl LoopingCall {
         match result {
             Ok(()) if st.running => {
                 let now = self.now_ns();
-                self.schedule_from(&mut st, now, fired);
+                self.schedule_next(&mut st, now, fired);
             }
             Ok(()) => {
                 let d = st.deferred.take();
