@@ -20,6 +20,11 @@
 //!   them in 100 expiry passes (`steal_expired`, as the runtime's worker does).
 //! - `fire_interleaved`: the steady state of the same: rounds of 1,000 remote inserts, each
 //!   followed by the pass that fires them, so slots are freed and reused round after round.
+//! - `pass_rearm`: `looping_call`'s timer side: one periodic timer (1 ms) on a manual clock,
+//!   one expiry pass per period whose callback re-arms its own timer in place
+//!   (`RemoteShard::rearm_direct` with the fired key); ops = periods.
+//! - `pass_reinsert`: the same with the callback inserting the next timer afresh
+//!   (`insert_direct`: the fired slot is reclaimed, a spare taken), as before re-arm in place.
 
 use scheduler_timers::{RemoteShard, TimerConfig, TimerKey, TimerShard};
 use std::hint::black_box;
@@ -82,6 +87,28 @@ fn measured_fire_interleaved(remote: &RemoteShard<u64>, n: u64, base: u64) {
     }
 }
 
+/// One period of `pass_rearm` / `pass_reinsert`: the pass at `period` ms fires the timer
+/// named by `key`, whose callback arms the next one a period later.
+fn periodic_pass(remote: &RemoteShard<u64>, key: &mut TimerKey, period: u64, in_place: bool) {
+    const MS: u64 = 1_000_000;
+    let fired = remote.expire_pass(period * MS, |p| {
+        let next = (period + 1) * MS;
+        *key = if in_place {
+            remote.rearm_direct(*key, next, p + 1).expect("rearm").0
+        } else {
+            remote.insert_direct(next, p + 1).expect("insert").0
+        };
+    });
+    let _ = black_box(fired);
+}
+
+#[inline(never)]
+fn measured_periodic(remote: &RemoteShard<u64>, key: &mut TimerKey, n: u64, in_place: bool) {
+    for period in 1_001..=1_000 + n {
+        periodic_pass(remote, key, period, in_place);
+    }
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let shape = args.next().unwrap_or_else(|| "insert_cancel".into());
@@ -125,6 +152,18 @@ fn main() {
             } else {
                 measured_fire_interleaved(&remote, n, base);
             }
+            println!("slab_len {}", shard.slab_len());
+            n
+        }
+        "pass_rearm" | "pass_reinsert" => {
+            let in_place = shape == "pass_rearm";
+            let shard: TimerShard<u64> = TimerShard::new(0, TimerConfig::default());
+            let remote = shard.remote();
+            let mut key = remote.insert_direct(1_000_000, 0).expect("insert").0;
+            for period in 1..=1_000 {
+                periodic_pass(&remote, &mut key, period, in_place); // warm-up
+            }
+            measured_periodic(&remote, &mut key, n, in_place);
             println!("slab_len {}", shard.slab_len());
             n
         }

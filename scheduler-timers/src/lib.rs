@@ -10,7 +10,10 @@
 //!   resets with one CAS on the timer's entry.
 //! - [`RemoteShard<T>`]: a `Send + Sync` handle for other threads: inserts, cancels and resets
 //!   through a lock-free inbox, and **timer stealing** ([`RemoteShard::steal_expired`]) so an
-//!   idle thread can fire the overdue timers of a busy shard.
+//!   idle thread can fire the overdue timers of a busy shard. For a manual clock,
+//!   [`RemoteShard::expire_pass`] fires a whole advance under one hold of the expiry right,
+//!   and a periodic timer's callback re-arms its own timer in place
+//!   ([`RemoteShard::rearm_direct`]).
 //! - [`Clock`], [`SystemClock`], [`ManualClock`]. Tests of timed logic use the manual clock
 //!   through scheduler-core (its `time::ManualReactor` is Twisted's `task.Clock`; its
 //!   `testing_guide` page says which tool fits which test).

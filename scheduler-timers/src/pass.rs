@@ -25,6 +25,16 @@
 //! Passes nest: a callback may run a pass of the same shard (it borrows the right for the
 //! whole nested pass and lends it on to its callbacks) or of another shard.
 //!
+//! # Re-arm in place
+//!
+//! The slot of the timer whose callback runs is held back, not reclaimed, until the callback
+//! returns ([`crate::wheel`]'s `reclaim` module, "Held back"): a callback that re-arms its own
+//! timer ([`RemoteShard::rearm_direct`](crate::RemoteShard::rearm_direct) with the fired
+//! timer's key) refills that slot through the lent right, skipping the reclaim and the search
+//! for a free slot. The pass reclaims the slot before its next pop if the callback did not. A
+//! nested pass of the same shard reclaims it first (the outer callback's re-arm then takes a
+//! fresh slot).
+//!
 //! # What other threads see
 //!
 //! The right is taken for the whole pass: their inserts, cancels and resets take the inbox
@@ -43,6 +53,7 @@
 use crate::error::ShardBusy;
 use crate::shard::Shared;
 use crate::sync::atomic::AtomicBool;
+use crate::wheel::AfterFire;
 use std::cell::Cell;
 
 #[cfg(not(loom))]
@@ -60,6 +71,7 @@ crate::sync::thread_local! {
 
 /// Borrows the right of the pass lending `flag`'s shard on this thread, if there is one:
 /// clears the record until [`give_back`].
+#[inline]
 pub(crate) fn borrow(flag: &AtomicBool) -> bool {
     #[cfg(loom)]
     if crate::sync::lend_to_any_thread() {
@@ -75,6 +87,7 @@ pub(crate) fn borrow(flag: &AtomicBool) -> bool {
 }
 
 /// Ends a borrow of [`borrow`]: the pass lends its right again.
+#[inline]
 pub(crate) fn give_back(flag: &AtomicBool) {
     LENDER.with(|lender| lender.set(flag));
 }
@@ -86,12 +99,14 @@ struct Lending {
 }
 
 impl Lending {
+    #[inline]
     fn start(flag: &AtomicBool) -> Self {
         Lending { prev: LENDER.with(|lender| lender.replace(flag)) }
     }
 }
 
 impl Drop for Lending {
+    #[inline]
     fn drop(&mut self) {
         LENDER.with(|lender| lender.set(self.prev));
     }
@@ -107,8 +122,10 @@ impl<T> Shared<T> {
         loop {
             let popped = {
                 let mut wheel = self.held_wheel(&mut right);
+                // The slot of the timer fired before, unless its callback re-armed it.
+                wheel.release_held_back(&self.slab);
                 self.drain_inbox(&mut wheel);
-                wheel.pop_due(&self.slab, now)
+                wheel.pop_due(&self.slab, now, AfterFire::HoldBack)
             };
             let Some(payload) = popped else { return Ok(fired) };
             fired += 1;

@@ -69,6 +69,25 @@ impl<T> RemoteShard<T> {
         self.shared.insert_owner(deadline_ns, payload)
     }
 
+    /// [`insert_direct`](Self::insert_direct) for a periodic timer re-armed by its own
+    /// callback: when called from the callback an [`expire_pass`](Self::expire_pass) of this
+    /// shard is running for the timer `fired`, the new timer takes `fired`'s slot (re-arm in
+    /// place: no reclaim of the fired slot, no free slot taken). The new timer gets a new key
+    /// (`fired` is stale from then on, as after any reuse of its slot) and a new place in the
+    /// insertion order. Otherwise (another thread, another timer's callback, no pass, or a
+    /// slot whose generation is spent) exactly `insert_direct`.
+    ///
+    /// # Errors
+    /// As [`insert`](Self::insert).
+    pub fn rearm_direct(
+        &self,
+        fired: TimerKey,
+        deadline_ns: u64,
+        payload: T,
+    ) -> Result<(TimerKey, Wake), InsertError<T>> {
+        self.shared.rearm_owner(fired, deadline_ns, payload)
+    }
+
     /// Opens a [`TimerSession`] the way [`TimerShard::session`](crate::TimerShard::session)
     /// does: for a worker that keeps only remote handles, to batch operations on its own shard
     /// under one hold of the expiry right.

@@ -127,7 +127,26 @@ impl CallInner {
     /// Inserts the call's timer (`this` is its payload's reference to `self`) and records
     /// its key; a host that refuses (shut down) leaves the call cancelled.
     fn insert(&self, deadline_ns: u64, this: Arc<CallInner>) {
-        match self.host.insert(deadline_ns, TimerPayload::Call(this)) {
+        let key = self.host.insert(deadline_ns, TimerPayload::Call(this));
+        self.record_key(key);
+    }
+
+    /// Re-inserts the timer of a call that ran (`this` is its payload's reference to `self`),
+    /// in the fired timer's slot when the host can reuse it (a manual reactor's advance, from
+    /// the fired call itself), and records the new key.
+    #[inline(always)]
+    fn reinsert(&self, deadline_ns: u64, this: Arc<CallInner>) {
+        // The key read here is the one the previous arm wrote: a loop's re-arms are
+        // serialised by the loop's lock (module doc).
+        let fired = self.key();
+        let key = self.host.rearm(fired, deadline_ns, TimerPayload::Call(this));
+        self.record_key(key);
+    }
+
+    /// Records the key of the timer just inserted; `None` (the host refused: shut down)
+    /// leaves the call cancelled.
+    fn record_key(&self, key: Option<TimerKey>) {
+        match key {
             // SAFETY: the arming thread writes the key; no read can run concurrently: a
             // one-shot call has no handle yet, a loop's call is re-armed and cancelled only
             // under the loop's lock (module doc).
@@ -218,6 +237,7 @@ impl DelayedCall {
     ///
     /// # Errors
     /// The function back, untouched, if the call is not `CALLED`.
+    #[inline(always)]
     pub(crate) fn rearm(
         &self,
         deadline_ns: u64,
@@ -241,7 +261,7 @@ impl DelayedCall {
             Some(fired) if Arc::ptr_eq(&fired, &self.inner) => fired,
             _ => self.inner.clone(),
         };
-        inner.insert(deadline_ns, payload);
+        inner.reinsert(deadline_ns, payload);
         Ok(())
     }
 

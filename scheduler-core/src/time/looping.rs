@@ -91,6 +91,9 @@ struct LoopState {
     run: u64,
     /// `start` Deferreds of stopped runs whose in-flight call has not finished yet.
     stopping: Vec<(u64, Deferred<LoopingCall>)>,
+    /// The grid point the call was last armed for, while the grid (`start_ns`, `interval_ns`)
+    /// has not changed since: the next grid point follows from it without a division.
+    armed_ns: Option<u64>,
     /// The next grid point lies past the last representable instant (the clock is at or near
     /// `u64::MAX` ns): no call is pending, the loop waits, running, until `stop` or `reset`.
     past_end: bool,
@@ -221,6 +224,7 @@ impl LoopingCall {
             st.interval_ns = duration_to_ns(interval);
             st.run_at_start = now;
             st.real_last_ns = None;
+            st.armed_ns = None;
             if !now {
                 let from = st.start_ns;
                 self.schedule_from(&mut st, from, None);
@@ -287,6 +291,7 @@ impl LoopingCall {
         if let Some(call) = st.call.take() {
             if call.cancel().is_ok() {
                 st.start_ns = self.now_ns();
+                st.armed_ns = None;
                 let from = st.start_ns;
                 self.schedule_from(&mut st, from, None);
             } else {
@@ -294,6 +299,7 @@ impl LoopingCall {
             }
         } else if st.past_end {
             st.start_ns = self.now_ns();
+            st.armed_ns = None;
             let from = st.start_ns;
             self.schedule_from(&mut st, from, None);
         }
@@ -314,11 +320,13 @@ impl LoopingCall {
     /// Changes the interval; the next scheduling uses it (Twisted allows assigning
     /// `lc.interval` while running).
     pub fn set_interval(&self, interval: Duration) {
-        self.inner.state.lock().interval_ns = duration_to_ns(interval);
+        let mut st = self.inner.state.lock();
+        st.interval_ns = duration_to_ns(interval);
+        st.armed_ns = None; // a new grid
     }
 
     fn now_ns(&self) -> u64 {
-        duration_to_ns(self.inner.clock.now())
+        self.inner.clock.now_ns()
     }
 
     /// Twisted's `_scheduleFrom(when)`: the next grid point strictly after `when`. `fired` is
@@ -327,16 +335,21 @@ impl LoopingCall {
     /// call is armed: at the clock's end a call "strictly after now" would be due at once
     /// and run again and again within one `advance`.
     fn schedule_from(&self, st: &mut LoopState, when: u64, fired: Option<Arc<CallInner>>) {
-        let delay = if st.interval_ns == 0 {
-            0
-        } else {
-            let since = when.saturating_sub(st.start_ns);
-            st.interval_ns - since % st.interval_ns
-        };
+        self.schedule_next(st, when, fired);
+    }
+
+    /// [`schedule_from`](Self::schedule_from), inlined into the tick's own re-arm
+    /// (`finished`); `start` and `reset` call the out-of-line copy.
+    #[inline(always)]
+    fn schedule_next(&self, st: &mut LoopState, when: u64, fired: Option<Arc<CallInner>>) {
+        let delay = next_delay(st, when);
         let Some(at) = when.checked_add(delay).filter(|&at| at > when || delay == 0) else {
             st.past_end = true;
+            st.armed_ns = None;
             return;
         };
+        // `at` is a grid point unless `when` came before the start (a clock set back).
+        st.armed_ns = (when >= st.start_ns).then_some(at);
         st.past_end = false;
         let run = st.run;
         if let Some(spare) = st.spare.take() {
@@ -431,6 +444,7 @@ impl LoopingCall {
 
     /// `f`'s result is in for a call of run `run`: put `f` back (if it was taken for this
     /// call), then schedule the next call or complete the `start` Deferred (of that run).
+    #[inline(always)]
     fn finished(
         &self,
         run: u64,
@@ -457,7 +471,7 @@ impl LoopingCall {
         match result {
             Ok(()) if st.running => {
                 let now = self.now_ns();
-                self.schedule_from(&mut st, now, fired);
+                self.schedule_next(&mut st, now, fired);
             }
             Ok(()) => {
                 let d = st.deferred.take();
@@ -476,6 +490,22 @@ impl LoopingCall {
             }
         }
     }
+}
+
+/// The delay from `when` to the next grid point `start + k * interval` strictly after it
+/// (zero for a zero interval). Without a division when `when` lies within one interval after
+/// the grid point last armed (a call that ran on time, or less than an interval late).
+fn next_delay(st: &LoopState, when: u64) -> u64 {
+    if st.interval_ns == 0 {
+        return 0;
+    }
+    if let Some(armed) = st.armed_ns {
+        if when >= armed && when - armed < st.interval_ns {
+            return st.interval_ns - (when - armed);
+        }
+    }
+    let since = when.saturating_sub(st.start_ns);
+    st.interval_ns - since % st.interval_ns
 }
 
 /// Calls the user's function, turning a panic into a failure.

@@ -198,6 +198,20 @@ impl ManualReactor {
         Ok(key)
     }
 
+    /// [`insert`](Self::insert) of the next timer of a call whose timer `fired` just fired:
+    /// from that call, run by an advance, the new timer takes the fired one's slot
+    /// (`RemoteShard::rearm_direct`).
+    #[inline(always)]
+    pub(crate) fn rearm(
+        &self,
+        fired: TimerKey,
+        deadline_ns: u64,
+        payload: TimerPayload,
+    ) -> Result<TimerKey, TimerError> {
+        let (key, _) = self.inner.shard.rearm_direct(fired, deadline_ns, payload)?;
+        Ok(key)
+    }
+
     pub(crate) fn cancel_key(&self, key: TimerKey) -> Result<(), TimerError> {
         self.inner.shard.cancel(key)
     }
@@ -222,6 +236,10 @@ fn run_payload(payload: TimerPayload) {
 impl ReactorTime for ManualReactor {
     fn now(&self) -> Duration {
         ManualReactor::now(self)
+    }
+
+    fn now_ns(&self) -> u64 {
+        ManualReactor::now_ns(self)
     }
 
     fn call_at_boxed_with(
@@ -260,5 +278,38 @@ impl Drop for EnterGuard {
     fn drop(&mut self) {
         let prev = self.prev.take();
         CURRENT.with(|c| *c.borrow_mut() = prev);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::ManualReactor;
+    use crate::LoopingCall;
+    use scheduler_deferred::Failure;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// A looping call re-arms its fired timer in place: after 1,000,000 ticks its timer still
+    /// sits in the slab slot it started in (the slab never grew past its first chunk).
+    #[test]
+    fn a_looping_call_keeps_its_slab_slot_over_a_million_ticks() {
+        let clock = ManualReactor::new();
+        let calls = Arc::new(AtomicU64::new(0));
+        let c = calls.clone();
+        let lc = LoopingCall::new(clock.clone(), move || {
+            c.fetch_add(1, Ordering::Relaxed);
+            Ok::<_, Failure>(())
+        });
+        let _done = lc.start(Duration::from_millis(1), false).unwrap();
+        let slab = clock.inner.owner.lock().slab_len();
+        for _ in 0..1_000_000 {
+            clock.advance(Duration::from_millis(1));
+        }
+        assert_eq!(calls.load(Ordering::Relaxed), 1_000_000);
+        assert_eq!(clock.inner.owner.lock().slab_len(), slab);
+        assert_eq!(clock.pending_calls().len(), 1);
+        lc.stop().unwrap();
+        assert!(clock.pending_calls().is_empty());
     }
 }

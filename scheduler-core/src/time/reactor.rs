@@ -43,6 +43,12 @@ pub trait ReactorTime: Send + Sync + fmt::Debug {
     /// The current time since the clock's epoch (Twisted's `seconds()`).
     fn now(&self) -> Duration;
 
+    /// [`now`](Self::now) in nanoseconds (saturating at `u64::MAX`), the unit deadlines are
+    /// kept in; a clock that keeps nanoseconds returns them without the conversions.
+    fn now_ns(&self) -> u64 {
+        duration_to_ns(self.now())
+    }
+
     /// Runs `f` at `deadline` (time since the epoch; a past deadline runs as soon as
     /// possible) in the given priority class.
     fn call_at_boxed_with(
@@ -134,6 +140,21 @@ impl Host {
         }
     }
 
+    /// [`insert`](Self::insert) for the next timer of a call whose timer (`fired`) fired: a
+    /// manual reactor reuses the fired timer's slot when its advance is running that call.
+    #[inline(always)]
+    pub(crate) fn rearm(
+        &self,
+        fired: Option<TimerKey>,
+        deadline_ns: u64,
+        payload: TimerPayload,
+    ) -> Option<TimerKey> {
+        match (self, fired) {
+            (Host::Manual(m), Some(fired)) => m.rearm(fired, deadline_ns, payload).ok(),
+            _ => self.insert(deadline_ns, payload),
+        }
+    }
+
     pub(crate) fn cancel(&self, key: TimerKey) {
         let _ = match self {
             Host::Runtime(h) => h.shared.time.cancel(local_worker(&h.shared), key),
@@ -201,6 +222,10 @@ fn run_batch(calls: Vec<CallFn>) {
 impl ReactorTime for Handle {
     fn now(&self) -> Duration {
         Duration::from_nanos(self.shared.time.now_ns())
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.shared.time.now_ns()
     }
 
     fn call_at_boxed_with(

@@ -5,6 +5,9 @@
 //!   inserts ordered by happens-before get `seq`s in that order. By anyone else (or by the
 //!   owner when a stealer holds the right): arm it with `QUEUED` and push it; the holder
 //!   admits it at its next drain.
+//! - *Re-arm* (a callback of an expiry pass re-inserting its own, just fired timer): an
+//!   insert by the right's holder that arms the fired timer's held-back slot again instead of
+//!   taking a free one ([`crate::pass`], "Re-arm in place"); without such a slot, an insert.
 //! - *Cancel*: one CAS `PENDING -> CANCELLED`. With the right, the owner unlinks and reclaims at
 //!   once; otherwise the CAS also sets `QUEUED` (if it was clear) and the index is pushed, so the
 //!   right's holder unlinks and reclaims it at its next drain.
@@ -31,6 +34,7 @@ use crate::entry::{Cancelled, Entry, Phase, Via};
 use crate::error::{InsertError, ShardBusy, TimerError};
 use crate::key::{Expired, TimerKey, Wake};
 use crate::sync::dekker_fence;
+use crate::wheel::AfterFire;
 
 /// How an operation of a handle reaches the wheel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +100,56 @@ impl<T> Shared<T> {
         wheel.admit(index);
         wheel.file(index, deadline);
         Ok((index, generation))
+    }
+
+    /// Re-arm by the owner: [`insert_owner`](Self::insert_owner), in the slot of the fired
+    /// timer `fired` if it is the one held back by this thread's expiry pass (the caller is
+    /// its callback; `crate::pass`, "Re-arm in place").
+    #[inline(always)]
+    pub(crate) fn rearm_owner(
+        &self,
+        fired: TimerKey,
+        deadline: u64,
+        payload: T,
+    ) -> Result<(TimerKey, Wake), InsertError<T>> {
+        match self.try_right() {
+            Some(mut right) => {
+                let (index, generation) = self.rearm_held(&mut right, fired, deadline, payload)?;
+                drop(right);
+                let wake = Wake::from_earlier(self.lower_published(deadline));
+                Ok((self.key(index, generation), wake))
+            }
+            None => self.insert_remote(deadline, payload),
+        }
+    }
+
+    /// [`insert_held`](Self::insert_held) into the held-back slot of `fired` if there is one.
+    #[inline(always)]
+    fn rearm_held(
+        &self,
+        right: &mut Right<'_>,
+        fired: TimerKey,
+        deadline: u64,
+        payload: T,
+    ) -> Result<(u32, u32), InsertError<T>> {
+        let entry = match self.entry(fired) {
+            Ok(entry) => entry,
+            Err(_) => return self.insert_held(right, deadline, payload),
+        };
+        let in_place = {
+            let mut wheel = self.held_wheel(right);
+            // Before the slot gets its `seq`, as every insert of the right's holder (module
+            // doc, *Insert*).
+            self.drain_inbox(&mut wheel);
+            wheel.take_held_back(entry, fired.index, fired.generation)
+        };
+        if !in_place {
+            return self.insert_held(right, deadline, payload);
+        }
+        let mut wheel = self.held_wheel(right);
+        let generation = entry.arm(deadline, payload, Via::Holder);
+        wheel.file(fired.index, deadline); // admitted by `take_held_back`
+        Ok((fired.index, generation))
     }
 
     /// Insert through the inbox.
@@ -255,8 +309,9 @@ impl<T> Shared<T> {
                 return Ok(Expired { fired, next_deadline: next });
             }
             let step = self.with_wheel(|wheel| {
+                wheel.release_held_back(&self.slab); // left by a pass whose callback panicked
                 self.drain_inbox(wheel);
-                match wheel.pop_due(&self.slab, now) {
+                match wheel.pop_due(&self.slab, now, AfterFire::Reclaim) {
                     Some(payload) => ExpiryStep::Fired(payload),
                     None => ExpiryStep::NothingDue { next_deadline: self.publish(wheel) },
                 }

@@ -21,6 +21,26 @@ enum Candidate {
     Overflow { start: u64 },
 }
 
+/// What [`Wheel::pop_due`] does with the slot of the timer it fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AfterFire {
+    /// Reclaim it at once.
+    Reclaim,
+    /// Hold it back for a re-arm in place by the timer's callback (`reclaim`, "Held back").
+    HoldBack,
+}
+
+/// What [`Wheel::level0_check`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level0 {
+    /// Nothing is due.
+    NothingDue,
+    /// Level 0 alone holds timers and its next occupied slot is due: expire it.
+    Due(Candidate),
+    /// Anything else: the full candidate search.
+    Search,
+}
+
 impl Candidate {
     fn start(self) -> u64 {
         match self {
@@ -148,34 +168,63 @@ impl Wheel {
     }
 
     /// Fires the next timer due at `now_ns`, in `(deadline, seq)` order, and returns its
-    /// payload; `None` when nothing more is due.
-    #[inline]
-    pub(crate) fn pop_due<T>(&mut self, slab: &Slab<T>, now_ns: u64) -> Option<T> {
+    /// payload; `None` when nothing more is due. `then` says what becomes of the fired slot.
+    /// The check is inlined into the caller (an expiry pass ends with a pop that finds nothing
+    /// due); the firing is not.
+    #[inline(always)]
+    pub(crate) fn pop_due<T>(&mut self, slab: &Slab<T>, now_ns: u64, then: AfterFire) -> Option<T> {
         let now_tick = now_ns >> self.tick_shift;
-        if self.nothing_due_level0(now_tick) {
-            return None;
+        match self.level0_check(now_tick) {
+            Level0::NothingDue => None,
+            Level0::Due(candidate) => self.pop_lone(slab, candidate, now_ns, then),
+            Level0::Search => self.pop_due_search(slab, now_ns, then),
         }
-        self.pop_due_search(slab, now_ns)
     }
 
     /// The check an expiry pass makes after each callback, without the full candidate search:
-    /// true if the due heap and the overflow are empty, nothing is filed above level 0, and
-    /// level 0's next occupied slot (then the next candidate) starts after `now_tick`. False
-    /// means "search" (`elapsed` is left as it is: every filed tick is past `now_tick`).
-    #[inline]
-    fn nothing_due_level0(&self, now_tick: u64) -> bool {
+    /// with the due heap and the overflow empty and nothing filed above level 0, level 0's next
+    /// occupied slot is the next candidate: nothing is due if it starts after `now_tick`,
+    /// else it is the candidate to expire. Anything else means "search". (`elapsed` is left as
+    /// it is when nothing is due: every filed tick is past `now_tick`.)
+    #[inline(always)]
+    fn level0_check(&self, now_tick: u64) -> Level0 {
         if !self.due.is_empty() || self.occupied_levels > 1 || !self.overflow.is_empty() {
-            return false;
+            return Level0::Search;
         }
         let current = (self.elapsed as u32) & (SLOTS as u32 - 1);
         match self.levels[0].next_occupied(current) {
-            Some(slot) => (self.elapsed & !(SLOTS as u64 - 1)) | u64::from(slot) > now_tick,
-            None => self.occupied_levels == 0,
+            Some(slot) => {
+                let start = (self.elapsed & !(SLOTS as u64 - 1)) | u64::from(slot);
+                if start > now_tick {
+                    return Level0::NothingDue;
+                }
+                Level0::Due(Candidate::Slot { level: 0, slot: slot as usize, start })
+            }
+            None if self.occupied_levels == 0 => Level0::NothingDue,
+            None => Level0::Search,
         }
     }
 
+    /// Fires the lone timer of a due level-0 candidate straight from its slot
+    /// ([`take_lone`](Self::take_lone)), or searches when it does not qualify.
+    #[inline(never)]
+    fn pop_lone<T>(
+        &mut self,
+        slab: &Slab<T>,
+        candidate: Candidate,
+        now_ns: u64,
+        then: AfterFire,
+    ) -> Option<T> {
+        if let Some(index) = self.take_lone(slab, candidate) {
+            if let Some(payload) = self.try_fire(slab, index, now_ns, then) {
+                return Some(payload);
+            }
+        }
+        self.pop_due_search(slab, now_ns, then)
+    }
+
     /// [`pop_due`](Self::pop_due) past its fast check: expires the candidates due by `now`.
-    fn pop_due_search<T>(&mut self, slab: &Slab<T>, now_ns: u64) -> Option<T> {
+    fn pop_due_search<T>(&mut self, slab: &Slab<T>, now_ns: u64, then: AfterFire) -> Option<T> {
         let now_tick = now_ns >> self.tick_shift;
         while let Some(c) = self.next_candidate() {
             if c.start() > now_tick {
@@ -183,7 +232,7 @@ impl Wheel {
             }
             match self.take_lone(slab, c) {
                 Some(index) => {
-                    if let Some(payload) = self.try_fire(slab, index, now_ns) {
+                    if let Some(payload) = self.try_fire(slab, index, now_ns, then) {
                         return Some(payload);
                     }
                 }
@@ -198,7 +247,7 @@ impl Wheel {
             }
             let Reverse(DueItem { index, .. }) = self.due.pop()?;
             self.unlink(index);
-            if let Some(payload) = self.try_fire(slab, index, now_ns) {
+            if let Some(payload) = self.try_fire(slab, index, now_ns, then) {
                 return Some(payload);
             }
         }
@@ -211,7 +260,7 @@ impl Wheel {
     /// be fired straight from the slot instead of going through the heap. Takes the slot as
     /// [`expire`](Self::expire) would and returns the unfiled entry; `None` (nothing taken) if
     /// the candidate does not qualify.
-    #[inline]
+    #[inline(always)]
     fn take_lone<T>(&mut self, slab: &Slab<T>, candidate: Candidate) -> Option<u32> {
         let Candidate::Slot { level: 0, slot, start } = candidate else { return None };
         let list = self.levels[0].slot(slot);
@@ -235,16 +284,24 @@ impl Wheel {
     /// Fires an unfiled entry taken from the heap or a slot if it is pending and due, and
     /// returns its payload; else re-files it (a later deadline), leaves it to its resetter, or
     /// reclaims it (finished and unqueued), and returns `None`: the caller searches on.
-    #[inline]
-    fn try_fire<T>(&mut self, slab: &Slab<T>, index: u32, now_ns: u64) -> Option<T> {
+    #[inline(always)]
+    fn try_fire<T>(
+        &mut self,
+        slab: &Slab<T>,
+        index: u32,
+        now_ns: u64,
+        then: AfterFire,
+    ) -> Option<T> {
         let entry = slab.get(index)?;
         match entry.try_fire(now_ns) {
             FireAttempt::Fired { payload, queued } => {
                 // Nothing fires before its deadline (module doc): the entry is FIRED now, so no
                 // reset can have moved the deadline since it was checked.
                 debug_assert!(entry.deadline() <= now_ns, "fired before its deadline");
-                if !queued {
-                    drop(self.reclaim(slab, index));
+                match then {
+                    _ if queued => {} // the drain reclaims it
+                    AfterFire::Reclaim => drop(self.reclaim(slab, index)),
+                    AfterFire::HoldBack => self.hold_back(index),
                 }
                 // An armed entry always holds its payload (`Entry::arm`), and only the winner
                 // of `PENDING -> FIRING` takes it: a fired entry without one is a bug, and is

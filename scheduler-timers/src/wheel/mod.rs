@@ -20,6 +20,9 @@
 //!   nanosecond deadline, whatever the tick.
 //! - A deadline reset to later is re-read when its filed slot or heap item comes up, and
 //!   re-filed then (lazy reset-later); earlier resets are re-filed at once by the caller.
+//! - `held_back` is `NIL` or the slot of the timer an expiry pass fired last, `FIRED`, not
+//!   `QUEUED`, filed nowhere and on no free list: its reclaim waits until the timer's callback
+//!   returns, so the callback can re-arm the slot in place ([`reclaim`], "Held back").
 //!
 //! This module files and unlinks entries; [`expiry`] finds what is due (the candidate search,
 //! the due heap, the earliest deadline) and [`reclaim`] hands finished slots back (the
@@ -30,6 +33,9 @@ mod level;
 mod list;
 mod reclaim;
 
+pub(crate) use expiry::AfterFire;
+
+use crate::entry::NIL;
 use crate::slab::Slab;
 use level::{Level, SLOTS, SLOT_BITS};
 use list::{Link, List, LIST_DUE, LIST_NONE, LIST_OVERFLOW, SEQ_UNASSIGNED};
@@ -77,6 +83,8 @@ pub(crate) struct Wheel {
     /// list too); the rule and why the slab stays bounded: [`crate::shard::slots`]. The list
     /// costs 4 bytes per free slot at most.
     spare: Vec<u32>,
+    /// The fired slot whose reclaim waits for its callback (module doc), or `NIL`.
+    held_back: u32,
 }
 
 impl Wheel {
@@ -93,6 +101,7 @@ impl Wheel {
             next_seq: 0,
             scratch: Vec::new(),
             spare: Vec::new(),
+            held_back: NIL,
         }
     }
 

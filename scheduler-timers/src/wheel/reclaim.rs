@@ -1,10 +1,25 @@
 //! Handing slots back: the private spare list of the expiry right's holder, and the
 //! reclaim of a finished entry's slot to the spares, the slab's shared free list, or nowhere
 //! (the rule and why it keeps the slab bounded: [`crate::shard::slots`]).
+//!
+//! # Held back
+//!
+//! An expiry pass ([`crate::pass`]) does not reclaim the slot of the timer it just fired: it
+//! holds it back (`Wheel::held_back`) while the timer's callback runs, and reclaims it before
+//! its next pop. If the callback re-arms that timer on the same shard (a periodic timer, such
+//! as a `LoopingCall`'s next tick), the new timer takes the held-back slot
+//! ([`Wheel::take_held_back`]): no reclaim, no spare-list round trip, no slab lookup for a
+//! fresh slot. The re-arm bumps the slot's generation like any arm, so the fired timer's key
+//! goes stale as after a reclaim. A held-back slot is `FIRED` and unqueued (a queued fired
+//! slot is left to the drain, as before), so no handle operation can change it, and it is on
+//! no list: nothing but the pass or the re-arm can reach it. It goes back by the usual rule,
+//! so the slab's bound ([`crate::shard::slots`]) holds: a re-arm in place is a reclaim followed
+//! by an insert that takes that same slot. A slot held back by a pass whose callback panicked
+//! is reclaimed by the shard's next expiry pass or steal (`fire_due`, `steal_expired`).
 
-use super::list::SEQ_UNASSIGNED;
+use super::list::{LIST_NONE, SEQ_UNASSIGNED};
 use super::Wheel;
-use crate::entry::{Entry, Reuse, Via};
+use crate::entry::{Entry, Reuse, Via, LAST_GENERATION, NIL};
 use crate::slab::Slab;
 
 impl Wheel {
@@ -58,6 +73,75 @@ impl Wheel {
         self.reclaim_known(slab, index, entry, via, entry.reuse())
     }
 
+    /// Holds back the slot of a timer just fired by an expiry pass (module doc, "Held back"):
+    /// it is reclaimed by [`release_held_back`](Self::release_held_back) unless the callback
+    /// re-arms it first.
+    #[inline]
+    pub(crate) fn hold_back(&mut self, index: u32) {
+        debug_assert_eq!(self.held_back, NIL, "two slots held back at once");
+        self.held_back = index;
+    }
+
+    /// Reclaims the held-back slot, if any (the pass, before its next pop).
+    #[inline(always)]
+    pub(crate) fn release_held_back<T>(&mut self, slab: &Slab<T>) {
+        if self.held_back != NIL {
+            self.release_held_back_slow(slab);
+        }
+    }
+
+    #[inline(never)]
+    fn release_held_back_slow<T>(&mut self, slab: &Slab<T>) {
+        let index = std::mem::replace(&mut self.held_back, NIL);
+        drop(self.reclaim(slab, index));
+    }
+
+    /// Takes the held-back slot for a re-arm in place if it is `index` and still holds
+    /// `generation` (the key of the fired timer), unless that generation is the slot's last
+    /// (the slot must retire). The slot is left for the caller to arm and file, admitted:
+    /// its link has the next `seq` (so the caller drains the inbox first, as before any
+    /// admit) and a bumped stamp.
+    #[inline(always)]
+    pub(crate) fn take_held_back<T>(
+        &mut self,
+        entry: &Entry<T>,
+        index: u32,
+        generation: u32,
+    ) -> bool {
+        if self.held_back != index || generation == LAST_GENERATION {
+            return false;
+        }
+        if entry.snapshot().generation() != generation {
+            return false;
+        }
+        self.held_back = NIL;
+        self.readmit(index);
+        true
+    }
+
+    /// Gives the held-back slot `index` its next occupant's `seq` (as `admit` does for a
+    /// reclaimed slot) and makes heap items of the fired one stale. The slot is filed nowhere
+    /// (fired straight from its slot or popped from the heap), and it had a link.
+    #[inline(always)]
+    fn readmit(&mut self, index: u32) {
+        let link = &mut self.links[index as usize];
+        debug_assert_eq!(link.list, LIST_NONE, "held-back slot {index} is filed");
+        link.stamp = link.stamp.wrapping_add(1);
+        link.seq = self.next_seq;
+        self.next_seq += 1;
+    }
+
+    /// Unlinks `index` and makes its link forget the occupant (heap items go stale, the next
+    /// occupant gets a new `seq`).
+    #[inline(always)]
+    fn forget_occupant(&mut self, index: u32) {
+        self.unlink(index);
+        if let Some(link) = self.links.get_mut(index as usize) {
+            link.stamp = link.stamp.wrapping_add(1);
+            link.seq = SEQ_UNASSIGNED;
+        }
+    }
+
     #[inline(always)]
     fn reclaim_known<T>(
         &mut self,
@@ -67,11 +151,7 @@ impl Wheel {
         via: Via,
         reuse: Reuse,
     ) -> Option<T> {
-        self.unlink(index);
-        if let Some(link) = self.links.get_mut(index as usize) {
-            link.stamp = link.stamp.wrapping_add(1);
-            link.seq = SEQ_UNASSIGNED;
-        }
+        self.forget_occupant(index);
         let payload = entry.take_payload_for_reclaim();
         // The broken variant of a `should_panic` loom model (`loom_api`): the old rule.
         #[cfg(loom)]
