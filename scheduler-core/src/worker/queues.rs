@@ -152,99 +152,52 @@ impl Core {
         self.take_by_class(true)
     }
 
-    /// Walks the classes in bounded-share order: own deque then injector (or the reverse),
-    /// then, above the last class, other workers' deques of that class.
-    ///
-    /// Classes without a sign of work are skipped with one bit test: the signs are our own
-    /// `class_hint`, the injectors' `is_empty` (read once per pick, two loads each) and, only
-    /// once a class above the last comes up empty here, the other workers' `class_hint`s. A
-    /// sign read a few instructions early is as stale as one read at its class's turn: a
-    /// wasted or a missed look, never a lost task (`WorkerRemote::class_hint`).
+    /// Walks the classes in bounded-share order: own deque then injector (or the reverse).
     #[inline]
     pub(super) fn take_by_class(&self, injector_first: bool) -> Option<Notified> {
         let order = self.picker.get().order();
-        let here = self.class_hint.get() | self.injector_signs();
-        let mut elsewhere: Option<usize> = None;
-        for (rank, &class) in order.iter().enumerate() {
-            let bit = 1 << class;
-            if here & bit != 0 {
-                if let Some(task) = self.take_here(class, injector_first) {
-                    return Some(self.took(task));
+        for (rank, class) in order.into_iter().enumerate() {
+            let local = &self.locals[class];
+            let inj = &self.shared.injector[class];
+            // `is_empty` (two loads) first: an empty injector's `steal_batch` costs ~70
+            // instructions, paid on every pick for each class above the one with work.
+            let from_inj = || {
+                if inj.is_empty() {
+                    return None;
                 }
-            }
-            if rank + 1 == CLASSES {
-                break;
-            }
-            // Priority holds across workers: before a lower class runs here, take this
-            // class's work from another worker's deque.
-            let others = *elsewhere.get_or_insert_with(|| self.other_class_hints());
-            if others & bit != 0 {
-                if let Some(task) = self.steal_class(class) {
-                    return Some(self.took(task));
+                let t = queue::inject_steal_batch(inj, local);
+                if t.is_some() {
+                    self.mark_class(class, true); // the rest of the batch
                 }
+                t
+            };
+            let pop_local = || {
+                // A clear hint bit means the deque is empty (only this worker pushes to it,
+                // and every push sets the bit): skip the pop.
+                if self.class_hint.get() & (1 << class) == 0 {
+                    return None;
+                }
+                let t = local.pop();
+                if t.is_none() {
+                    self.mark_class(class, false);
+                }
+                t
+            };
+            let mut found = if injector_first {
+                from_inj().or_else(pop_local)
+            } else {
+                pop_local().or_else(from_inj)
+            };
+            if found.is_none() && rank + 1 < CLASSES {
+                // Priority holds across workers: before a lower class runs here, take this
+                // class's work from another worker's deque.
+                found = self.steal_class(class);
+            }
+            if let Some(task) = found {
+                self.lifo_streak.set(0);
+                return Some(task);
             }
         }
         None
-    }
-
-    /// A pick by class ends the LIFO slot's streak.
-    #[inline]
-    fn took(&self, task: Notified) -> Notified {
-        self.lifo_streak.set(0);
-        task
-    }
-
-    /// Bit `c` set: the injector of class `c` is not empty.
-    #[inline]
-    fn injector_signs(&self) -> usize {
-        let inj = &self.shared.injector;
-        (0..CLASSES).fold(0, |m, c| m | (usize::from(!inj[c].is_empty()) << c))
-    }
-
-    /// The union of the other workers' `class_hint`s (one Relaxed load each).
-    #[inline]
-    fn other_class_hints(&self) -> usize {
-        let me = self.index;
-        let others = self.shared.workers.iter().enumerate().filter(|&(v, _)| v != me);
-        others.fold(0, |m, (_, w)| m | w.class_hint.load(Ordering::Relaxed))
-    }
-
-    /// A task of `class` from our own deque or the injector (the injector first if asked).
-    #[inline]
-    fn take_here(&self, class: usize, injector_first: bool) -> Option<Notified> {
-        if injector_first {
-            self.take_injector(class).or_else(|| self.pop_own(class))
-        } else {
-            self.pop_own(class).or_else(|| self.take_injector(class))
-        }
-    }
-
-    /// Our own deque of `class`; a clear hint bit means it is empty (only this worker pushes
-    /// to it, and every push sets the bit): no pop then.
-    #[inline]
-    fn pop_own(&self, class: usize) -> Option<Notified> {
-        if self.class_hint.get() & (1 << class) == 0 {
-            return None;
-        }
-        let t = self.locals[class].pop();
-        if t.is_none() {
-            self.mark_class(class, false);
-        }
-        t
-    }
-
-    /// A batch of `class` tasks from the injector into our deque, and one of them.
-    /// `is_empty` (two loads) first: an empty injector's `steal_batch` costs ~70 instructions.
-    #[inline]
-    fn take_injector(&self, class: usize) -> Option<Notified> {
-        let inj = &self.shared.injector[class];
-        if inj.is_empty() {
-            return None;
-        }
-        let t = queue::inject_steal_batch(inj, &self.locals[class]);
-        if t.is_some() {
-            self.mark_class(class, true); // the rest of the batch
-        }
-        t
     }
 }
