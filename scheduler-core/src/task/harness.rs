@@ -121,12 +121,12 @@ pub(super) unsafe fn cancel<F: Future>(ptr: NonNull<Header>) {
     unsafe { complete(ptr, cell, out) };
 }
 
-/// Stores the output, sets `COMPLETE`, wakes the joiner, leaves the owned list and drops the
-/// run's and the owned list's refs. A task nobody joins (detached, or its `JoinHandle` is
-/// gone) takes [`complete_unjoined`] instead.
+/// Completes the task with `out`: [`complete_joined`] while a `JoinHandle` may read it, else
+/// (detached, or its `JoinHandle` is gone) [`complete_unjoined`], inline in the poll.
 ///
 /// # Safety
 /// The caller holds `RUNNING` and the run's ref.
+#[inline(always)]
 unsafe fn complete<F: Future>(
     ptr: NonNull<Header>,
     cell: &Cell<F>,
@@ -134,11 +134,27 @@ unsafe fn complete<F: Future>(
 ) {
     // `JOIN_INTEREST` is never set again once clear: if it is clear now, nobody will read the
     // output nor store a join waker.
-    if !cell.header.state.load().is_join_interested() {
+    if cell.header.state.load().is_join_interested() {
+        // SAFETY: forwarded from our caller.
+        unsafe { complete_joined(ptr, cell, out) }
+    } else {
         // SAFETY: forwarded from our caller; JOIN_INTEREST is clear.
-        unsafe { complete_unjoined(ptr, cell, out) };
-        return;
+        unsafe { complete_unjoined(ptr, cell, out) }
     }
+}
+
+/// [`complete`] for a task whose `JoinHandle` may read the output: stores it, sets
+/// `COMPLETE`, leaves the owned list, wakes the joiner and drops the run's and the owned
+/// list's refs.
+///
+/// # Safety
+/// As for [`complete`].
+#[inline(never)]
+unsafe fn complete_joined<F: Future>(
+    ptr: NonNull<Header>,
+    cell: &Cell<F>,
+    out: Result<F::Output, JoinError>,
+) {
     let panicked = matches!(&out, Err(e) if e.is_panic());
     cell.stage.with_mut(|stage| {
         // SAFETY: RUNNING gives exclusive access to the stage.
@@ -185,6 +201,7 @@ unsafe fn complete<F: Future>(
 ///
 /// # Safety
 /// The caller holds `RUNNING` and the run's ref; `JOIN_INTEREST` is clear.
+#[inline(always)]
 unsafe fn complete_unjoined<F: Future>(
     ptr: NonNull<Header>,
     cell: &Cell<F>,
