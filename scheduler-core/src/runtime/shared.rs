@@ -220,7 +220,7 @@ impl Shared {
 
     /// [`spawn_detached`](Self::spawn_detached) for a caller that already looked up its core
     /// (`core`: this thread's core if it is a worker of this runtime, else `None`).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn spawn_detached_via<F>(&self, core: Option<&Core>, future: F, priority: Priority)
     where
         F: Future + Send + 'static,
@@ -232,7 +232,7 @@ impl Shared {
 
     /// Counts and queues a freshly allocated task: on `core`'s own deque when spawned on one
     /// of our workers, else the injector; cancelled at once after shutdown.
-    #[inline]
+    #[inline(always)]
     fn submit_new(&self, core: Option<&Core>, task: Notified) {
         match core {
             Some(core) => {

@@ -227,6 +227,7 @@ pub(super) unsafe fn cell<'a, F: Future>(ptr: NonNull<Header>) -> &'a Cell<F> {
 
 /// # Safety
 /// No other reference to the `Cell<F>` at `ptr` exists.
+#[inline]
 pub(super) unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
     let cell = ptr.cast::<Cell<F>>();
     // SAFETY: the cell was written by `allocate` with this exact type, and the last ref is

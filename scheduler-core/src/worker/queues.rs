@@ -153,7 +153,7 @@ impl Core {
     }
 
     /// Walks the classes in bounded-share order: own deque then injector (or the reverse).
-    #[inline]
+    #[inline(always)]
     pub(super) fn take_by_class(&self, injector_first: bool) -> Option<Notified> {
         let order = self.picker.get().order();
         if let Some(task) = self.take_only_class(order[0]) {
