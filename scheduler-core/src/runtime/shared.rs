@@ -374,6 +374,7 @@ impl Shared {
     /// keep-alive. Off the workers the completing thread first takes a strong reference of its
     /// own (module doc, "Lifetime"), returned to be dropped once the task no longer touches
     /// `Shared`.
+    #[inline]
     fn release(&self, task: NonNull<Header>) -> Option<KeepAlive> {
         let on_worker = context::with_core(self, |core| core.map(|core| core.count_completed()));
         let alive = match on_worker {

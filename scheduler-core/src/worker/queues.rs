@@ -218,7 +218,8 @@ impl Core {
         if !own.is_power_of_two() || class == first {
             return None;
         }
-        if !self.shared.injector.iter().all(|inj| inj.is_empty()) {
+        let [high, normal, low] = &self.shared.injector;
+        if !(high.is_empty() && normal.is_empty() && low.is_empty()) {
             return None;
         }
         let me = self.index;
