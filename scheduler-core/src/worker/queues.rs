@@ -85,8 +85,12 @@ impl Core {
         if let Some(t) = self.take_lifo() {
             return Some(Work::Task(t));
         }
-        if let Some(job) = self.jobs.pop() {
-            return Some(Work::Job(job));
+        // `is_empty` (two loads, inline) first: `pop` is a call, and the job deque is empty
+        // on almost every pick outside fork-join work.
+        if !self.jobs.is_empty() {
+            if let Some(job) = self.jobs.pop() {
+                return Some(Work::Job(job));
+            }
         }
         self.take_by_class(false).or_else(|| self.take_deferred()).map(Work::Task)
     }
