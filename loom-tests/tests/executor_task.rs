@@ -166,6 +166,62 @@ mod models {
         });
     }
 
+    /// A detached task (no `JoinHandle`) hands a clone of its waker to another thread on its
+    /// first poll; that thread wakes it and drops the waker while the second poll completes
+    /// it (`complete_unjoined`: one RMW sets COMPLETE and drops two refs). The future and the
+    /// output are dropped once each and the cell is freed once, by whichever side drops the
+    /// last ref.
+    #[test]
+    fn detached_completion_races_a_foreign_waker_drop() {
+        model(|| {
+            let sched = TestScheduler::new();
+            let (fut_drops, out_drops) =
+                (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+            let slot: Arc<Mutex<Option<Waker>>> = Arc::new(Mutex::new(None));
+            TestScheduler::spawn_detached(
+                &sched,
+                HandOff {
+                    slot: slot.clone(),
+                    polled: false,
+                    _guard: Some(DropCount(fut_drops.clone())),
+                    out: Some(DropCount(out_drops.clone())),
+                },
+            );
+            assert!(sched.run_one(), "the first poll hands the waker off");
+            let waker = slot.lock().unwrap().take().expect("registered");
+            let waker_thread = thread::spawn(move || waker.wake());
+            while fut_drops.load(Ordering::SeqCst) == 0 {
+                if !sched.run_one() {
+                    thread::yield_now();
+                }
+            }
+            waker_thread.join().unwrap();
+            while sched.run_one() {}
+            assert_eq!(fut_drops.load(Ordering::SeqCst), 1);
+            assert_eq!(out_drops.load(Ordering::SeqCst), 1);
+        });
+    }
+
+    /// Pending on its first poll (its waker goes to `slot`), ready with `out` on the next.
+    struct HandOff {
+        slot: Arc<Mutex<Option<Waker>>>,
+        polled: bool,
+        _guard: Option<DropCount>,
+        out: Option<DropCount>,
+    }
+    impl Unpin for HandOff {}
+    impl Future for HandOff {
+        type Output = DropCount;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<DropCount> {
+            if self.polled {
+                return Poll::Ready(self.out.take().expect("polled to completion once"));
+            }
+            self.polled = true;
+            *self.slot.lock().unwrap() = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+
     fn counting_waker(count: Arc<AtomicUsize>) -> Waker {
         use std::task::Wake;
         struct Counter(Arc<AtomicUsize>);

@@ -120,7 +120,8 @@ pub use join_context::{join_context, FnContext};
 pub use metrics::{RuntimeMetrics, WorkerMetrics};
 pub use priority::Priority;
 pub use runtime::{
-    Builder, EnterGuard, Handle, Runtime, SpawnError, TryCurrentError, MAX_WORKER_THREADS,
+    spawn_fn_detached, Builder, EnterGuard, Handle, Runtime, SpawnError, TryCurrentError,
+    MAX_WORKER_THREADS,
 };
 pub use scope::{scope, Scope};
 pub use task::{AbortHandle, JoinError, JoinHandle};

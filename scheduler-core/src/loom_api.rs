@@ -265,6 +265,19 @@ impl TestScheduler {
         unsafe { JoinHandle::from_raw(ptr) }
     }
 
+    /// Allocates a detached task for `future` (no `JoinHandle`, `spawn_fn_detached`'s cell);
+    /// the task is queued here.
+    pub fn spawn_detached<F>(this: &Arc<Self>, future: F)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let sched =
+            Scheduler { vtable: &TEST_VTABLE, data: &**this as *const TestScheduler as *const () };
+        let ptr = raw::allocate_detached(future, sched, crate::Priority::Normal);
+        this.queue.lock().push(Notified(ptr));
+    }
+
     /// Runs one queued task, if any. Returns false when the queue was empty.
     pub fn run_one(&self) -> bool {
         let task = self.queue.lock().pop();

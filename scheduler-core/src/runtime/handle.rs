@@ -192,6 +192,38 @@ impl Handle {
         self.shared.spawn(FnTask(Some(f)), priority)
     }
 
+    /// Runs the closure `f` as a task on a worker and forgets about it (rayon's
+    /// [`ThreadPool::spawn`](https://docs.rs/rayon/latest/rayon/struct.ThreadPool.html#method.spawn)):
+    /// no [`JoinHandle`] is made, so this costs less than `spawn_fn` and dropping its handle.
+    ///
+    /// Placed as [`spawn_fn`](Handle::spawn_fn) places its task (this worker's queue from one of
+    /// the runtime's workers, else the global injector), at [`Priority::Normal`]. A panic in
+    /// `f` is caught and counted in [`RuntimeMetrics::panics`]; the worker goes on. After
+    /// shutdown began, `f` is dropped without running; a shutdown also drops every `f` still
+    /// queued. Either way each `f` is run or dropped exactly once.
+    ///
+    /// # Examples
+    /// ```
+    /// use scheduler_core::Runtime;
+    /// use std::sync::mpsc;
+    /// let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    /// let (tx, rx) = mpsc::channel();
+    /// for i in 0..4 {
+    ///     let tx = tx.clone();
+    ///     rt.handle().spawn_fn_detached(move || tx.send(i * i).unwrap());
+    /// }
+    /// drop(tx);
+    /// let mut squares: Vec<i32> = rx.iter().collect();
+    /// squares.sort();
+    /// assert_eq!(squares, [0, 1, 4, 9]);
+    /// ```
+    pub fn spawn_fn_detached<F>(&self, f: F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.shared.spawn_detached(FnTask(Some(f)), Priority::Normal)
+    }
+
     /// Runs the blocking closure `f` on the blocking pool, which starts threads up to its
     /// bound and lets idle ones exit. A panic in `f` resolves the handle as panicked.
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
@@ -305,5 +337,47 @@ impl Handle {
     /// True once shutdown has begun.
     pub fn is_shutdown(&self) -> bool {
         self.shared.is_shutdown()
+    }
+}
+
+/// Runs the closure `f` as a detached task on the runtime the caller is on (rayon's
+/// [`spawn`](https://docs.rs/rayon/latest/rayon/fn.spawn.html)): from one of a runtime's workers
+/// (inside a task or closure it runs) on that runtime, into the worker's own queue; elsewhere on
+/// the runtime in context ([`Handle::enter`], a blocking-pool thread, a `block_on` caller),
+/// else on the global runtime ([`Builder::build_global`](crate::Builder::build_global)), as
+/// [`join`](crate::join) chooses. What happens to `f` is what
+/// [`Handle::spawn_fn_detached`] says: run or dropped exactly once, a panic counted and
+/// contained, no [`JoinHandle`].
+///
+/// # Examples
+/// A chain of closures, each spawning its successor from the worker it runs on:
+/// ```
+/// use scheduler_core::{spawn_fn_detached, Runtime};
+/// use std::sync::mpsc;
+/// fn link(left: u32, done: mpsc::Sender<u32>) {
+///     if left == 0 {
+///         done.send(0).unwrap();
+///     } else {
+///         spawn_fn_detached(move || link(left - 1, done));
+///     }
+/// }
+/// let rt = Runtime::builder().worker_threads(2).build().unwrap();
+/// let (tx, rx) = mpsc::channel();
+/// rt.handle().spawn_fn_detached(move || link(100, tx));
+/// assert_eq!(rx.recv().unwrap(), 0);
+/// ```
+pub fn spawn_fn_detached<F>(f: F)
+where
+    F: FnOnce() + Send + 'static,
+{
+    let not_on_worker = crate::context::with_any_core(|core| match core {
+        Some(core) => {
+            core.shared().spawn_detached_via(Some(core), FnTask(Some(f)), Priority::Normal);
+            None
+        }
+        None => Some(f),
+    });
+    if let Some(f) = not_on_worker {
+        crate::global::cold_handle().spawn_fn_detached(f);
     }
 }

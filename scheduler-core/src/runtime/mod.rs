@@ -36,8 +36,8 @@ mod start;
 
 pub use builder::{Builder, MAX_WORKER_THREADS};
 pub use enter::EnterGuard;
-pub use handle::{Handle, SpawnError, TryCurrentError};
-pub(crate) use shared::{KeepAlive, Shared};
+pub use handle::{spawn_fn_detached, Handle, SpawnError, TryCurrentError};
+pub(crate) use shared::{KeepAlive, Shared, WorkerRemote};
 pub(crate) use start::{run_hook, run_wrapped, StartLatch};
 
 use crate::metrics::RuntimeMetrics;
@@ -156,6 +156,15 @@ impl Runtime {
         R: Send + 'static,
     {
         self.handle.spawn_fn_with(priority, f)
+    }
+
+    /// Runs a closure as a detached task (no `JoinHandle`); see
+    /// [`Handle::spawn_fn_detached`].
+    pub fn spawn_fn_detached<F>(&self, f: F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.handle.spawn_fn_detached(f)
     }
 
     /// Runs a blocking closure on the blocking pool; see [`Handle::spawn_blocking`].

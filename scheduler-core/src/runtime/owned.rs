@@ -79,7 +79,8 @@ impl OwnedTasks {
         true
     }
 
-    /// Unlists a completing task; false if it was never listed (never idle).
+    /// Unlists a completing task; false if it was never listed (never idle: no lock taken).
+    #[inline]
     pub(crate) fn remove(&self, task: NonNull<Header>) -> bool {
         // SAFETY: the completing thread holds refs of the task.
         let header = unsafe { task.as_ref() };
@@ -87,6 +88,11 @@ impl OwnedTasks {
         if owned == UNLISTED {
             return false;
         }
+        self.remove_listed(task, owned)
+    }
+
+    /// [`remove`](Self::remove) of a task listed at `owned` (`shard << 32 | slot`).
+    fn remove_listed(&self, task: NonNull<Header>, owned: u64) -> bool {
         let (shard, slot) = ((owned >> 32) as usize, (owned & u64::from(u32::MAX)) as usize);
         let mut slab = self.shards[shard].lock();
         match slab.entries.get_mut(slot) {

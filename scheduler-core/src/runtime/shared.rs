@@ -43,6 +43,7 @@ use crate::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, 
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::task::raw::{self, Header, Scheduler, SchedulerVtable};
 use crate::task::{JoinHandle, Notified};
+use crate::worker::Core;
 use crossbeam_utils::CachePadded;
 use std::future::Future;
 use std::ptr::NonNull;
@@ -193,6 +194,7 @@ impl Shared {
     }
 
     /// Allocates and queues a new task (cancelled at once after shutdown).
+    #[inline]
     pub(crate) fn spawn<F>(&self, future: F, priority: Priority) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -201,8 +203,38 @@ impl Shared {
         let ptr = raw::allocate(future, self.scheduler(), priority);
         // SAFETY: `allocate` hands us the JoinHandle ref.
         let jh = unsafe { JoinHandle::from_raw(ptr) };
-        let task = Notified(ptr);
-        context::with_core(self, |core| match core {
+        context::with_core(self, |core| self.submit_new(core, Notified(ptr)));
+        jh
+    }
+
+    /// Allocates and queues a new task that nobody joins: no `JoinHandle` is made, and the
+    /// output is dropped where the task completes (cancelled at once after shutdown).
+    #[inline]
+    pub(crate) fn spawn_detached<F>(&self, future: F, priority: Priority)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        context::with_core(self, |core| self.spawn_detached_via(core, future, priority));
+    }
+
+    /// [`spawn_detached`](Self::spawn_detached) for a caller that already looked up its core
+    /// (`core`: this thread's core if it is a worker of this runtime, else `None`).
+    #[inline(always)]
+    pub(crate) fn spawn_detached_via<F>(&self, core: Option<&Core>, future: F, priority: Priority)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let ptr = raw::allocate_detached(future, self.scheduler(), priority);
+        self.submit_new(core, Notified(ptr));
+    }
+
+    /// Counts and queues a freshly allocated task: on `core`'s own deque when spawned on one
+    /// of our workers, else the injector; cancelled at once after shutdown.
+    #[inline(always)]
+    fn submit_new(&self, core: Option<&Core>, task: Notified) {
+        match core {
             Some(core) => {
                 core.count_spawned();
                 if self.is_shutdown() {
@@ -219,8 +251,7 @@ impl Shared {
                     self.inject(task);
                 }
             }
-        });
-        jh
+        }
     }
 
     /// Allocates a task for the blocking pool (not queued anywhere yet); `None` after
@@ -343,6 +374,7 @@ impl Shared {
     /// keep-alive. Off the workers the completing thread first takes a strong reference of its
     /// own (module doc, "Lifetime"), returned to be dropped once the task no longer touches
     /// `Shared`.
+    #[inline]
     fn release(&self, task: NonNull<Header>) -> Option<KeepAlive> {
         let on_worker = context::with_core(self, |core| core.map(|core| core.count_completed()));
         let alive = match on_worker {

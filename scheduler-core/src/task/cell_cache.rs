@@ -86,7 +86,7 @@ pub(crate) fn alloc(layout: Layout) -> NonNull<u8> {
 /// # Safety
 /// `ptr` came from [`alloc`] with the same `layout`, holds no live value, and is not used
 /// again by the caller.
-#[inline]
+#[inline(always)]
 pub(crate) unsafe fn dealloc(ptr: NonNull<u8>, layout: Layout) {
     match class_of(layout) {
         Some(class) => imp::keep(class, ptr),

@@ -6,7 +6,7 @@
 //! `JoinHandle`; the join-waker slot to the `JoinHandle` while `JOIN_WAKER` is clear); each
 //! `unsafe fn` names that access in its `# Safety` section.
 
-use super::raw::{cell, Cell, Header, Stage, UNLISTED};
+use super::raw::{cell, dealloc, Cell, Header, Stage, UNLISTED};
 use super::state::{ToIdle, ToRunning};
 use super::waker::raw_waker;
 use super::{JoinError, Notified, RunOutcome};
@@ -23,7 +23,12 @@ use std::task::{Context, Poll, Waker};
 pub(super) unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> RunOutcome {
     // SAFETY: the caller's ref keeps the cell alive; the type is fixed by the vtable.
     let cell = unsafe { cell::<F>(ptr) };
-    if cell.header.state.transition_to_running() == ToRunning::Cancel {
+    // A never-idle task is in no owned-task list: a detached one is then claimed with a plain
+    // store (`State::try_claim_unshared`).
+    let unlisted = cell.header.owned.load(Ordering::Relaxed) == UNLISTED;
+    if !(unlisted && cell.header.state.try_claim_unshared())
+        && cell.header.state.transition_to_running() == ToRunning::Cancel
+    {
         // SAFETY: we hold RUNNING and the run ref.
         unsafe { cancel::<F>(ptr) };
         return RunOutcome::Done;
@@ -116,12 +121,36 @@ pub(super) unsafe fn cancel<F: Future>(ptr: NonNull<Header>) {
     unsafe { complete(ptr, cell, out) };
 }
 
-/// Stores the output, sets `COMPLETE`, wakes the joiner, leaves the owned list and drops the
-/// run's and the owned list's refs.
+/// Completes the task with `out`: [`complete_joined`] while a `JoinHandle` may read it, else
+/// (detached, or its `JoinHandle` is gone) [`complete_unjoined`], inline in the poll.
 ///
 /// # Safety
 /// The caller holds `RUNNING` and the run's ref.
+#[inline(always)]
 unsafe fn complete<F: Future>(
+    ptr: NonNull<Header>,
+    cell: &Cell<F>,
+    out: Result<F::Output, JoinError>,
+) {
+    // `JOIN_INTEREST` is never set again once clear: if it is clear now, nobody will read the
+    // output nor store a join waker.
+    if cell.header.state.load().is_join_interested() {
+        // SAFETY: forwarded from our caller.
+        unsafe { complete_joined(ptr, cell, out) }
+    } else {
+        // SAFETY: forwarded from our caller; JOIN_INTEREST is clear.
+        unsafe { complete_unjoined(ptr, cell, out) }
+    }
+}
+
+/// [`complete`] for a task whose `JoinHandle` may read the output: stores it, sets
+/// `COMPLETE`, leaves the owned list, wakes the joiner and drops the run's and the owned
+/// list's refs.
+///
+/// # Safety
+/// As for [`complete`].
+#[inline(never)]
+unsafe fn complete_joined<F: Future>(
     ptr: NonNull<Header>,
     cell: &Cell<F>,
     out: Result<F::Output, JoinError>,
@@ -160,6 +189,40 @@ unsafe fn complete<F: Future>(
     }
     // SAFETY: we own the run's ref and the owned list's ref.
     unsafe { Header::drop_refs(ptr, 2) };
+    drop(keep);
+}
+
+/// The completion of a task nobody joins: the output is dropped at once (never stored), the
+/// task leaves the owned list while it still holds `RUNNING`, then one read-modify-write sets
+/// `COMPLETE` and drops the run's and the owned list's refs; none when those two refs are the
+/// last (no waker or `AbortHandle` left): then the cell is freed at once. Leaving the list first is what
+/// `complete` does too, only earlier: while `RUNNING` is held a wake-up only sets `NOTIFIED`,
+/// so nothing reaches the scheduler through this task after `release`.
+///
+/// # Safety
+/// The caller holds `RUNNING` and the run's ref; `JOIN_INTEREST` is clear.
+#[inline(always)]
+unsafe fn complete_unjoined<F: Future>(
+    ptr: NonNull<Header>,
+    cell: &Cell<F>,
+    out: Result<F::Output, JoinError>,
+) {
+    let sched = cell.header.scheduler;
+    if matches!(&out, Err(e) if e.is_panic()) {
+        // SAFETY: the task is not yet released, so the scheduler is alive (module doc of raw).
+        unsafe { (sched.vtable.on_panic)(sched.data) };
+    }
+    // A panicking Drop of the output is contained here (the worker survives).
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(out)));
+    // SAFETY: as above: not yet released.
+    let keep = unsafe { (sched.vtable.release)(sched.data, ptr) };
+    // Unlisted now, unjoined: if our two refs are the only ones, nobody else can reach the
+    // cell (a new ref is made only from an existing one): free it without setting COMPLETE.
+    let state = &cell.header.state;
+    if state.only_refs(2) || state.complete_unjoined(2) {
+        // SAFETY: those were the last refs: nobody else can reach the cell, a `Cell<F>`.
+        unsafe { dealloc::<F>(ptr) };
+    }
     drop(keep);
 }
 

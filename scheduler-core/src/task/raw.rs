@@ -103,14 +103,44 @@ pub(super) struct Cell<F: Future> {
 
 /// Allocates a task cell for `future`; the state is `INITIAL` (three refs: owned list,
 /// `JoinHandle`, the returned notification).
+#[inline]
 pub(crate) fn allocate<F>(future: F, scheduler: Scheduler, priority: Priority) -> NonNull<Header>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    allocate_with(future, scheduler, priority, State::new())
+}
+
+/// Allocates a detached task cell for `future` (no `JoinHandle`): two refs, the owned list's
+/// and the returned notification.
+#[inline]
+pub(crate) fn allocate_detached<F>(
+    future: F,
+    scheduler: Scheduler,
+    priority: Priority,
+) -> NonNull<Header>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    allocate_with(future, scheduler, priority, State::new_detached())
+}
+
+#[inline]
+fn allocate_with<F>(
+    future: F,
+    scheduler: Scheduler,
+    priority: Priority,
+    state: State,
+) -> NonNull<Header>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let cell = Cell {
         header: Header {
-            state: State::new(),
+            state,
             vtable: vtable::<F>(),
             scheduler,
             priority,
@@ -197,7 +227,8 @@ pub(super) unsafe fn cell<'a, F: Future>(ptr: NonNull<Header>) -> &'a Cell<F> {
 
 /// # Safety
 /// No other reference to the `Cell<F>` at `ptr` exists.
-unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
+#[inline]
+pub(super) unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
     let cell = ptr.cast::<Cell<F>>();
     // SAFETY: the cell was written by `allocate` with this exact type, and the last ref is
     // gone (the caller's contract): it is dropped once, here.

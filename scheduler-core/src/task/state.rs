@@ -8,9 +8,13 @@
 //! | 1 | `COMPLETE` | the output (value, panic or cancellation) is stored | never |
 //! | 2 | `NOTIFIED` | a wake-up happens while the task is not `COMPLETE` | a worker claims it to run |
 //! | 3 | `CANCELLED` | `abort()` or shutdown asks for cancellation | never |
-//! | 4 | `JOIN_INTEREST` | at spawn (a `JoinHandle` exists) | the `JoinHandle` is dropped |
+//! | 4 | `JOIN_INTEREST` | at spawn (a `JoinHandle` exists; never for a detached spawn) | the `JoinHandle` is dropped |
 //! | 5 | `JOIN_WAKER` | the `JoinHandle` stored a waker in the cell | the `JoinHandle` replaces or drops it |
 //! | 6.. | refcount | one per owner: the owned-task list, the `JoinHandle`, each `Waker`, and one for the current notification (queued) or run | |
+//!
+//! A detached task (`spawn_fn_detached`) starts without `JOIN_INTEREST` and without the
+//! `JoinHandle`'s ref ([`State::new_detached`]); from then on it is a task whose handle was
+//! dropped before it ran.
 //!
 //! Invariants:
 //! - Whoever sets `RUNNING` (by [`State::transition_to_running`] or a `Claimed`
@@ -57,6 +61,10 @@ const REF_ONE: usize = 1 << REF_SHIFT;
 /// A new task: queued (`NOTIFIED`), a `JoinHandle` exists, and three refs: the owned-task
 /// list, the `JoinHandle`, the notification.
 const INITIAL: usize = NOTIFIED | JOIN_INTEREST | (3 * REF_ONE);
+
+/// A new detached task: queued, no `JoinHandle`, two refs (the owned-task list, the
+/// notification).
+const INITIAL_DETACHED: usize = NOTIFIED | (2 * REF_ONE);
 
 /// A copy of the state word at one instant.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -163,6 +171,11 @@ impl State {
         State(AtomicUsize::new(INITIAL))
     }
 
+    /// The state of a freshly spawned, queued task that nobody joins.
+    pub(crate) fn new_detached() -> State {
+        State(AtomicUsize::new(INITIAL_DETACHED))
+    }
+
     /// Acquire: pairs with the Release half of the transition that set `COMPLETE`.
     pub(crate) fn load(&self) -> Snapshot {
         Snapshot(self.0.load(Ordering::Acquire))
@@ -187,13 +200,51 @@ impl State {
 
     /// Claims a queued task for a run. The caller holds the notification's ref, which becomes
     /// the run's ref. Precondition: `NOTIFIED` set, `RUNNING` and `COMPLETE` clear.
+    ///
+    /// One `fetch_add` rather than a compare-exchange loop: under the precondition, adding
+    /// `RUNNING - NOTIFIED` clears `NOTIFIED` and sets `RUNNING` without a carry into any other
+    /// bit, whatever the other bits do meanwhile (only `CANCELLED`, `JOIN_*` and the refcount
+    /// can change under us, and nobody else clears `NOTIFIED` or sets `RUNNING`).
+    #[inline]
     pub(crate) fn transition_to_running(&self) -> ToRunning {
-        self.update(|s| {
-            debug_assert!(s.is_notified() && !s.is_running() && !s.is_complete(), "{s:?}");
-            let next = (s.0 & !NOTIFIED) | RUNNING;
-            let out = if s.is_cancelled() { ToRunning::Cancel } else { ToRunning::Poll };
-            (Some(next), out)
-        })
+        // AcqRel as every transition (module doc).
+        let prev = Snapshot(self.0.fetch_add(RUNNING.wrapping_sub(NOTIFIED), Ordering::AcqRel));
+        debug_assert!(prev.is_notified() && !prev.is_running() && !prev.is_complete(), "{prev:?}");
+        if prev.is_cancelled() {
+            ToRunning::Cancel
+        } else {
+            ToRunning::Poll
+        }
+    }
+
+    /// Claims a queued task for its run without a read-modify-write when nobody else can
+    /// reach the word: true (and `RUNNING` is ours, the notification's ref the run's) when the
+    /// word is exactly a detached task's initial one. False: nothing changed, the caller
+    /// takes [`transition_to_running`](Self::transition_to_running).
+    ///
+    /// Precondition: the task is in no owned-task list (never idle). Then the two refs are
+    /// the caller's notification and the unlisted owned ref that nobody holds; no
+    /// `JoinHandle`, `AbortHandle` or waker exists (each would hold a ref, or `JOIN_INTEREST`),
+    /// and a new one can only be made from an existing one: the word is the caller's alone
+    /// until its poll makes a waker. The Acquire load pairs with the queue hand-off that gave
+    /// the caller the task.
+    #[inline]
+    pub(crate) fn try_claim_unshared(&self) -> bool {
+        if self.0.load(Ordering::Acquire) != INITIAL_DETACHED {
+            return false;
+        }
+        // Release: publishes nothing new (the word is ours alone), kept as every transition.
+        self.0.store((INITIAL_DETACHED & !NOTIFIED) | RUNNING, Ordering::Release);
+        true
+    }
+
+    /// True when the caller's `n` refs are the only ones (the Acquire load sees every other
+    /// owner's last writes, published by its ref drop's Release). For a task nobody joins and
+    /// no owned-task list holds, that means nobody else can reach the cell any more: the
+    /// caller may free it without touching the word.
+    #[inline]
+    pub(crate) fn only_refs(&self, n: usize) -> bool {
+        self.load().ref_count() == n
     }
 
     /// Releases `RUNNING` after a poll returned `Pending`.
@@ -220,6 +271,26 @@ impl State {
         let prev = Snapshot(self.0.fetch_xor(RUNNING | COMPLETE, Ordering::AcqRel));
         debug_assert!(prev.is_running() && !prev.is_complete(), "{prev:?}");
         prev
+    }
+
+    /// Completes a task whose output nobody reads (no `JOIN_INTEREST`): sets `COMPLETE`, clears
+    /// `RUNNING` and drops `n` refs in one step. True when they were the last (the caller must
+    /// free the cell); either way the caller must not touch the cell afterwards unless so.
+    ///
+    /// Precondition: the caller holds `RUNNING` and `n` refs, and `JOIN_INTEREST` is clear (it
+    /// is never set again, so no `JoinHandle` can read the stage or store a waker). Adding
+    /// `COMPLETE - RUNNING - n * REF_ONE` flips the two bits and lowers the count without a
+    /// carry into any other bit, as in [`transition_to_running`](Self::transition_to_running).
+    #[inline]
+    #[must_use]
+    pub(crate) fn complete_unjoined(&self, n: usize) -> bool {
+        let delta = COMPLETE.wrapping_sub(RUNNING).wrapping_sub(n * REF_ONE);
+        // AcqRel: Release publishes the dropped stage to whoever frees the cell; Acquire lets
+        // us free it after every other owner's last writes.
+        let prev = Snapshot(self.0.fetch_add(delta, Ordering::AcqRel));
+        debug_assert!(prev.is_running() && !prev.is_complete(), "{prev:?}");
+        debug_assert!(!prev.is_join_interested() && prev.ref_count() >= n, "{prev:?}");
+        prev.ref_count() == n
     }
 
     /// A wake-up through a borrowed waker.

@@ -39,12 +39,13 @@ use crate::deferred_yields::DeferredYields;
 use crate::forkjoin::JobRef;
 use crate::priority::{ClassPicker, CLASSES};
 use crate::queue::{self, Local};
-use crate::runtime::{run_hook, run_wrapped, Handle, KeepAlive, Shared, StartLatch};
+use crate::runtime::{run_hook, run_wrapped, Handle, KeepAlive, Shared, StartLatch, WorkerRemote};
 use crate::sync::atomic::Ordering;
 use crate::sync::Arc;
 use crate::task::{Notified, RunOutcome};
 use crate::time::driver::Horizon;
 use std::cell::Cell;
+use std::ptr::NonNull;
 use std::time::Instant;
 
 mod frames;
@@ -106,6 +107,9 @@ pub(crate) struct Core {
     deferred: DeferredYields,
     /// The `join` frames running on this worker (`crate::join_frames`).
     frames: crate::join_frames::JoinFrames,
+    /// `&shared.workers[index]`, cached: the hot paths (counters, LIFO slot, class hint)
+    /// reach it with one load instead of an `Arc` deref, a bounds check and an index.
+    remote: NonNull<WorkerRemote>,
 }
 
 impl Core {
@@ -117,7 +121,6 @@ impl Core {
     ) -> Core {
         Core {
             index,
-            shared,
             locals,
             jobs,
             picker: Cell::new(ClassPicker::default()),
@@ -130,6 +133,8 @@ impl Core {
             class_hint: Cell::new(0),
             deferred: DeferredYields::default(),
             frames: Default::default(),
+            remote: NonNull::from(&shared.workers[index]),
+            shared,
         }
     }
 
@@ -139,8 +144,17 @@ impl Core {
         self.index
     }
 
+    /// What other threads may touch of this worker: its entry of `shared.workers`.
+    #[inline]
+    pub(super) fn remote(&self) -> &WorkerRemote {
+        // SAFETY: `remote` points into `shared.workers`, a boxed slice that `shared` (an `Arc`
+        // this core holds) keeps alive and never reallocates.
+        unsafe { self.remote.as_ref() }
+    }
+
+    #[inline]
     pub(super) fn stats(&self) -> &crate::metrics::WorkerStats {
-        &self.shared.workers[self.index].stats
+        &self.remote().stats
     }
 
     /// Counts a task spawned from this worker.
@@ -210,7 +224,7 @@ impl Core {
     pub(crate) fn park_deadline(&self) -> Option<Instant> {
         // Timers fired by the maintenance step just before parking may have queued work here
         // (a woken task sits in the LIFO slot without a notification): do not sleep on it.
-        let slot = &self.shared.workers[self.index].lifo;
+        let slot = &self.remote().lifo;
         if slot.is_occupied()
             || self.locals.iter().any(|l| !l.is_empty())
             || !self.deferred.is_empty()
@@ -271,7 +285,7 @@ impl Core {
     /// left in the LIFO slot, the deques and the deferred list (step 2 of the shutdown
     /// protocol, `runtime` module doc).
     fn drain(&self) {
-        let slot = &self.shared.workers[self.index].lifo;
+        let slot = &self.remote().lifo;
         loop {
             let mut any = false;
             for task in self.deferred.take_all() {

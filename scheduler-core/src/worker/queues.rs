@@ -5,6 +5,12 @@
 use super::*;
 
 impl Core {
+    /// The runtime this worker belongs to.
+    #[inline]
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
     /// A task spawned on this worker: back of its class's deque, then a notification.
     #[inline]
     pub(crate) fn push_spawned(&self, task: Notified) {
@@ -28,7 +34,7 @@ impl Core {
         if new != old {
             self.class_hint.set(new);
             // Relaxed: a hint; the deque's own synchronisation hands over the tasks.
-            self.shared.workers[self.index].class_hint.store(new, Ordering::Relaxed);
+            self.remote().class_hint.store(new, Ordering::Relaxed);
         }
     }
 
@@ -36,7 +42,7 @@ impl Core {
     /// goes to the back of its deque (and that push notifies).
     #[inline]
     pub(crate) fn push_woken(&self, task: Notified) {
-        let slot = &self.shared.workers[self.index].lifo;
+        let slot = &self.remote().lifo;
         if let Some(prev) = slot.put(task.into_raw()) {
             // SAFETY: only `Notified::into_raw` pointers enter the slot.
             let prev = unsafe { Notified::from_raw(prev) };
@@ -79,8 +85,12 @@ impl Core {
         if let Some(t) = self.take_lifo() {
             return Some(Work::Task(t));
         }
-        if let Some(job) = self.jobs.pop() {
-            return Some(Work::Job(job));
+        // `is_empty` (two loads, inline) first: `pop` is a call, and the job deque is empty
+        // on almost every pick outside fork-join work.
+        if !self.jobs.is_empty() {
+            if let Some(job) = self.jobs.pop() {
+                return Some(Work::Job(job));
+            }
         }
         self.take_by_class(false).or_else(|| self.take_deferred()).map(Work::Task)
     }
@@ -126,7 +136,7 @@ impl Core {
     }
 
     pub(super) fn take_lifo(&self) -> Option<Notified> {
-        let slot = &self.shared.workers[self.index].lifo;
+        let slot = &self.remote().lifo;
         let raw = slot.take()?;
         // SAFETY: only `Notified::into_raw` pointers enter the slot.
         let task = unsafe { Notified::from_raw(raw) };
@@ -147,9 +157,13 @@ impl Core {
     }
 
     /// Walks the classes in bounded-share order: own deque then injector (or the reverse).
-    #[inline]
+    #[inline(always)]
     pub(super) fn take_by_class(&self, injector_first: bool) -> Option<Notified> {
         let order = self.picker.get().order();
+        if let Some(task) = self.take_only_class(order[0]) {
+            self.lifo_streak.set(0);
+            return Some(task);
+        }
         for (rank, class) in order.into_iter().enumerate() {
             let local = &self.locals[class];
             let inj = &self.shared.injector[class];
@@ -193,5 +207,31 @@ impl Core {
             }
         }
         None
+    }
+
+    /// The walk's result when only one class has work and it is here: our own deque holds
+    /// tasks of exactly one class, no injector holds any, and no other worker advertises any
+    /// other class (one worker busy with a chain of spawns). Then every class ranked before ours
+    /// is empty everywhere and the walk would pop our deque: so pop it. `None` sends the
+    /// caller to the walk. Not tried when our class leads the order (`first`): the walk finds
+    /// it at once, and without reading the other workers' hints.
+    #[inline]
+    fn take_only_class(&self, first: usize) -> Option<Notified> {
+        let own = self.class_hint.get();
+        let class = own.trailing_zeros() as usize;
+        if !own.is_power_of_two() || class == first {
+            return None;
+        }
+        let [high, normal, low] = &self.shared.injector;
+        if !(high.is_empty() && normal.is_empty() && low.is_empty()) {
+            return None;
+        }
+        let me = self.index;
+        let workers = self.shared.workers.iter().enumerate();
+        if workers.filter(|&(v, _)| v != me).any(|(_, w)| w.class_hint.load(Ordering::Relaxed) != 0)
+        {
+            return None;
+        }
+        self.locals.get(class)?.pop()
     }
 }

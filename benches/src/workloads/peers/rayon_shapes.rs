@@ -11,12 +11,13 @@
 //!   above 64 Ki): 250,000,000 / 512 = 488,281 random `u32`s at `--full`; `n` elements,
 //!   ns per element;
 //! * the closure chain of rayon's `spawn` (a task that spawns its successor, 1,000 deep, as
-//!   tokio's `chained_spawn`), ours with `Handle::spawn_fn`; `n` chains, ns per spawn.
+//!   tokio's `chained_spawn`), ours with `spawn_fn_detached` (rayon's `spawn` is detached and
+//!   finds the pool it runs on; so does ours); `n` chains, ns per spawn.
 //!
 //! Each sample enters the pool once (`install` on both sides) and runs all its work there.
 
 use crate::{RunConfig, Sample};
-use scheduler_core::{Handle, Runtime};
+use scheduler_core::Runtime;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -324,12 +325,11 @@ pub(super) fn merge_sort_rayon(cfg: &RunConfig) -> Sample {
 /// Spawns per closure chain.
 const CHAIN: u64 = 1_000;
 
-fn chain_ours(h: Handle, done: mpsc::SyncSender<()>, n: u64) {
+fn chain_ours(done: mpsc::SyncSender<()>, n: u64) {
     if n == 0 {
         done.send(()).expect("receiver lives");
     } else {
-        let next = h.clone();
-        drop(h.spawn_fn(move || chain_ours(next, done, n - 1)));
+        scheduler_core::spawn_fn_detached(move || chain_ours(done, n - 1));
     }
 }
 
@@ -346,8 +346,8 @@ pub(super) fn chained_spawn_fn_ours(cfg: &RunConfig) -> Sample {
     let (done_tx, done_rx) = mpsc::sync_channel(1);
     let start = Instant::now();
     for _ in 0..cfg.n.max(1) {
-        let (h, done) = (rt.handle().clone(), done_tx.clone());
-        drop(rt.spawn_fn(move || chain_ours(h, done, CHAIN)));
+        let done = done_tx.clone();
+        rt.spawn_fn_detached(move || chain_ours(done, CHAIN));
         done_rx.recv().expect("chain ends");
     }
     Sample::per_op(start.elapsed(), cfg.n.max(1) * CHAIN)
