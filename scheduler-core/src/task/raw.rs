@@ -109,7 +109,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    allocate_with(future, scheduler, priority, State::new())
+    allocate_with(future, scheduler, priority, State::new(), vtable::<F, false>())
 }
 
 /// Allocates a detached task cell for `future` (no `JoinHandle`): two refs, the owned list's
@@ -124,7 +124,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    allocate_with(future, scheduler, priority, State::new_detached())
+    allocate_with(future, scheduler, priority, State::new_detached(), vtable::<F, true>())
 }
 
 #[inline]
@@ -133,19 +133,14 @@ fn allocate_with<F>(
     scheduler: Scheduler,
     priority: Priority,
     state: State,
+    vtable: &'static TaskVtable,
 ) -> NonNull<Header>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let cell = Cell {
-        header: Header {
-            state,
-            vtable: vtable::<F>(),
-            scheduler,
-            priority,
-            owned: AtomicU64::new(UNLISTED),
-        },
+        header: Header { state, vtable, scheduler, priority, owned: AtomicU64::new(UNLISTED) },
         stage: UnsafeCell::new(Stage::Running(future)),
         join_waker: UnsafeCell::new(None),
     };
@@ -159,14 +154,15 @@ where
     ptr.cast()
 }
 
-fn vtable<F>() -> &'static TaskVtable
+/// The entry points of a `Cell<F>`; `DETACHED` for a task spawned without a `JoinHandle`.
+fn vtable<F, const DETACHED: bool>() -> &'static TaskVtable
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
     &TaskVtable {
-        poll: harness::poll::<F>,
-        cancel: harness::cancel::<F>,
+        poll: harness::poll::<F, DETACHED>,
+        cancel: harness::cancel::<F, DETACHED>,
         dealloc: dealloc::<F>,
         try_read_output: harness::try_read_output::<F>,
         drop_join_handle: harness::drop_join_handle::<F>,

@@ -160,10 +160,6 @@ impl Core {
     #[inline(always)]
     pub(super) fn take_by_class(&self, injector_first: bool) -> Option<Notified> {
         let order = self.picker.get().order();
-        if let Some(task) = self.take_only_class(order[0]) {
-            self.lifo_streak.set(0);
-            return Some(task);
-        }
         for (rank, class) in order.into_iter().enumerate() {
             let local = &self.locals[class];
             let inj = &self.shared.injector[class];
@@ -207,31 +203,5 @@ impl Core {
             }
         }
         None
-    }
-
-    /// The walk's result when only one class has work and it is here: our own deque holds
-    /// tasks of exactly one class, no injector holds any, and no other worker advertises any
-    /// other class (one worker busy with a chain of spawns). Then every class ranked before ours
-    /// is empty everywhere and the walk would pop our deque: so pop it. `None` sends the
-    /// caller to the walk. Not tried when our class leads the order (`first`): the walk finds
-    /// it at once, and without reading the other workers' hints.
-    #[inline]
-    fn take_only_class(&self, first: usize) -> Option<Notified> {
-        let own = self.class_hint.get();
-        let class = own.trailing_zeros() as usize;
-        if !own.is_power_of_two() || class == first {
-            return None;
-        }
-        let [high, normal, low] = &self.shared.injector;
-        if !(high.is_empty() && normal.is_empty() && low.is_empty()) {
-            return None;
-        }
-        let me = self.index;
-        let workers = self.shared.workers.iter().enumerate();
-        if workers.filter(|&(v, _)| v != me).any(|(_, w)| w.class_hint.load(Ordering::Relaxed) != 0)
-        {
-            return None;
-        }
-        self.locals.get(class)?.pop()
     }
 }
