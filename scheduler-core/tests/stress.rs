@@ -751,6 +751,10 @@ fn shutdown_mid_flight_resolves_every_handle_and_leaks_nothing() {
     let mut rng = Rng::new(0x5EED_0003);
     let mut mixed = Vec::new();
     let mut stuck = Vec::new(); // tasks that can only end by being cancelled
+                                // Tasks in an hour-long sleep: the shutdown wakes every pending timer's waker and a sleep
+                                // polled on a shut-down runtime is ready at once (`time::sleep`'s module doc), so a worker
+                                // that has not yet seen the shutdown may poll one to its end: cancelled, or `Ok(0)`.
+    let mut sleepers = Vec::new();
     let mut never_fired = Vec::new();
     let mut long_calls = Vec::new();
     let mut never_fired_later = Vec::new();
@@ -767,7 +771,7 @@ fn shutdown_mid_flight_resolves_every_handle_and_leaks_nothing() {
             }
             10..=19 => {
                 let h2 = h.clone();
-                stuck.push(h.spawn_with(rng.priority(), async move {
+                sleepers.push(h.spawn_with(rng.priority(), async move {
                     let _g = guard;
                     h2.sleep(Duration::from_secs(3600)).await;
                     0
@@ -841,6 +845,12 @@ fn shutdown_mid_flight_resolves_every_handle_and_leaks_nothing() {
     }
     for jh in stuck {
         assert!(h.block_on(jh).unwrap_err().is_cancelled(), "a stuck task must be cancelled");
+    }
+    for jh in sleepers {
+        match h.block_on(jh) {
+            Ok(v) => assert_eq!(v, 0, "a sleeper cut short by the shutdown returns its value"),
+            Err(e) => assert!(e.is_cancelled(), "a sleeper ends cancelled or cut short: {e:?}"),
+        }
     }
     for d in never_fired {
         d.callback(1).unwrap(); // nobody waits any more: no task runs, nothing panics
