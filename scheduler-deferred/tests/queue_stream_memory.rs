@@ -5,48 +5,14 @@
 
 use futures::Stream;
 use scheduler_deferred::DeferredQueue;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-/// `System`, counting the bytes currently allocated.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged (so the
-// caller's obligations pass through) and only adds bookkeeping on the side.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded (see the impl).
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded (see the impl).
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded (see the impl).
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_add(new_size, Ordering::Relaxed);
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
+/// The counting allocator of scheduler-timers' memory test (live heap bytes).
+#[path = "../../scheduler-timers/tests/support/counting_alloc.rs"]
+mod counting_alloc;
 
 /// Counts its wake-ups.
 struct CountingWaker(AtomicUsize);
@@ -85,23 +51,23 @@ fn a_million_operations_leave_the_heap_where_it_was() {
     for i in 0..1_000 {
         round(&q, &mut rx, i, i % 2 == 0); // warm-up: the queue's buffers reach their size
     }
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = counting_alloc::live_bytes();
     for i in 0..1_000_000 {
         round(&q, &mut rx, i, false);
     }
-    let after_ready = LIVE.load(Ordering::Relaxed);
+    let after_ready = counting_alloc::live_bytes();
     let woken_before = counter.0.load(Ordering::Relaxed);
     for i in 0..1_000_000 {
         round(&q, &mut rx, i, true);
     }
-    let after_waiting = LIVE.load(Ordering::Relaxed);
+    let after_waiting = counting_alloc::live_bytes();
     assert_eq!(counter.0.load(Ordering::Relaxed) - woken_before, 1_000_000, "one wake per put");
     for _ in 0..100_000 {
         let mut lost = q.stream();
         assert!(poll(&mut lost, &mut cx).is_pending());
         drop(lost); // withdrawn while waiting
     }
-    let after_dropped = LIVE.load(Ordering::Relaxed);
+    let after_dropped = counting_alloc::live_bytes();
     assert_eq!(q.pending(), 0);
     for (what, bytes) in
         [("ready", after_ready), ("waiting", after_waiting), ("dropped", after_dropped)]

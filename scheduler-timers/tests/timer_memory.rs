@@ -10,56 +10,11 @@
 //! reading) adds a chunk header per allocation, a few bytes per page, nothing per timer.
 
 use scheduler_timers::{timer_overhead_bytes, TimerConfig, TimerShard};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::task::Waker;
 
-/// `System`, counting the bytes currently allocated.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged (so the
-// caller's obligations pass through) and only adds bookkeeping on the side.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded (see the impl).
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded (see the impl).
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded (see the impl).
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded (see the impl).
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_add(new_size, Ordering::Relaxed);
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 /// The live-byte count is process-wide: the measurements must not run beside each other.
 static ALONE: Mutex<()> = Mutex::new(());
@@ -74,11 +29,11 @@ fn spread_delay_ns(i: u64, n: u64) -> u64 {
 fn overhead_per_timer(n: u64) -> f64 {
     let shard: TimerShard<Waker> = TimerShard::new(0, TimerConfig::default());
     let mut keys = Vec::with_capacity(n as usize);
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = counting_alloc::live_bytes();
     for i in 0..n {
         keys.push(shard.insert(spread_delay_ns(i, n), Waker::noop().clone()).expect("insert"));
     }
-    let after = LIVE.load(Ordering::Relaxed);
+    let after = counting_alloc::live_bytes();
     assert_eq!(shard.pending_deadlines().len() as u64, n);
     drop(keys);
     drop(shard);
