@@ -146,9 +146,10 @@ fn release() -> Ordering {
 /// `a` then `b` with no bookkeeping at all, so a fine-grained `join` costs little more than
 /// the two calls (heartbeat scheduling's trade, see chili and Spice). So `join` does not
 /// promise that `a` and `b` run at the same time: a closure must never wait for the other
-/// one. Called from a thread that is not a worker, the whole call goes to a runtime's workers and the caller blocks
-/// until it returns: the runtime in context ([`Handle::enter`](crate::Handle::enter), a
-/// `block_on` caller, a blocking-pool thread), else the global runtime, built on first use
+/// one. Called from a thread that is not a worker, the whole call goes to a runtime's
+/// workers and the caller blocks until it returns: the runtime in context
+/// ([`Handle::enter`](crate::Handle::enter), a `block_on` caller, a blocking-pool thread),
+/// else the global runtime, built on first use
 /// ([`Builder::build_global`](crate::Builder::build_global) configures it). It never runs
 /// serially on the caller. A panic in either closure is propagated after both have finished.
 /// Called from outside, it panics if that runtime has shut down.

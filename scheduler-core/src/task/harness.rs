@@ -198,11 +198,11 @@ unsafe fn complete_joined<F: Future>(
     drop(keep);
 }
 
-/// The completion of a task nobody joins: the output is dropped at once (never stored), the
-/// task leaves the owned list while it still holds `RUNNING`, then one read-modify-write sets
-/// `COMPLETE` and drops the run's and the owned list's refs; none when those two refs are the
-/// last (no waker or `AbortHandle` left): then the cell is freed at once. Leaving the list first is what
-/// `complete` does too, only earlier: while `RUNNING` is held a wake-up only sets `NOTIFIED`,
+/// The completion of a detached task (it never had a `JoinHandle`): the output is dropped at
+/// once (never stored), the task leaves the owned list while it still holds `RUNNING`, then
+/// one read-modify-write sets `COMPLETE` and drops the run's and the owned list's refs; none
+/// when those two refs are the last (no waker or `AbortHandle` left): then the cell is freed
+/// at once. Leaving the list first is what `complete_joined` does too, only earlier: while `RUNNING` is held a wake-up only sets `NOTIFIED`,
 /// so nothing reaches the scheduler through this task after `release`.
 ///
 /// # Safety
