@@ -160,12 +160,35 @@ pub fn nanos(ns: f64) -> Duration {
 /// CPU time consumed so far by the whole process (every thread), for workloads whose cost is
 /// CPU burnt rather than wall time (a timer schedule's wall time is fixed by its deadlines).
 pub fn process_cpu_time() -> Duration {
+    cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+/// CPU time consumed so far by the calling thread.
+pub fn thread_cpu_time() -> Duration {
+    cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+fn cpu_clock(clock: libc::clockid_t) -> Duration {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec that outlives the call; CLOCK_PROCESS_CPUTIME_ID
-    // is supported on every Linux this tool runs on, and on error `ts` stays zeroed.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    // SAFETY: `ts` is a valid, writable timespec that outlives the call; both CPU-time clocks
+    // are supported on every Linux this tool runs on, and on error `ts` stays zeroed.
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
     if rc != 0 {
         return Duration::ZERO;
     }
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Context switches of the whole process so far (every thread, live or exited):
+/// `(voluntary, involuntary)`. An involuntary one is a preemption.
+pub fn process_context_switches() -> (u64, u64) {
+    // SAFETY: an all-zero `rusage` is a valid value of that plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable rusage that outlives the call; on error it stays
+    // zeroed.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    if rc != 0 {
+        return (0, 0);
+    }
+    (usage.ru_nvcsw as u64, usage.ru_nivcsw as u64)
 }

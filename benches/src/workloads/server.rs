@@ -135,6 +135,70 @@ macro_rules! systems {
     }};
 }
 
+/// Where one variant's CPU goes, per request, from the process's own counters (not a row:
+/// `examples/offload_cpu.rs` prints it; the machine's load changes none of the definitions).
+#[derive(Debug, Clone)]
+pub struct CpuBreakdown {
+    /// The variant, as named in the rows.
+    pub system: &'static str,
+    /// Wall time per request (the throughput row's figure, in microseconds).
+    pub wall_us: f64,
+    /// CPU time of the whole process per request, every thread.
+    pub cpu_us: f64,
+    /// `cpu_us` less the heavy jobs' own CPU (their count times one job's CPU time measured
+    /// alone on this thread): the cost of serving, offloading and switching.
+    pub overhead_us: f64,
+    /// Voluntary context switches per request (a thread blocked: park, `epoll_wait`, futex).
+    pub voluntary: f64,
+    /// Involuntary context switches per request (a thread was preempted).
+    pub involuntary: f64,
+}
+
+/// Runs `cfg.n` requests through each variant once and reports [`CpuBreakdown`]s, in the
+/// order of the rows.
+pub fn cpu_breakdown(cfg: &RunConfig) -> Vec<CpuBreakdown> {
+    let job_cpu = heavy_job_cpu();
+    let variants = [
+        ("ours", Variant::Ours),
+        ("tokio", Variant::Inline),
+        ("spawn_blocking", Variant::Blocking),
+        ("rayon", Variant::Rayon),
+    ];
+    variants.into_iter().map(|(system, variant)| breakdown(system, variant, cfg, job_cpu)).collect()
+}
+
+fn breakdown(system: &'static str, v: Variant, cfg: &RunConfig, job_cpu: Duration) -> CpuBreakdown {
+    let (vol0, invol0) = crate::process_context_switches();
+    let cpu0 = crate::process_cpu_time();
+    let r = load(v, cfg);
+    let cpu = crate::process_cpu_time().saturating_sub(cpu0);
+    let (vol1, invol1) = crate::process_context_switches();
+    let n = r.requests.max(1) as f64;
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / n;
+    let jobs = job_cpu * r.heavy_us.len() as u32;
+    CpuBreakdown {
+        system,
+        wall_us: us(r.elapsed),
+        cpu_us: us(cpu),
+        overhead_us: us(cpu.saturating_sub(jobs)),
+        voluntary: (vol1 - vol0) as f64 / n,
+        involuntary: (invol1 - invol0) as f64 / n,
+    }
+}
+
+/// One heavy job's CPU time, run alone on this thread (median of 9).
+fn heavy_job_cpu() -> Duration {
+    let mut runs: Vec<Duration> = (0..9u64)
+        .map(|seed| {
+            let t = crate::thread_cpu_time();
+            cpu_job(seed, rounds());
+            crate::thread_cpu_time().saturating_sub(t)
+        })
+        .collect();
+    runs.sort();
+    runs[runs.len() / 2]
+}
+
 /// The three `server_offload` rows.
 pub fn workloads() -> Vec<Workload> {
     vec![
