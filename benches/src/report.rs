@@ -38,17 +38,9 @@ pub struct Row {
     pub latency: Option<Latency>,
 }
 
-/// Runs one system `runs` times after one warm-up run; `None` if it panicked.
-fn measure_system(
-    run: fn(&RunConfig) -> Sample,
-    cfg: &RunConfig,
-    runs: usize,
-) -> Option<Vec<Sample>> {
-    catch_unwind(AssertUnwindSafe(|| {
-        let _warm_up = run(cfg);
-        (0..runs).map(|_| run(cfg)).collect()
-    }))
-    .ok()
+/// One run of a system; `None` if it panicked.
+fn run_once(run: fn(&RunConfig) -> Sample, cfg: &RunConfig) -> Option<Sample> {
+    catch_unwind(AssertUnwindSafe(|| run(cfg))).ok()
 }
 
 fn latency_median(samples: &[Sample]) -> Option<Latency> {
@@ -90,23 +82,42 @@ fn row_from(w: &Workload, system: &'static str, samples: Option<Vec<Sample>>, ru
 }
 
 /// Measures every system of `w` and fills in our row's ratio, target and pass mark.
+///
+/// The runs are interleaved: one warm-up run of each system, then `runs` rounds that run
+/// each system once in turn, so a drift of the machine or of the process (another program,
+/// the allocator's state after many runtimes came and went) falls on every system alike
+/// instead of on whichever ran its runs last. A system that panics is dropped from the
+/// later rounds, and its row shows no figure.
 pub fn measure_workload(
     w: &Workload,
     cfg: &RunConfig,
     runs: usize,
     tick: &dyn Fn(&str),
 ) -> Vec<Row> {
-    let mut rows: Vec<Row> = w
+    let mut samples: Vec<Option<Vec<Sample>>> = w
         .systems
         .iter()
         .map(|s| {
             tick(&format!("{} / {}", w.name, s.name));
-            let samples = measure_system(s.run, cfg, runs);
-            for _ in 0..runs {
-                tick(&format!("{} / {}", w.name, s.name));
-            }
-            row_from(w, s.name, samples, runs)
+            run_once(s.run, cfg).map(|_warm_up| Vec::with_capacity(runs))
         })
+        .collect();
+    for _ in 0..runs {
+        for (s, slot) in w.systems.iter().zip(samples.iter_mut()) {
+            tick(&format!("{} / {}", w.name, s.name));
+            if let Some(done) = slot {
+                match run_once(s.run, cfg) {
+                    Some(sample) => done.push(sample),
+                    None => *slot = None,
+                }
+            }
+        }
+    }
+    let mut rows: Vec<Row> = w
+        .systems
+        .iter()
+        .zip(samples)
+        .map(|(s, samples)| row_from(w, s.name, samples, runs))
         .collect();
     judge(w, &mut rows);
     rows
@@ -395,6 +406,41 @@ mod tests {
         };
         let rows = measure_workload(&w, &RunConfig { workers: 2, n: 1 }, 1, &|_| {});
         assert_eq!(rows[0].pass, Some(true));
+    }
+
+    #[test]
+    fn runs_are_interleaved_after_one_warm_up_each() {
+        use std::sync::Mutex;
+        static ORDER: Mutex<Vec<&str>> = Mutex::new(Vec::new());
+        let mut w = workload(Target::RatioToBestPeer(0.5));
+        w.systems[0].run = |_| {
+            ORDER.lock().unwrap().push("ours");
+            fixed(40.0)
+        };
+        w.systems[1].run = |_| {
+            ORDER.lock().unwrap().push("tokio");
+            fixed(100.0)
+        };
+        w.systems.truncate(2);
+        let rows = measure_workload(&w, &RunConfig { workers: 2, n: 1 }, 3, &|_| {});
+        let order = ORDER.lock().unwrap().clone();
+        assert_eq!(order, ["ours", "tokio"].repeat(4), "warm-ups, then 3 rounds of both");
+        assert_eq!(rows[0].ratio, Some(0.4));
+    }
+
+    #[test]
+    fn a_system_panicking_after_its_warm_up_is_an_unmeasured_row() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        let mut w = workload(Target::RatioToBestPeer(0.5));
+        w.systems[0].run = |_| {
+            assert!(CALLS.fetch_add(1, Ordering::Relaxed) < 2, "the third run panics");
+            fixed(40.0)
+        };
+        let rows = measure_workload(&w, &RunConfig { workers: 2, n: 1 }, 3, &|_| {});
+        assert_eq!(CALLS.load(Ordering::Relaxed), 3, "no run after the one that panicked");
+        assert!(rows[0].median.is_nan());
+        assert_eq!(rows[1].median, 100.0, "the peers' rounds go on");
     }
 
     #[test]
