@@ -355,6 +355,11 @@ pub(crate) fn wait_until(core: &Core, done: impl Fn() -> bool) {
             // SAFETY: a job taken off a deque is alive and runs once.
             unsafe { job.execute() };
             idle_rounds = 0;
+        } else if let Some(install) = core.shared().take_install() {
+            // Another runtime's worker waits for it, maybe for us in turn (`Shared::installs`).
+            hungry = None;
+            install.run_now();
+            idle_rounds = 0;
         } else {
             if hungry.is_none() {
                 hungry = Some(core.join_waiting());

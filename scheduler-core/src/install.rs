@@ -4,9 +4,12 @@
 //!
 //! - On a worker of the same runtime the closure runs inline.
 //! - Anywhere else an [`InstallJob`] on the caller's stack holds the closure and its result
-//!   slot; a task ([`InstallTask`], one allocation) carrying a type-erased pointer to it goes
-//!   to the runtime's injector, and the caller waits on the job's [`Latch`]: a plain thread
-//!   parks; a worker of another runtime keeps running its own runtime's fork-join jobs.
+//!   slot, and an [`InstallTask`] carries a type-erased pointer to it. From a plain thread the
+//!   task goes to the runtime's injector (one allocation), and the caller parks on the job's
+//!   [`Latch`]. From a worker of another runtime it goes to the runtime's `installs` queue
+//!   (no allocation), and the caller keeps running its own runtime's fork-join jobs and the
+//!   installs sent to *its* runtime while it waits: two runtimes whose every worker waits for
+//!   the other's install still make progress (rayon's `in_worker_cross`).
 //!
 //! Invariants (what makes the erased `'caller` borrows sound):
 //! - The caller's frame does not return, nor unwind, until the latch left `PENDING`: it
@@ -67,7 +70,15 @@ where
     F: FnOnce() -> R + Send,
     R: Send,
 {
-    let send = |task| drop(handle.shared.spawn(task, Priority::Normal)); // detached
+    let on_a_worker = context::with_any_core(|core| core.is_some());
+    let send = |task| {
+        if on_a_worker {
+            // A worker of another runtime: to the installs queue, which waiting workers serve.
+            handle.shared.push_install(task)
+        } else {
+            drop(handle.shared.spawn(task, Priority::Normal)) // detached
+        }
+    };
     match run_elsewhere(f, WAITER.with(Arc::clone), send) {
         Some(Ok(r)) => r,
         Some(Err(payload)) => resume_unwind(payload),
@@ -221,8 +232,11 @@ unsafe fn abandon_job<F: FnOnce() -> R + Send, R: Send>(job: *const ()) {
     job.latch.set(ABANDONED);
 }
 
-/// The task that runs an [`InstallJob`]: completes on its first poll; dropped unpolled (a
-/// shutdown cancelled it), it abandons the job.
+/// The task that runs an [`InstallJob`]: completes on its first poll (or [`run_now`]);
+/// dropped unrun (a shutdown cancelled it), it abandons the job.
+///
+/// [`run_now`]: InstallTask::run_now
+#[derive(Debug)]
 pub(crate) struct InstallTask {
     job: *const (),
     run: unsafe fn(*const ()),
@@ -234,6 +248,17 @@ pub(crate) struct InstallTask {
 // SAFETY: the job's closure and result are `Send` (`InstallJob`'s bounds), and the job lives
 // until the task reported through the latch (module invariants), wherever the task runs.
 unsafe impl Send for InstallTask {}
+
+impl InstallTask {
+    /// Runs the closure here (a worker took the task off `Shared::installs`).
+    pub(crate) fn run_now(mut self) {
+        if std::mem::replace(&mut self.pending, false) {
+            // SAFETY: the job is alive and PENDING (`pending` was true), and this is the
+            // one call: `pending` is false from here on, so the drop does not abandon it.
+            unsafe { (self.run)(self.job) }
+        }
+    }
+}
 
 impl Future for InstallTask {
     type Output = ();

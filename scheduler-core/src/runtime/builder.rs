@@ -318,6 +318,7 @@ impl Builder {
         let shared = Arc::new(Shared {
             workers: remotes.into_boxed_slice(),
             injector: [Injector::new(), Injector::new(), Injector::new()],
+            installs: Injector::new(),
             idle: Idle::new(workers),
             owned: super::owned::OwnedTasks::new(workers + 1),
             blocking: BlockingPool::new(self.max_blocking_threads, self.blocking_keep_alive),

@@ -35,6 +35,7 @@ use crate::blocking::BlockingPool;
 use crate::context;
 use crate::forkjoin::JobRef;
 use crate::idle::Idle;
+use crate::install::InstallTask;
 use crate::lifo::LifoSlot;
 use crate::metrics::WorkerStats;
 use crate::priority::{Priority, CLASSES};
@@ -84,6 +85,11 @@ pub(crate) struct KeepAlive {
 pub(crate) struct Shared {
     pub(crate) workers: Box<[WorkerRemote]>,
     pub(crate) injector: [Injector<Notified>; CLASSES],
+    /// `install`s sent by workers of other runtimes (`crate::install`): any worker takes them
+    /// as work, and a worker waiting inside a `join` or another runtime's `install` runs them
+    /// meanwhile, so installs bouncing between runtimes whose workers all wait cannot
+    /// deadlock (rayon's `in_worker_cross`).
+    pub(crate) installs: Injector<InstallTask>,
     pub(crate) idle: Idle,
     pub(crate) owned: OwnedTasks,
     pub(crate) blocking: BlockingPool,
@@ -328,6 +334,27 @@ impl Shared {
         }
     }
 
+    /// Queues an install sent by a worker of another runtime and notifies an idle worker; as
+    /// [`inject`](Self::inject), a shutdown that raced the push drops it (the caller then
+    /// sees the closure abandoned).
+    pub(crate) fn push_install(&self, task: InstallTask) {
+        self.installs.push(task);
+        // push; fence(SeqCst) (in notify_work); read the flag: as in `inject`.
+        self.idle.notify_work();
+        if self.shutdown.load(Ordering::Relaxed) {
+            self.drain_injectors();
+        }
+    }
+
+    /// The oldest queued install, if any (one `is_empty` look when there is none).
+    #[inline]
+    pub(crate) fn take_install(&self) -> Option<InstallTask> {
+        if self.installs.is_empty() {
+            return None;
+        }
+        queue::inject_steal_one(&self.installs)
+    }
+
     /// True when any queue of any worker, any LIFO slot, or the injector holds work.
     pub(crate) fn has_work(&self) -> bool {
         self.has_work_near(0, self.workers.len())
@@ -338,16 +365,21 @@ impl Shared {
     pub(crate) fn has_work_near(&self, from: usize, count: usize) -> bool {
         let n = self.workers.len();
         self.injector.iter().any(|q| !q.is_empty())
+            || !self.installs.is_empty()
             || (0..count.min(n)).any(|k| self.workers[(from + k) % n].has_work())
     }
 
-    /// Cancels every task in the injectors.
+    /// Cancels every task in the injectors, and drops every queued install unrun (its caller
+    /// then panics with the shutdown message).
     pub(crate) fn drain_injectors(&self) {
         for inj in &self.injector {
             while let Some(task) = queue::inject_steal_one(inj) {
                 task.cancel();
                 probe_alive();
             }
+        }
+        while let Some(install) = queue::inject_steal_one(&self.installs) {
+            drop(install);
         }
     }
 

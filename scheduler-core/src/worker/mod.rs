@@ -37,6 +37,7 @@
 use crate::context::{self, Context};
 use crate::deferred_yields::DeferredYields;
 use crate::forkjoin::JobRef;
+use crate::install::InstallTask;
 use crate::priority::{ClassPicker, CLASSES};
 use crate::queue::{self, Local};
 use crate::runtime::{run_hook, run_wrapped, Handle, KeepAlive, Shared, StartLatch, WorkerRemote};
@@ -86,6 +87,8 @@ pub(crate) const LIFO_CAP: u32 = 3;
 pub(crate) enum Work {
     Task(Notified),
     Job(JobRef),
+    /// An `install` sent by a worker of another runtime (`Shared::installs`).
+    Install(InstallTask),
 }
 
 /// The private part of a worker, reachable only from its own thread.
@@ -187,6 +190,7 @@ impl Core {
                 // SAFETY: a job in a deque is alive until executed (see `forkjoin`).
                 unsafe { job.execute() }
             }
+            Work::Install(install) => install.run_now(),
             Work::Task(task) => {
                 crate::metrics::bump(&self.stats().polls);
                 // The bounded-share rule counts every task this worker runs, however it got it

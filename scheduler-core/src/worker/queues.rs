@@ -78,6 +78,9 @@ impl Core {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick % GLOBAL_POLL_INTERVAL == 0 {
+            if let Some(install) = self.shared.take_install() {
+                return Some(Work::Install(install));
+            }
             if let Some(t) = self.take_injector_first() {
                 return Some(Work::Task(t));
             }

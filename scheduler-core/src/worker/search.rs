@@ -66,6 +66,9 @@ impl Core {
         let n = shared.workers.len();
         let start = self.next_rand() as usize % n;
         let victims = (0..n).map(|k| (start + k) % n).filter(|&v| v != self.index);
+        if let Some(install) = shared.take_install() {
+            return Some(Work::Install(install));
+        }
         if let Some(job) = self.steal_job() {
             return Some(Work::Job(job));
         }
