@@ -4,12 +4,13 @@
 //!
 //! - On a worker of the same runtime the closure runs inline.
 //! - Anywhere else an [`InstallJob`] on the caller's stack holds the closure and its result
-//!   slot, and an [`InstallTask`] carries a type-erased pointer to it. From a plain thread the
-//!   task goes to the runtime's injector (one allocation), and the caller parks on the job's
-//!   [`Latch`]. From a worker of another runtime it goes to the runtime's `installs` queue
-//!   (no allocation), and the caller keeps running its own runtime's fork-join jobs and the
-//!   installs sent to *its* runtime while it waits: two runtimes whose every worker waits for
-//!   the other's install still make progress (rayon's `in_worker_cross`).
+//!   slot, and an [`InstallTask`] carries a type-erased pointer to it.
+//!   - From a plain thread the task goes to the runtime's injector (one allocation, a
+//!     detached task: nobody joins it), and the caller parks on the job's [`Latch`].
+//!   - From a worker of another runtime it goes to the runtime's `installs` queue (no
+//!     allocation), and the caller keeps running its own runtime's fork-join jobs and the
+//!     installs sent to *its* runtime while it waits: two runtimes whose every worker waits
+//!     for the other's install still make progress (rayon's `in_worker_cross`).
 //!
 //! Invariants (what makes the erased `'caller` borrows sound):
 //! - The caller's frame does not return, nor unwind, until the latch left `PENDING`: it
@@ -76,7 +77,7 @@ where
             // A worker of another runtime: to the installs queue, which waiting workers serve.
             handle.shared.push_install(task)
         } else {
-            drop(handle.shared.spawn(task, Priority::Normal)) // detached
+            handle.shared.spawn_detached(task, Priority::Normal)
         }
     };
     match run_elsewhere(f, WAITER.with(Arc::clone), send) {
