@@ -6,12 +6,14 @@
 //! call runs serially, a lazy frame runs `b` inline with no atomic operation, and a published
 //! frame is on the worker's LIFO job deque, rayon's way. For a published frame the `join`
 //! pops: if it gets its own job back, `b` runs inline; if `b` was stolen, it runs other
-//! jobs, or steals some, until the thief sets the job's `done` flag.
+//! jobs, or steals some, until the thief sets the job's `done` latch; when it finds none for
+//! a while it naps on its worker's nap parker, which the thief's set unparks
+//! (`crate::done_latch`), so a long wait does not burn the core.
 //!
 //! Invariants:
 //! - A `StackJob` lives on the frame of the `join` that pushed it, and that frame does not
 //!   return until the job is either popped back by it or marked `done` by the thief; the
-//!   thief's `done.store(true, Release)` is its last access to the job.
+//!   thief's `done.set(Release)` is its last access to the job.
 //! - `done`'s Release pairs with the waiter's Acquire load, so the result written before it is
 //!   visible to the waiter.
 //! - A panic in `a` or `b` is caught and resumed on the caller after both finished.
@@ -26,10 +28,12 @@
 //! [`join_context`]: fn@crate::join_context
 
 use crate::context;
+use crate::done_latch::DoneLatch;
+use crate::idle::Parker;
 use crate::join_frames::Popped;
 #[cfg(loom)]
 use crate::queue;
-use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::atomic::Ordering;
 use crate::sync::UnsafeCell;
 use crate::worker::Core;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -73,15 +77,16 @@ impl JobRef {
 struct StackJob<F, R> {
     func: UnsafeCell<Option<F>>,
     result: UnsafeCell<Option<std::thread::Result<R>>>,
-    done: AtomicBool,
+    done: DoneLatch,
 }
 
 impl<F: FnOnce(bool) -> R + Send, R: Send> StackJob<F, R> {
-    fn new(f: F) -> Self {
+    /// `nap`: the parker of the worker that will wait for the job, if it is stolen.
+    fn new(f: F, nap: Option<&Parker>) -> Self {
         StackJob {
             func: UnsafeCell::new(Some(f)),
             result: UnsafeCell::new(None),
-            done: AtomicBool::new(false),
+            done: DoneLatch::new(nap),
         }
     }
 
@@ -125,7 +130,7 @@ unsafe fn execute_stack_job<F: FnOnce(bool) -> R + Send, R: Send>(data: *const (
     // SAFETY: as above.
     job.result.with_mut(|slot| unsafe { *slot = Some(r) });
     // Release: publishes the result to the waiter's Acquire. Last access to `job`.
-    job.done.store(true, release());
+    job.done.set(release());
 }
 
 /// `Release`, or `Relaxed` in the loom models' buggy variant (`loom_api::weaken_join_done`).
@@ -249,7 +254,7 @@ where
     RA: Send,
     RB: Send,
 {
-    let job = StackJob::new(b);
+    let job = StackJob::new(b, Some(core.nap_parker()));
     let job_ref = job.as_job_ref();
     if core.frames().push(job_ref) {
         core.push_job(job_ref);
@@ -277,10 +282,10 @@ fn finish_published<F: FnOnce(bool) -> R + Send, R: Send>(
     job_ref: JobRef,
     injected: bool,
     pop: impl Fn() -> Option<JobRef>,
-    wait: impl FnOnce(&AtomicBool),
+    wait: impl FnOnce(&DoneLatch),
 ) -> std::thread::Result<R> {
     loop {
-        if job.done.load(Ordering::Acquire) {
+        if job.done.is_set() {
             return job.take_result();
         }
         match pop() {
@@ -308,12 +313,12 @@ where
     R: Send,
 {
     let jobs = queue::new_lifo::<JobRef>();
-    let job = StackJob::new(b);
+    let job = StackJob::new(b, None);
     let job_ref = job.as_job_ref();
     jobs.push(job_ref);
     thief(jobs.stealer());
-    let wait = |done: &AtomicBool| {
-        while !done.load(Ordering::Acquire) {
+    let wait = |done: &DoneLatch| {
+        while !done.is_set() {
             loom::thread::yield_now();
         }
     };
@@ -331,14 +336,27 @@ fn both<RA, RB>(ra: std::thread::Result<RA>, rb: std::thread::Result<RB>) -> (RA
     }
 }
 
-/// Waits until `done` is set, running stolen jobs meanwhile.
-pub(crate) fn wait_for(core: &Core, done: &AtomicBool) {
-    // Acquire: pairs with the Release store of the job's executor.
-    wait_until(core, || done.load(Ordering::Acquire));
+/// Waits until `done` is set, running stolen jobs meanwhile, napping when there are none.
+pub(crate) fn wait_for(core: &Core, done: &DoneLatch) {
+    wait_until(core, || done.is_set(), || done.nap(NAP));
 }
 
-/// Waits until `done()` holds, running this worker's jobs (and stolen ones) meanwhile.
-pub(crate) fn wait_until(core: &Core, done: impl Fn() -> bool) {
+/// Idle rounds of a waiter that spin before it yields.
+const WAIT_SPINS: u32 = 64;
+/// Idle rounds of a waiter that yield before it naps (about 150 us on the 2-core CI machine,
+/// where a yield with nothing else to run costs ~145 ns: a wait that ends sooner costs no
+/// wake-up; with 256 rounds, `join_recursively`'s waits for the halves stolen near its root
+/// napped and lost 5 %).
+const WAIT_YIELDS: u32 = 1024;
+/// Idle rounds that yield between two naps.
+const WAIT_YIELDS_AFTER_NAP: u32 = 16;
+/// The longest nap of a waiter: it then looks for jobs again (and is hungry meanwhile).
+pub(crate) const NAP: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Waits until `done()` holds, running this worker's jobs (and stolen ones) meanwhile. When
+/// it finds none for a while, it calls `nap`, which parks until the awaited event or for at
+/// most [`NAP`], then looks again: a long wait does not burn the core.
+pub(crate) fn wait_until(core: &Core, done: impl Fn() -> bool, nap: impl Fn()) {
     if done() {
         return;
     }
@@ -360,16 +378,22 @@ pub(crate) fn wait_until(core: &Core, done: impl Fn() -> bool) {
             hungry = None;
             install.run_now();
             idle_rounds = 0;
-        } else {
+        } else if idle_rounds < WAIT_SPINS + WAIT_YIELDS {
             if hungry.is_none() {
                 hungry = Some(core.join_waiting());
             }
-            if idle_rounds < 64 {
-                idle_rounds += 1;
+            idle_rounds += 1;
+            if idle_rounds <= WAIT_SPINS {
                 std::hint::spin_loop();
             } else {
                 std::thread::yield_now();
             }
+        } else {
+            // Not hungry while asleep: nobody should offer work to a napper.
+            hungry = None;
+            nap();
+            // Hungry again for a few yields (others may offer work), then the next nap.
+            idle_rounds = WAIT_SPINS + WAIT_YIELDS - WAIT_YIELDS_AFTER_NAP;
         }
     }
 }

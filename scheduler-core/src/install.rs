@@ -145,7 +145,15 @@ impl Latch {
     /// the closure inline) runs its own fork-join jobs meanwhile instead of parking.
     fn wait(&self) {
         context::with_any_core(|core| match core {
-            Some(core) => crate::forkjoin::wait_until(core, || self.probe() != PENDING),
+            // The task's `set` unparks our parker: napping on it wakes at once when done.
+            Some(core) => crate::forkjoin::wait_until(
+                core,
+                || self.probe() != PENDING,
+                || {
+                    let _ =
+                        self.parker.park(Some(std::time::Instant::now() + crate::forkjoin::NAP));
+                },
+            ),
             None => {
                 while self.probe() == PENDING {
                     self.parker.park(None);

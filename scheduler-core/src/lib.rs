@@ -88,6 +88,7 @@ mod context;
 mod defer;
 mod deferred_yields;
 mod deterministic;
+mod done_latch;
 mod forkjoin;
 mod global;
 mod idle;

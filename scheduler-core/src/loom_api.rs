@@ -385,3 +385,63 @@ where
 {
     crate::forkjoin::handoff_for_loom(b, |remote| thief(JobStealer(remote)))
 }
+
+// ---- a fork-join waiter's nap (done_latch.rs) -----------------------------------------------
+
+/// How the setter of [`NapHandoff`] sets the latch: as the runtime does, or one of the two
+/// buggy variants a model must catch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NapSetter {
+    /// `DoneLatch::set` with Release, as `forkjoin` and `scope` call it.
+    Real,
+    /// Release, but a plain store that never unparks a napper.
+    ForgetsTheNapper,
+    /// `DoneLatch::set` with Relaxed: no happens-before edge to the waiter.
+    Relaxed,
+}
+
+/// A `join` waiter napping on its `DoneLatch` while a thief finishes `b`: the thief writes a
+/// value and sets the latch (`set`, from any model thread), the owner (`wait`) naps until it
+/// is set, as `forkjoin::wait_until` does once it finds no work, and reads the value.
+pub struct NapHandoff {
+    parker: Arc<crate::idle::Parker>,
+    latch: crate::done_latch::DoneLatch,
+    value: crate::sync::UnsafeCell<u32>,
+}
+
+// SAFETY: `value` is written by the setter before `set` and read by the waiter after it saw
+// the latch set (the protocol under test); loom checks exactly that.
+unsafe impl Sync for NapHandoff {}
+// SAFETY: as above.
+unsafe impl Send for NapHandoff {}
+
+impl NapHandoff {
+    pub fn new() -> Arc<Self> {
+        let parker = Arc::new(crate::idle::Parker::new());
+        // The latch points into the `Arc`'s allocation, which lives as long as `self`.
+        let latch = crate::done_latch::DoneLatch::new(Some(&*parker));
+        Arc::new(NapHandoff { parker, latch, value: crate::sync::UnsafeCell::new(0) })
+    }
+
+    /// The thief: writes `v`, then sets the latch the way `how` says.
+    pub fn set(&self, v: u32, how: NapSetter) {
+        // SAFETY: the waiter reads `value` only after it saw the latch set.
+        self.value.with_mut(|p| unsafe { *p = v });
+        match how {
+            NapSetter::Real => self.latch.set(crate::sync::atomic::Ordering::Release),
+            NapSetter::Relaxed => self.latch.set(crate::sync::atomic::Ordering::Relaxed),
+            NapSetter::ForgetsTheNapper => self.latch.set_without_waking(),
+        }
+    }
+
+    /// The owner: naps until the latch is set (loom ignores the nap's deadline, so a lost
+    /// unpark is a deadlock), then reads the value.
+    pub fn wait(&self) -> u32 {
+        let _keep = &self.parker;
+        while !self.latch.is_set() {
+            self.latch.nap(crate::forkjoin::NAP);
+        }
+        // SAFETY: the latch was seen set with Acquire: the setter's write happened before.
+        self.value.with(|p| unsafe { *p })
+    }
+}

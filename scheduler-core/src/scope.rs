@@ -11,8 +11,9 @@
 //! `Scope` leaves its stack frame. The first panic of a job is kept and resumed by `scope`.
 
 use crate::context;
+use crate::done_latch::DoneLatch;
 use crate::forkjoin::{self, JobRef};
-use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::Mutex;
 use std::any::Any;
 use std::marker::PhantomData;
@@ -22,7 +23,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 pub struct Scope<'scope> {
     pending: AtomicUsize,
     /// Set when `pending` drops to zero after the body returned (wakes the waiter).
-    all_done: AtomicBool,
+    all_done: DoneLatch,
     panic: Mutex<Option<Box<dyn Any + Send + 'static>>>,
     /// Invariant in `'scope`, like rayon's: closures may borrow anything that outlives it.
     _marker: PhantomData<fn(&'scope ()) -> &'scope ()>,
@@ -127,7 +128,7 @@ where
 {
     let scope = Scope {
         pending: AtomicUsize::new(1), // the body itself
-        all_done: AtomicBool::new(false),
+        all_done: DoneLatch::for_this_thread(),
         panic: Mutex::new(None),
         _marker: PhantomData,
     };
@@ -137,7 +138,7 @@ where
         Some(core) => forkjoin::wait_for(core, &scope.all_done),
         None => {
             // Off the runtime every job ran inline, so nothing is pending.
-            debug_assert!(scope.all_done.load(Ordering::Acquire));
+            debug_assert!(scope.all_done.is_set());
         }
     });
     if let Some(p) = scope.panic.lock().take() {
@@ -173,7 +174,7 @@ impl<'scope> Scope<'scope> {
         // other jobs' before announcing completion.
         if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
             // Release: pairs with the Acquire in `wait_for`. Last access to the scope.
-            self.all_done.store(true, Ordering::Release);
+            self.all_done.set(Ordering::Release);
         }
     }
 }

@@ -3,7 +3,7 @@
 use super::shared::{Shared, WorkerRemote};
 use super::{Config, Handle, Runtime, StartLatch};
 use crate::blocking::BlockingPool;
-use crate::idle::Idle;
+use crate::idle::{Idle, Parker};
 use crate::lifo::LifoSlot;
 use crate::metrics::WorkerStats;
 use crate::queue::{self, Injector};
@@ -312,6 +312,7 @@ impl Builder {
                 lifo: LifoSlot::new(),
                 class_hint: CachePadded::new(AtomicUsize::new(0)),
                 stats: CachePadded::new(WorkerStats::new()),
+                nap: Parker::new(),
             });
             locals.push((classes, jobs));
         }

@@ -34,7 +34,7 @@ use super::Config;
 use crate::blocking::BlockingPool;
 use crate::context;
 use crate::forkjoin::JobRef;
-use crate::idle::Idle;
+use crate::idle::{Idle, Parker};
 use crate::install::InstallTask;
 use crate::lifo::LifoSlot;
 use crate::metrics::WorkerStats;
@@ -61,6 +61,9 @@ pub(crate) struct WorkerRemote {
     /// look, never a lost task (the deque itself decides).
     pub(crate) class_hint: CachePadded<AtomicUsize>,
     pub(crate) stats: CachePadded<WorkerStats>,
+    /// Where this worker naps while it waits in a `join` or `scope` (`crate::done_latch`);
+    /// the setter of the latch it waits on unparks it.
+    pub(crate) nap: Parker,
 }
 
 impl WorkerRemote {

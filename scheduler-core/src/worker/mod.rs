@@ -147,6 +147,12 @@ impl Core {
         self.index
     }
 
+    /// The parker this worker naps on while it waits in a `join` or `scope`.
+    #[inline]
+    pub(crate) fn nap_parker(&self) -> &crate::idle::Parker {
+        &self.remote().nap
+    }
+
     /// What other threads may touch of this worker: its entry of `shared.workers`.
     #[inline]
     pub(super) fn remote(&self) -> &WorkerRemote {
