@@ -57,8 +57,9 @@
 //! the wake-up stick even if it lands before `park` blocks. A worker that was not searching
 //! skips step 2: it is safe because either a searcher exists (and it will run step 2 when it
 //! parks in turn) or the pusher's read sees `searching == 0` and wakes someone.
-//! The short spin a searcher does before it parks (`worker.rs`, `SPIN_ROUNDS`) only looks at
-//! the queues; it is outside this protocol and changes none of its steps.
+//! The short spin a searcher does before it parks (`worker.rs`, `SPIN_ROUNDS`, and the last
+//! awake worker's `LAST_AWAKE_YIELDS`) only looks at the queues; it is outside this protocol
+//! and changes none of its steps.
 //!
 //! Model: `loom-tests/tests/executor_park.rs`. Under loom the queues are a mutex-protected
 //! stand-in, which orders the two sides by itself; the fences matter for crossbeam's lock-free
@@ -223,6 +224,12 @@ impl Idle {
     /// The wait of [`join_wait_begin`](Self::join_wait_begin) is over.
     pub(crate) fn join_wait_end(&self) {
         self.state.join_waiters.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Is the caller the only worker not parked? (A hint: one Relaxed load.)
+    #[inline]
+    pub(crate) fn only_one_awake(&self) -> bool {
+        self.counters().unparked() <= 1
     }
 
     /// Tries to become a searcher; refused when half the workers already search.

@@ -32,3 +32,20 @@ fn a_nearer_timer_still_fires_on_idle_workers() {
     });
     rx.recv_timeout(Duration::from_secs(10)).expect("the near call ran");
 }
+
+#[test]
+fn the_last_awake_worker_parks_after_its_short_spin() {
+    // The last awake worker yields a little before it parks (it waits for work from
+    // outside); it must still park, and stay parked.
+    let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let before: Vec<(u64, u64)> = rt.metrics().workers.iter().map(|w| (w.polls, w.parks)).collect();
+    rt.block_on(rt.spawn_fn(|| ())).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let after = rt.metrics();
+    let ran = after.workers.iter().zip(&before).find(|(w, b)| w.polls > b.0).expect("one ran it");
+    assert!(ran.0.parks > ran.1 .1, "the worker that ran the task parked again");
+    let parks = total_parks(&rt);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(total_parks(&rt), parks, "and nobody woke since");
+}

@@ -27,7 +27,9 @@
 //! When all that is empty it searches (`Core::steal`), at most half the workers at once
 //! ([`crate::idle`]): per class, the injector then other workers' deques in random victim
 //! order, and last other workers' LIFO slots. Then the searcher polls the queues for a few
-//! microseconds ([`SPIN_ROUNDS`]), and finally the worker runs the maintenance step and parks.
+//! microseconds ([`SPIN_ROUNDS`]); the last awake worker, when none of its timers is due
+//! soon, also yields and polls for about ten more ([`LAST_AWAKE_YIELDS`]), since its work
+//! can only come from outside; and finally the worker runs the maintenance step and parks.
 //!
 //! Wake-ups are batched: a task pushed by `spawn` posts a notification (one `SeqCst` fence),
 //! a task re-queued by `yield_now` does not (this worker will run it); the maintenance step
@@ -73,6 +75,21 @@ pub(crate) const SPIN_ROUNDS: u32 = 16;
 
 /// Spin hints between two looks at the queues while spinning.
 pub(crate) const SPINS_PER_ROUND: u32 = 8;
+
+/// Yields the last awake worker adds to its spin before it parks (about 10 us on the CI
+/// machine, where a yield with nothing else to run costs ~145 ns). Enough for a thread that
+/// feeds the runtime chains of work to come back before the worker parks (chained_spawn_fn:
+/// 126 -> 63 ns per spawn); with 128 or 256, a burst of remote spawns into an idle runtime
+/// (spawn_many_remote_idle) lost a third of its speed, the searching spinner holding back the
+/// wake-up of the second worker.
+#[cfg(not(loom))]
+pub(crate) const LAST_AWAKE_YIELDS: u32 = 64;
+/// None under loom: the models' schedules stay short.
+#[cfg(loom)]
+pub(crate) const LAST_AWAKE_YIELDS: u32 = 0;
+
+/// The last awake worker skips those yields when one of its timers is due sooner than this.
+pub(crate) const LAST_AWAKE_WINDOW: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// Workers whose queues one spin round looks at (besides the injectors), in turn: a look at
 /// every queue of a 4,096-worker runtime costs ~20,000 loads per round, and a few thousand

@@ -112,6 +112,11 @@ impl Core {
     /// a few microseconds: a producer that spawns just after we looked then costs neither a
     /// futex wake on its side nor a park/unpark on ours. Bounded ([`SPIN_ROUNDS`]); returns
     /// true when work showed up.
+    /// Is one of this worker's timers due within `window`?
+    fn timer_due_within(&self, window: std::time::Duration) -> bool {
+        self.shared.time.park_deadline(self.index).is_some_and(|d| d <= Instant::now() + window)
+    }
+
     pub(super) fn spin_for_work(&self) -> bool {
         if !self.searching.get() {
             return false;
@@ -126,6 +131,22 @@ impl Core {
                 return true;
             }
             from = (from + SPIN_LOOK_WORKERS) % n;
+        }
+        // The last awake worker waits for work from outside: it stays a little longer, so a
+        // producer that comes back soon (a request loop, a thread feeding chains of tasks)
+        // needs no wake-up on either side. Yielding, so it gives way to any runnable thread;
+        // not when one of its timers is due within the window (its park wakes on time).
+        if !self.shared.idle.only_one_awake() || self.timer_due_within(LAST_AWAKE_WINDOW) {
+            return false;
+        }
+        for _ in 0..LAST_AWAKE_YIELDS {
+            if !self.shared.idle.only_one_awake() {
+                break;
+            }
+            std::thread::yield_now();
+            if self.shared.has_work_near(from, SPIN_LOOK_WORKERS) || self.shared.is_shutdown() {
+                return true;
+            }
         }
         false
     }
