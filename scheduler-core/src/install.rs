@@ -261,6 +261,11 @@ unsafe impl Send for InstallTask {}
 impl InstallTask {
     /// Runs the closure here (a worker took the task off `Shared::installs`).
     pub(crate) fn run_now(mut self) {
+        self.run_once();
+    }
+
+    /// Runs the job unless it already ran.
+    fn run_once(&mut self) {
         if std::mem::replace(&mut self.pending, false) {
             // SAFETY: the job is alive and PENDING (`pending` was true), and this is the
             // one call: `pending` is false from here on, so the drop does not abandon it.
@@ -273,11 +278,7 @@ impl Future for InstallTask {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<()> {
-        if std::mem::replace(&mut self.pending, false) {
-            // SAFETY: the job is alive and PENDING (`pending` was true), and this is the
-            // one call: `pending` is false from here on.
-            unsafe { (self.run)(self.job) }
-        }
+        self.run_once();
         Poll::Ready(())
     }
 }

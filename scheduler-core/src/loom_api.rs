@@ -404,7 +404,8 @@ pub enum NapSetter {
 /// value and sets the latch (`set`, from any model thread), the owner (`wait`) naps until it
 /// is set, as `forkjoin::wait_until` does once it finds no work, and reads the value.
 pub struct NapHandoff {
-    parker: Arc<crate::idle::Parker>,
+    /// Owns the parker `latch` points to.
+    _parker: Arc<crate::idle::Parker>,
     latch: crate::done_latch::DoneLatch,
     value: crate::sync::UnsafeCell<u32>,
 }
@@ -420,7 +421,7 @@ impl NapHandoff {
         let parker = Arc::new(crate::idle::Parker::new());
         // The latch points into the `Arc`'s allocation, which lives as long as `self`.
         let latch = crate::done_latch::DoneLatch::new(Some(&*parker));
-        Arc::new(NapHandoff { parker, latch, value: crate::sync::UnsafeCell::new(0) })
+        Arc::new(NapHandoff { _parker: parker, latch, value: crate::sync::UnsafeCell::new(0) })
     }
 
     /// The thief: writes `v`, then sets the latch the way `how` says.
@@ -437,7 +438,6 @@ impl NapHandoff {
     /// The owner: naps until the latch is set (loom ignores the nap's deadline, so a lost
     /// unpark is a deadlock), then reads the value.
     pub fn wait(&self) -> u32 {
-        let _keep = &self.parker;
         while !self.latch.is_set() {
             self.latch.nap(crate::forkjoin::NAP);
         }

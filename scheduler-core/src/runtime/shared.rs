@@ -327,10 +327,16 @@ impl Shared {
     /// listed task, which releases the keep-alive).
     pub(crate) fn inject(&self, task: Notified) {
         self.injector[task.priority().index()].push(task);
-        // push; fence(SeqCst); read idle state. The fence in notify_work also orders our push
-        // before the flag read below, against the shutdown's flag store + fence + drain:
-        // either the drain sees our task or we see the flag (Dekker), so no task is left
-        // behind in the injector.
+        self.after_global_push();
+    }
+
+    /// After a push to a global queue (an injector, `installs`): notify an idle worker, and
+    /// drain if a shutdown raced the push. push; fence(SeqCst); read idle state. The fence in
+    /// notify_work also orders the push before the flag read below, against the shutdown's
+    /// flag store + fence + drain: either the drain sees the item or we see the flag
+    /// (Dekker), so nothing is left behind in the queue.
+    #[inline]
+    fn after_global_push(&self) {
         self.idle.notify_work();
         if self.shutdown.load(Ordering::Relaxed) {
             self.drain_injectors();
@@ -342,11 +348,7 @@ impl Shared {
     /// sees the closure abandoned).
     pub(crate) fn push_install(&self, task: InstallTask) {
         self.installs.push(task);
-        // push; fence(SeqCst) (in notify_work); read the flag: as in `inject`.
-        self.idle.notify_work();
-        if self.shutdown.load(Ordering::Relaxed) {
-            self.drain_injectors();
-        }
+        self.after_global_push();
     }
 
     /// The oldest queued install, if any (one `is_empty` look when there is none).

@@ -112,11 +112,6 @@ impl Core {
     /// a few microseconds: a producer that spawns just after we looked then costs neither a
     /// futex wake on its side nor a park/unpark on ours. Bounded ([`SPIN_ROUNDS`]); returns
     /// true when work showed up.
-    /// Is one of this worker's timers due within `window`?
-    fn timer_due_within(&self, window: std::time::Duration) -> bool {
-        self.shared.time.park_deadline(self.index).is_some_and(|d| d <= Instant::now() + window)
-    }
-
     pub(super) fn spin_for_work(&self) -> bool {
         if !self.searching.get() {
             return false;
@@ -127,7 +122,7 @@ impl Core {
             for _ in 0..SPINS_PER_ROUND {
                 std::hint::spin_loop();
             }
-            if self.shared.has_work_near(from, SPIN_LOOK_WORKERS) || self.shared.is_shutdown() {
+            if self.work_showed_up(from) {
                 return true;
             }
             from = (from + SPIN_LOOK_WORKERS) % n;
@@ -144,10 +139,21 @@ impl Core {
                 break;
             }
             std::thread::yield_now();
-            if self.shared.has_work_near(from, SPIN_LOOK_WORKERS) || self.shared.is_shutdown() {
+            if self.work_showed_up(from) {
                 return true;
             }
         }
         false
+    }
+
+    /// One look of the spin: work in the injectors or near worker `from`, or a shutdown.
+    #[inline]
+    fn work_showed_up(&self, from: usize) -> bool {
+        self.shared.has_work_near(from, SPIN_LOOK_WORKERS) || self.shared.is_shutdown()
+    }
+
+    /// Is one of this worker's timers due within `window`?
+    fn timer_due_within(&self, window: std::time::Duration) -> bool {
+        self.shared.time.park_deadline(self.index).is_some_and(|d| d <= Instant::now() + window)
     }
 }
