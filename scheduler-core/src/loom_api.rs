@@ -13,21 +13,35 @@ use std::future::Future;
 use std::ptr::NonNull;
 use std::task::Poll;
 
+/// A model switch: a thread-local flag that a model sets to pick the buggy variant of a
+/// protocol (`should_panic` models), and that the protocol code reads through the getter. One
+/// OS thread runs every loom thread of a model, so a plain thread-local is the model's flag.
+macro_rules! model_switch {
+    ($flag:ident; $(#[$doc:meta])* pub fn $set:ident; pub(crate) fn $get:ident;) => {
+        thread_local! {
+            static $flag: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+        }
+
+        $(#[$doc])*
+        pub fn $set(on: bool) {
+            $flag.with(|b| b.set(on));
+        }
+
+        pub(crate) fn $get() -> bool {
+            $flag.with(std::cell::Cell::get)
+        }
+    };
+}
+
 // ---- park / notify ----------------------------------------------------------------------------
 
-thread_local! {
-    static RECHECK_BROKEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Switches off the last searcher's re-check of the queues before it parks (step 2 of the
-/// protocol in `idle.rs`) on this OS thread, which runs every loom thread of a model: the
-/// buggy variant for `should_panic` models.
-pub fn break_park_recheck(broken: bool) {
-    RECHECK_BROKEN.with(|b| b.set(broken));
-}
-
-pub(crate) fn park_recheck_broken() -> bool {
-    RECHECK_BROKEN.with(std::cell::Cell::get)
+model_switch! {
+    RECHECK_BROKEN;
+    /// Switches off the last searcher's re-check of the queues before it parks (step 2 of the
+    /// protocol in `idle.rs`) on this OS thread, which runs every loom thread of a model: the
+    /// buggy variant for `should_panic` models.
+    pub fn break_park_recheck;
+    pub(crate) fn park_recheck_broken;
 }
 
 /// The idle protocol of `idle.rs` with one global queue of `usize` work items.
@@ -83,37 +97,28 @@ impl ParkProtocol {
 
 // ---- task state word: the already-notified wake ----------------------------------------------
 
-thread_local! {
-    static NOTIFIED_WRITE_SKIPPED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Restores the old, write-free branch of a wake that finds its task already notified (see
-/// `State::transition_to_notified`) on this OS thread, which runs every loom thread of a model:
-/// the buggy variant for `should_panic` models.
-pub fn skip_notified_wake_write(skipped: bool) {
-    NOTIFIED_WRITE_SKIPPED.with(|b| b.set(skipped));
-}
-
-pub(crate) fn notified_wake_write_skipped() -> bool {
-    NOTIFIED_WRITE_SKIPPED.with(std::cell::Cell::get)
+model_switch! {
+    NOTIFIED_WRITE_SKIPPED;
+    /// Restores the old, write-free branch of a wake that finds its task already notified (see
+    /// `State::transition_to_notified`) on this OS thread, which runs every loom thread of a model:
+    /// the buggy variant for `should_panic` models.
+    pub fn skip_notified_wake_write;
+    pub(crate) fn notified_wake_write_skipped;
 }
 
 // ---- runtime lifetime: a foreign wake racing the runtime's drop -------------------------------
 
+model_switch! {
+    FOREIGN_REF_SKIPPED;
+    /// Restores the old foreign wake and completion paths, which touched `Shared` without a
+    /// strong reference of their own (`runtime::shared`, "Lifetime"), on this OS thread (which
+    /// runs every loom thread of a model): the buggy variant for `should_panic` models.
+    pub fn skip_foreign_ref;
+    pub(crate) fn foreign_ref_skipped;
+}
+
 thread_local! {
-    static FOREIGN_REF_SKIPPED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static SHARED_DROPPED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Restores the old foreign wake and completion paths, which touched `Shared` without a strong
-/// reference of their own (`runtime::shared`, "Lifetime"), on this OS thread (which runs every
-/// loom thread of a model): the buggy variant for `should_panic` models.
-pub fn skip_foreign_ref(skipped: bool) {
-    FOREIGN_REF_SKIPPED.with(|b| b.set(skipped));
-}
-
-pub(crate) fn foreign_ref_skipped() -> bool {
-    FOREIGN_REF_SKIPPED.with(std::cell::Cell::get)
 }
 
 pub(crate) fn shared_dropped() {
@@ -301,19 +306,13 @@ impl TestScheduler {
 
 // ---- install latch ----------------------------------------------------------------------------
 
-thread_local! {
-    static INSTALL_LATCH_WEAK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Makes the install latch's `DONE`/`ABANDONED` store Relaxed instead of Release on this OS
-/// thread (which runs every loom thread of a model): the buggy variant for `should_panic`
-/// models.
-pub fn weaken_install_latch(weak: bool) {
-    INSTALL_LATCH_WEAK.with(|b| b.set(weak));
-}
-
-pub(crate) fn install_latch_weakened() -> bool {
-    INSTALL_LATCH_WEAK.with(std::cell::Cell::get)
+model_switch! {
+    INSTALL_LATCH_WEAK;
+    /// Makes the install latch's `DONE`/`ABANDONED` store Relaxed instead of Release on this OS
+    /// thread (which runs every loom thread of a model): the buggy variant for `should_panic`
+    /// models.
+    pub fn weaken_install_latch;
+    pub(crate) fn install_latch_weakened;
 }
 
 /// The task `Handle::install` sends to the runtime (`install.rs`): run it (`run`, the worker's
@@ -343,18 +342,12 @@ where
 
 // ---- fork-join: a published join frame and its thief -------------------------------------------
 
-thread_local! {
-    static JOIN_DONE_WEAK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Makes a stolen join job's `done` store Relaxed instead of Release on this OS thread (which
-/// runs every loom thread of a model): the buggy variant for `should_panic` models.
-pub fn weaken_join_done(weak: bool) {
-    JOIN_DONE_WEAK.with(|b| b.set(weak));
-}
-
-pub(crate) fn join_done_weakened() -> bool {
-    JOIN_DONE_WEAK.with(std::cell::Cell::get)
+model_switch! {
+    JOIN_DONE_WEAK;
+    /// Makes a stolen join job's `done` store Relaxed instead of Release on this OS thread (which
+    /// runs every loom thread of a model): the buggy variant for `should_panic` models.
+    pub fn weaken_join_done;
+    pub(crate) fn join_done_weakened;
 }
 
 /// The stealing end of the deque a published join frame sits on.
