@@ -122,3 +122,20 @@ fn an_install_from_a_worker_into_a_shut_down_runtime_drops_the_closure_and_panic
     assert!(!ran, "the closure never ran");
     assert_eq!(dropped.load(Ordering::Relaxed), 1, "its captures were dropped once");
 }
+
+#[test]
+fn a_hundred_thousand_installs_from_workers_into_another_runtime_give_the_exact_sum() {
+    let (x, y) = (named("mx", 2), named("my", 2));
+    let total = within_bound("100,000 cross-runtime installs", move || {
+        let handles: Vec<_> = (0..4u64)
+            .map(|t| {
+                let y = y.clone();
+                x.spawn_fn(move || {
+                    (0..25_000u64).map(|i| y.install(|| t * 25_000 + i)).sum::<u64>()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| x.block_on(h).unwrap()).sum::<u64>()
+    });
+    assert_eq!(total, (0..100_000u64).sum::<u64>());
+}
